@@ -1,0 +1,200 @@
+//! Stage 2: validate the spec and build the model. Every error is collected, none stops the pass.
+
+use crate::error::{Diagnostic, Lines};
+use crate::model::{Argument, Hook, Model, ValueType, Variable};
+use crate::spec::{SpecFile, VariableDecl};
+use std::collections::{BTreeMap, BTreeSet};
+use toml::Spanned;
+
+struct Checker<'a> {
+    lines: &'a Lines,
+    errors: Vec<Diagnostic>,
+}
+
+impl Checker<'_> {
+    fn error<T>(&mut self, at: &Spanned<T>, item: String, message: String) {
+        let line = self.lines.line(at.span().start);
+        self.errors.push(Diagnostic { line, item, message });
+    }
+}
+
+fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn is_variable_name(s: &str) -> bool {
+    s.len() > 4
+        && s.starts_with("KEA_")
+        && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// Whether `expr` uses `ident` as a whole identifier (not as part of a longer one).
+fn mentions(expr: &str, ident: &str) -> bool {
+    let bytes = expr.as_bytes();
+    let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+    expr.match_indices(ident).any(|(i, _)| {
+        let end = i + ident.len();
+        (i == 0 || !word(bytes[i - 1])) && (end == bytes.len() || !word(bytes[end]))
+    })
+}
+
+pub fn check(spec: SpecFile, lines: &Lines) -> Result<Model, Vec<Diagnostic>> {
+    let mut c = Checker { lines, errors: Vec::new() };
+    let hooks = check_hooks(&mut c, &spec);
+    let variables: Vec<Variable> =
+        spec.variables.iter().filter_map(|v| check_variable(&mut c, &hooks, v)).collect();
+    check_unique_variables(&mut c, &spec);
+    if !c.errors.is_empty() {
+        return Err(c.errors);
+    }
+    let mut hooks = hooks;
+    for (index, var) in variables.iter().enumerate() {
+        for &h in &var.hooks {
+            hooks[h].variables.push(index);
+        }
+    }
+    Ok(Model { hooks, variables })
+}
+
+fn check_hooks(c: &mut Checker, spec: &SpecFile) -> Vec<Hook> {
+    let mut seen = BTreeSet::new();
+    // The C++ type an argument name was first given, to catch the same name typed two ways.
+    let mut argument_types: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut hooks = Vec::new();
+    for decl in &spec.hooks {
+        let name = decl.name.get_ref();
+        let item = format!("hook point {name}");
+        if !seen.insert(name.as_str()) {
+            c.error(&decl.name, item.clone(), "defined twice".into());
+        }
+        if !is_identifier(name) || name.bytes().any(|b| b.is_ascii_uppercase()) {
+            c.error(&decl.name, item.clone(), "a hook point name is lower-case letters, digits and _".into());
+        }
+        let family = *decl.family.get_ref();
+        if family != 4 && family != 6 {
+            c.error(&decl.family, item.clone(), format!("family must be 4 or 6, not {family}"));
+        }
+        let mut arg_names = BTreeSet::new();
+        for arg in &decl.arguments {
+            let arg_name = arg.name.get_ref().as_str();
+            if !is_identifier(arg_name) {
+                c.error(&arg.name, item.clone(), format!("argument name {arg_name:?} is not a C++ identifier"));
+            }
+            if !arg_names.insert(arg_name) {
+                c.error(&arg.name, item.clone(), format!("argument {arg_name} is listed twice"));
+            }
+            let ty = arg.cpp_type.get_ref().as_str();
+            match argument_types.get(arg_name) {
+                Some(first) if first != &ty => c.error(
+                    &arg.cpp_type,
+                    item.clone(),
+                    format!("argument {arg_name} has type {ty} here but {first} at an earlier hook point"),
+                ),
+                _ => {
+                    argument_types.insert(arg_name, ty);
+                }
+            }
+        }
+        hooks.push(Hook {
+            name: name.clone(),
+            family,
+            description: decl.description.trim().to_string(),
+            arguments: decl
+                .arguments
+                .iter()
+                .map(|a| Argument { name: a.name.get_ref().clone(), cpp_type: a.cpp_type.get_ref().clone() })
+                .collect(),
+            variables: Vec::new(),
+        });
+    }
+    hooks
+}
+
+fn check_variable(c: &mut Checker, hooks: &[Hook], decl: &VariableDecl) -> Option<Variable> {
+    let name = decl.name.get_ref();
+    let item = format!("variable {name}");
+    let errors_before = c.errors.len();
+    if !is_variable_name(name) {
+        c.error(&decl.name, item.clone(), "a variable name is KEA_ followed by upper-case letters, digits and _".into());
+    }
+    let value_type = ValueType::ALL.iter().find(|(n, _)| n == decl.value_type.get_ref()).map(|(_, t)| *t);
+    if value_type.is_none() {
+        let known: Vec<&str> = ValueType::ALL.iter().map(|(n, _)| *n).collect();
+        c.error(
+            &decl.value_type,
+            item.clone(),
+            format!("unknown type {:?}; expected one of {}", decl.value_type.get_ref(), known.join(", ")),
+        );
+    }
+    let argument = decl.argument.get_ref();
+    if !hooks.iter().any(|h| h.arguments.iter().any(|a| &a.name == argument)) {
+        c.error(&decl.argument, item.clone(), format!("no hook point has an argument named {argument}"));
+    }
+    if !mentions(decl.read.get_ref(), argument) {
+        c.error(&decl.read, item.clone(), format!("`read` does not use its argument {argument}"));
+    }
+    if decl.hooks.get_ref().is_empty() {
+        c.error(&decl.hooks, item.clone(), "lists no hook point".into());
+    }
+    let mut carried = Vec::new();
+    for entry in decl.hooks.get_ref() {
+        let entry_name = entry.get_ref().as_str();
+        if let Some(arg) = entry_name.strip_prefix('@') {
+            // `@arg`: every hook point that has that argument.
+            let matching: Vec<usize> = (0..hooks.len())
+                .filter(|&i| hooks[i].arguments.iter().any(|a| a.name == arg))
+                .collect();
+            if matching.is_empty() {
+                c.error(entry, item.clone(), format!("{entry_name}: no hook point has an argument named {arg}"));
+            }
+            carried.extend(matching);
+            continue;
+        }
+        match hooks.iter().position(|h| h.name == entry_name) {
+            None => c.error(entry, item.clone(), format!("unknown hook point {entry_name:?}")),
+            Some(i) => carried.push(i),
+        }
+    }
+    carried.sort_unstable();
+    for pair in carried.windows(2) {
+        if pair[0] == pair[1] {
+            c.error(&decl.hooks, item.clone(), format!("hook point {} is listed twice", hooks[pair[0]].name));
+        }
+    }
+    carried.dedup();
+    for &h in &carried {
+        if !hooks[h].arguments.iter().any(|a| &a.name == argument) {
+            c.error(
+                &decl.hooks,
+                item.clone(),
+                format!("hook point {} has no argument {argument} to read this variable from", hooks[h].name),
+            );
+        }
+    }
+    if c.errors.len() != errors_before {
+        return None;
+    }
+    Some(Variable {
+        name: name.clone(),
+        value_type: value_type?,
+        description: decl.description.trim().to_string(),
+        reference: decl.reference.clone().filter(|r| !r.trim().is_empty()),
+        argument: argument.clone(),
+        read: decl.read.get_ref().trim().to_string(),
+        hooks: carried,
+    })
+}
+
+fn check_unique_variables(c: &mut Checker, spec: &SpecFile) {
+    let mut first_line = BTreeMap::new();
+    for decl in &spec.variables {
+        let name = decl.name.get_ref().as_str();
+        let line = c.lines.line(decl.name.span().start);
+        if let Some(first) = first_line.insert(name, line) {
+            c.error(&decl.name, format!("variable {name}"), format!("defined twice (first at line {first})"));
+            first_line.insert(name, first);
+        }
+    }
+}

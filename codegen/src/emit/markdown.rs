@@ -1,0 +1,36 @@
+//! Emit README.md's reference tables: per DHCP family, the variables, then each hook point with what it carries.
+
+use crate::model::Model;
+use std::fmt::Write as _;
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+pub fn emit(model: &Model) -> String {
+    let mut md = String::new();
+    for family in model.families() {
+        let _ = writeln!(md, "### DHCPv{family} variables\n");
+        md.push_str("| Variable | Type | Description | Reference |\n|---|---|---|---|\n");
+        for var in model.variables.iter().filter(|v| v.hooks.iter().any(|&h| model.hooks[h].family == family)) {
+            let _ = writeln!(
+                md,
+                "| `{}` | {} | {} | {} |",
+                var.name,
+                var.value_type.name(),
+                cell(&var.description),
+                var.reference.as_deref().map(cell).unwrap_or_default()
+            );
+        }
+        let _ = writeln!(md, "\n### DHCPv{family} hook points\n");
+        md.push_str("| Hook point | When Kea calls it | Variables |\n|---|---|---|\n");
+        for hook in model.hooks.iter().filter(|h| h.family == family) {
+            let vars: Vec<String> = hook.variables.iter().map(|&v| format!("`{}`", model.variables[v].name)).collect();
+            let _ = writeln!(md, "| `{}` | {} | {} |", hook.name, cell(&hook.description), vars.join(" "));
+        }
+        md.push('\n');
+    }
+    md.truncate(md.trim_end().len());
+    md.push('\n');
+    md
+}

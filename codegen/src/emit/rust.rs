@@ -1,0 +1,49 @@
+//! Emit the Rust tables that turn extracted values into the script's environment.
+
+use crate::model::{Model, ValueType};
+use quote::{format_ident, quote};
+
+pub fn emit(model: &Model) -> String {
+    let variables = model.variables.iter().map(|v| {
+        let name = &v.name;
+        let assign = proc_macro2::Literal::byte_string(format!("{}=", v.name).as_bytes());
+        let kind = format_ident!(
+            "{}",
+            match v.value_type {
+                ValueType::String => "String",
+                ValueType::Int => "Int",
+                ValueType::Bool => "Bool",
+                ValueType::Hex => "Hex",
+            }
+        );
+        quote! {
+            Variable { name: #name, assign: #assign, kind: Kind::#kind }
+        }
+    });
+    let hooks = model.hooks.iter().map(|h| {
+        let name = &h.name;
+        let family = h.family;
+        let vars = h.variables.iter().map(|&v| v as u16);
+        quote! {
+            HookPoint { name: #name, family: #family, variables: &[#(#vars),*] }
+        }
+    });
+    let var_count = model.variables.len();
+    let hook_count = model.hooks.len();
+    let tokens = quote! {
+        /// Every variable of spec/spec.toml; a variable's id is its index here.
+        pub static VARIABLES: [Variable; #var_count] = [#(#variables),*];
+        /// Every hook point of spec/spec.toml, in the order of the C++ callout table; a hook point's id is its index here.
+        pub static HOOK_POINTS: [HookPoint; #hook_count] = [#(#hooks),*];
+    };
+    let file = syn::parse2::<syn::File>(tokens).expect("generated Rust parses");
+    let mut text = String::new();
+    for line in super::cpp::HEADER.lines() {
+        text.push_str("// ");
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.push('\n');
+    text.push_str(&prettyplease::unparse(&file));
+    text
+}

@@ -1,0 +1,72 @@
+//! kea-runscript's generator: spec/spec.toml → C++ callouts, Rust environment tables, README tables.
+//!
+//! A pipeline: [`spec::parse`] → [`check::check`] → [`model::Model`] → [`emit`].
+//! The spec format is documented in `codegen/SPEC.md`.
+
+pub mod check;
+pub mod emit;
+pub mod error;
+pub mod model;
+mod out;
+pub mod spec;
+
+pub use error::{Diagnostic, Errors};
+pub use model::Model;
+
+use std::path::{Path, PathBuf};
+
+/// The generated texts.
+pub struct Generated {
+    pub cpp: String,
+    pub rust: String,
+    pub markdown: String,
+}
+
+/// Parse and check a spec given as text; `path` only names it in errors.
+pub fn load_str(text: &str, path: &str) -> Result<Model, Errors> {
+    let lines = error::Lines::new(text);
+    let errors = |diagnostics| Errors { path: path.to_string(), diagnostics };
+    let spec = spec::parse(text).map_err(|e| {
+        let line = e.span().map(|s| lines.line(s.start)).unwrap_or(0);
+        errors(vec![Diagnostic { line, item: "spec".into(), message: e.message().to_string() }])
+    })?;
+    check::check(spec, &lines).map_err(errors)
+}
+
+pub fn load(path: &Path) -> Result<Model, Errors> {
+    let text = std::fs::read_to_string(path).map_err(|e| Errors {
+        path: path.display().to_string(),
+        diagnostics: vec![Diagnostic { line: 0, item: "spec".into(), message: format!("cannot read: {e}") }],
+    })?;
+    load_str(&text, &path.display().to_string())
+}
+
+pub fn generate(model: &Model) -> Generated {
+    Generated { cpp: emit::cpp::emit(model), rust: emit::rust::emit(model), markdown: emit::markdown::emit(model) }
+}
+
+/// The workspace root (this crate's parent directory).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("codegen/ has a parent").to_path_buf()
+}
+
+pub const README_BEGIN: &str =
+    "<!-- BEGIN GENERATED from spec/spec.toml: edit the spec, then run `cargo run -p kea-runscript-codegen -- readme` -->";
+pub const README_END: &str = "<!-- END GENERATED -->";
+
+/// README text with the generated block replaced by `tables`; `None` when the markers are missing.
+pub fn splice_readme(readme: &str, tables: &str) -> Option<String> {
+    let begin = readme.find(README_BEGIN)? + README_BEGIN.len();
+    let end = begin + readme[begin..].find(README_END)?;
+    Some(format!("{}\n{}\n{}", &readme[..begin], tables.trim_end(), &readme[end..]))
+}
+
+/// Write `contents` to `path` only when they differ, so that nothing rebuilds for nothing.
+/// Returns whether the file changed.
+pub fn write_if_changed(path: &Path, contents: &str) -> std::io::Result<bool> {
+    if std::fs::read_to_string(path).ok().as_deref() == Some(contents) {
+        return Ok(false);
+    }
+    std::fs::write(path, contents)?;
+    Ok(true)
+}

@@ -1,0 +1,125 @@
+//! A bad spec fails with every error at once, each naming the item and its line.
+
+use kea_runscript_codegen::load_str;
+
+const HOOKS: &str = r#"
+[[hook]]
+name = "pkt4_receive"
+family = 4
+description = "d"
+arguments = [{ name = "query4", type = "isc::dhcp::Pkt4Ptr" }]
+
+[[hook]]
+name = "lease4_expire"
+family = 4
+description = "d"
+arguments = [{ name = "lease4", type = "isc::dhcp::Lease4Ptr" }]
+"#;
+
+fn errors(variables: &str) -> String {
+    let text = format!("{HOOKS}{variables}");
+    match load_str(&text, "spec.toml") {
+        Ok(_) => panic!("spec accepted:\n{text}"),
+        Err(e) => e.to_string(),
+    }
+}
+
+/// Line (1-based) of the first line containing `needle` in the full spec text.
+fn line_of(variables: &str, needle: &str, nth: usize) -> usize {
+    let text = format!("{HOOKS}{variables}");
+    text.lines().enumerate().filter(|(_, l)| l.contains(needle)).nth(nth).unwrap().0 + 1
+}
+
+fn variable(name: &str, ty: &str, argument: &str, read: &str, hooks: &str) -> String {
+    format!(
+        "\n[[variable]]\nname = \"{name}\"\ntype = \"{ty}\"\ndescription = \"d\"\nargument = \"{argument}\"\nread = \"{read}\"\nhooks = {hooks}\n"
+    )
+}
+
+#[test]
+fn a_valid_spec_builds_the_model() {
+    let vars = variable("KEA_QUERY4_TYPE", "string", "query4", "query4->getName()", r#"["@query4"]"#)
+        + &variable("KEA_LEASE4_ADDRESS", "string", "lease4", "lease4->addr_.toText()", r#"["lease4_expire"]"#);
+    let model = load_str(&format!("{HOOKS}{vars}"), "spec.toml").unwrap();
+    assert_eq!(model.hook("pkt4_receive").unwrap().variables, vec![0]);
+    assert_eq!(model.hook("lease4_expire").unwrap().variables, vec![1]);
+}
+
+#[test]
+fn unknown_hook_point() {
+    let vars = variable("KEA_QUERY4_TYPE", "string", "query4", "query4->getName()", r#"["pkt4_recieve"]"#);
+    let e = errors(&vars);
+    let line = line_of(&vars, "hooks =", 0);
+    assert!(e.contains(&format!("spec.toml:{line}: variable KEA_QUERY4_TYPE: unknown hook point \"pkt4_recieve\"")), "{e}");
+}
+
+#[test]
+fn duplicate_variable() {
+    let one = variable("KEA_QUERY4_TYPE", "string", "query4", "query4->getName()", r#"["@query4"]"#);
+    let vars = format!("{one}{one}");
+    let e = errors(&vars);
+    let first = line_of(&vars, "name = \"KEA_QUERY4_TYPE\"", 0);
+    let second = line_of(&vars, "name = \"KEA_QUERY4_TYPE\"", 1);
+    assert!(
+        e.contains(&format!("spec.toml:{second}: variable KEA_QUERY4_TYPE: defined twice (first at line {first})")),
+        "{e}"
+    );
+}
+
+#[test]
+fn variable_whose_argument_the_hook_point_lacks() {
+    let vars = variable("KEA_QUERY4_TYPE", "string", "query4", "query4->getName()", r#"["pkt4_receive", "lease4_expire"]"#);
+    let e = errors(&vars);
+    let line = line_of(&vars, "hooks =", 0);
+    assert!(
+        e.contains(&format!(
+            "spec.toml:{line}: variable KEA_QUERY4_TYPE: hook point lease4_expire has no argument query4"
+        )),
+        "{e}"
+    );
+}
+
+#[test]
+fn bad_type() {
+    let vars = variable("KEA_QUERY4_TYPE", "text", "query4", "query4->getName()", r#"["@query4"]"#);
+    let e = errors(&vars);
+    let line = line_of(&vars, "type = \"text\"", 0);
+    assert!(
+        e.contains(&format!("spec.toml:{line}: variable KEA_QUERY4_TYPE: unknown type \"text\"; expected one of string, int, bool, hex")),
+        "{e}"
+    );
+}
+
+#[test]
+fn every_error_is_reported_at_once() {
+    let vars = variable("kea_lower", "int", "nosuch", "x", r#"["@nosuch", "nowhere"]"#);
+    let e = errors(&vars);
+    for expected in [
+        "variable kea_lower: a variable name is KEA_",
+        "variable kea_lower: no hook point has an argument named nosuch",
+        "variable kea_lower: `read` does not use its argument nosuch",
+        "variable kea_lower: @nosuch: no hook point has an argument named nosuch",
+        "variable kea_lower: unknown hook point \"nowhere\"",
+    ] {
+        assert!(e.contains(expected), "{expected:?} not in:\n{e}");
+    }
+}
+
+#[test]
+fn hook_point_errors() {
+    let extra = "\n[[hook]]\nname = \"pkt4_receive\"\nfamily = 5\ndescription = \"d\"\narguments = [{ name = \"query4\", type = \"isc::dhcp::Pkt6Ptr\" }]\n";
+    let e = errors(extra);
+    let name_line = line_of(extra, "name = \"pkt4_receive\"", 1);
+    let family_line = line_of(extra, "family = 5", 0);
+    assert!(e.contains(&format!("spec.toml:{name_line}: hook point pkt4_receive: defined twice")), "{e}");
+    assert!(e.contains(&format!("spec.toml:{family_line}: hook point pkt4_receive: family must be 4 or 6, not 5")), "{e}");
+    assert!(e.contains("argument query4 has type isc::dhcp::Pkt6Ptr here but isc::dhcp::Pkt4Ptr at an earlier hook point"), "{e}");
+}
+
+#[test]
+fn syntax_and_unknown_keys_name_the_line() {
+    let vars = "\n[[variable]]\nname = \"KEA_X\"\ncolour = \"red\"\n";
+    let e = errors(vars);
+    let line = line_of(vars, "colour", 0);
+    assert!(e.contains(&format!("spec.toml:{line}: spec: unknown field `colour`")), "{e}");
+}

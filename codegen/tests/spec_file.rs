@@ -1,0 +1,88 @@
+//! The project's own spec: it loads, keeps the seed's contract, and README.md shows its tables.
+
+use kea_runscript_codegen::{generate, load, splice_readme, workspace_root, write_if_changed};
+
+#[test]
+fn the_spec_covers_the_seeds_hook_points_and_variables() {
+    let model = load(&workspace_root().join("spec/spec.toml")).unwrap_or_else(|e| panic!("{e}"));
+    let seed_hooks = [
+        "pkt4_receive", "pkt4_send", "subnet4_select", "lease4_select", "lease4_renew", "lease4_release",
+        "lease4_decline", "lease4_expire", "lease4_recover", "pkt6_receive", "pkt6_send", "subnet6_select",
+        "lease6_select", "lease6_renew", "lease6_rebind", "lease6_decline", "lease6_release", "lease6_expire",
+        "lease6_recover",
+    ];
+    for h in seed_hooks {
+        assert!(model.hook(h).is_some(), "hook point {h} missing");
+    }
+    // The seed README's per-hook-point lists, by group (DHCPv4 then DHCPv6).
+    let q4 = "TYPE INTERFACE IFINDEX HWADDR HWADDR_SOURCE HWADDR_TYPE RELAYED RELAY_HOPS CIADDR SIADDR YIADDR GIADDR RAI RAI_CIRCUIT_ID RAI_REMOTE_ID OPTION60";
+    let r4 = "TYPE INTERFACE IFINDEX HWADDR HWADDR_SOURCE HWADDR_TYPE RELAYED RELAY_HOPS CIADDR SIADDR YIADDR GIADDR";
+    let l4 = "ADDRESS TYPE STATE IS_EXPIRED HWADDR HOSTNAME CLIENT_LAST_TRANSMISSION VALID_LIFETIME";
+    let q6 = "TYPE INTERFACE IFINDEX DUID HWADDR HWADDR_TYPE HWADDR_SOURCE LOCAL_ADDRESS LOCAL_PORT REMOTE_ADDRESS REMOTE_PORT LABEL TRANSACTION_ID";
+    let l6 = "TYPE ADDRESS DELEGATED_PREFIX DELEGATED_PREFIXLEN CLIENT_DUID HWADDR HOSTNAME STATE IS_EXPIRED CLIENT_LAST_TRANSMISSION VALID_LIFETIME PREFERRED_LIFETIME IAID";
+    let group = |prefix: &str, names: &str| names.split(' ').map(|n| format!("{prefix}{n}")).collect::<Vec<_>>();
+    let s4 = vec!["KEA_SUBNET4".to_string(), "KEA_SUBNET4_PREFIX".into(), "KEA_SUBNET4_PREFIXLEN".into()];
+    let s6 = vec!["KEA_SUBNET6".to_string(), "KEA_SUBNET6_PREFIX".into(), "KEA_SUBNET6_PREFIXLEN".into()];
+    let fake = vec!["KEA_FAKE_ALLOCATION".to_string()];
+    let remove = vec!["KEA_REMOVE_LEASE".to_string()];
+    let (q4, r4, l4) = (group("KEA_QUERY4_", q4), group("KEA_RESPONSE4_", r4), group("KEA_LEASE4_", l4));
+    let (q6, r6, l6) = (group("KEA_QUERY6_", q6), group("KEA_RESPONSE6_", q6), group("KEA_LEASE6_", l6));
+    let expected: Vec<(&str, Vec<&Vec<String>>)> = vec![
+        ("pkt4_receive", vec![&q4]),
+        ("pkt4_send", vec![&q4, &r4]),
+        ("subnet4_select", vec![&q4, &s4]),
+        ("lease4_select", vec![&q4, &s4, &fake, &l4]),
+        ("lease4_renew", vec![&q4, &s4, &l4]),
+        ("lease4_release", vec![&q4, &l4]),
+        ("lease4_decline", vec![&q4, &l4]),
+        ("lease4_expire", vec![&l4, &remove]),
+        ("lease4_recover", vec![&l4]),
+        ("pkt6_receive", vec![&q6]),
+        ("pkt6_send", vec![&q6, &r6]),
+        ("subnet6_select", vec![&q6, &s6]),
+        ("lease6_select", vec![&q6, &s6, &fake, &l6]),
+        ("lease6_renew", vec![&q6, &l6]),
+        ("lease6_rebind", vec![&q6, &l6]),
+        ("lease6_decline", vec![&q6, &l6]),
+        ("lease6_release", vec![&q6, &l6]),
+        ("lease6_expire", vec![&l6, &remove]),
+        ("lease6_recover", vec![&l6]),
+    ];
+    for (hook, groups) in expected {
+        let carried: Vec<&str> =
+            model.hook(hook).unwrap().variables.iter().map(|&v| model.variables[v].name.as_str()).collect();
+        for name in groups.into_iter().flatten() {
+            assert!(carried.contains(&name.as_str()), "{hook} does not carry {name}");
+        }
+    }
+}
+
+#[test]
+fn generated_cpp_and_rust_carry_the_header_and_every_hook_point() {
+    let model = load(&workspace_root().join("spec/spec.toml")).unwrap();
+    let g = generate(&model);
+    assert!(g.cpp.starts_with("// @generated"));
+    assert!(g.rust.starts_with("// @generated"));
+    for hook in &model.hooks {
+        assert!(g.cpp.contains(&format!("int callout_{}(isc::hooks::CalloutHandle& handle)", hook.name)));
+        assert!(g.rust.contains(&format!("name: \"{}\"", hook.name)));
+        assert!(g.markdown.contains(&format!("| `{}` |", hook.name)));
+    }
+}
+
+/// rust-analyzer's pattern: a plain `cargo test` refreshes README.md and fails when it had drifted.
+#[test]
+fn readme_tables_match_the_spec() {
+    let root = workspace_root();
+    let model = load(&root.join("spec/spec.toml")).unwrap();
+    let path = root.join("README.md");
+    let readme = std::fs::read_to_string(&path).expect("README.md");
+    let fresh = splice_readme(&readme, &generate(&model).markdown).expect("README.md has the generated-block markers");
+    if fresh != readme {
+        write_if_changed(&path, &fresh).unwrap();
+        panic!(
+            "README.md's generated tables were out of date with spec/spec.toml and have been rewritten; \
+             review and commit README.md (the same as `cargo run -p kea-runscript-codegen -- readme`)."
+        );
+    }
+}

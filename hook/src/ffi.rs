@@ -1,0 +1,43 @@
+//! The cxx bridge between the Rust runtime and the C++ shim (shim/entry.cc, shim/glue.h) and the
+//! generated callouts.
+
+#[cxx::bridge(namespace = "kea_runscript")]
+pub mod bridge {
+    /// This library's log catalogue; the message texts and IDs are in shim/entry.cc.
+    #[repr(u8)]
+    enum LogMsg {
+        Loaded,
+        LoadFailed,
+        Unloaded,
+        CalloutFailed,
+        SpawnFailed,
+        ScriptExit,
+        ScriptSignaled,
+        StatusLost,
+        InternalError,
+    }
+
+    extern "Rust" {
+        type Event;
+        fn new_event(hook: u16) -> Box<Event>;
+        fn put_string(self: &mut Event, var: u16, value: &[u8]);
+        fn put_int(self: &mut Event, var: u16, value: i64);
+        fn put_bool(self: &mut Event, var: u16, value: bool);
+        fn put_hex(self: &mut Event, var: u16, value: &[u8]);
+        fn dispatch(event: Box<Event>);
+        fn configure(parameters_json: &str, family: i32) -> Result<String>;
+        fn shutdown();
+    }
+
+    unsafe extern "C++" {
+        include!("shim/entry.h");
+        #[namespace = "isc::hooks"]
+        type LibraryHandle;
+        fn kea_hooks_version() -> i32;
+        unsafe fn shim_load(handle: *mut LibraryHandle) -> i32;
+        fn log(msg: LogMsg, arg1: &str, arg2: &str);
+    }
+}
+
+use crate::event::Event;
+use crate::runtime::{configure, dispatch, new_event, shutdown};

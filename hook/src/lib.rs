@@ -1,0 +1,42 @@
+//! kea-runscript: a Kea hook library that runs an operator's program at Kea's hook points, with
+//! everything Kea knows there as `KEA_*` environment variables.
+//!
+//! Kea finds `version`, `load`, `unload` and `multi_threading_compatible` here by name; the
+//! callouts themselves are generated C++ (from spec/spec.toml), registered in `load()`.
+
+mod config;
+mod event;
+mod ffi;
+mod reaper;
+mod runtime;
+mod spawn;
+mod table;
+
+use std::os::raw::c_int;
+use std::panic::catch_unwind;
+
+/// Kea checks this against its own hooks ABI version before anything else.
+#[no_mangle]
+pub extern "C" fn version() -> c_int {
+    ffi::bridge::kea_hooks_version()
+}
+
+/// Callouts only read their arguments and spawn; all shared state is behind locks.
+#[no_mangle]
+pub extern "C" fn multi_threading_compatible() -> c_int {
+    1
+}
+
+/// # Safety
+/// Kea passes a valid `LibraryHandle&` (a pointer at the ABI level).
+#[no_mangle]
+pub unsafe extern "C" fn load(handle: *mut ffi::bridge::LibraryHandle) -> c_int {
+    catch_unwind(|| unsafe { ffi::bridge::shim_load(handle) }).unwrap_or(1)
+}
+
+#[no_mangle]
+pub extern "C" fn unload() -> c_int {
+    runtime::shutdown();
+    ffi::bridge::log(ffi::bridge::LogMsg::Unloaded, "background scripts collected", "");
+    0
+}

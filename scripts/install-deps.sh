@@ -1,0 +1,34 @@
+#!/bin/sh
+# Installs every Debian package the build, the demo and the tests need (Debian 12 / Kea 2.2).
+# Idempotent: does nothing when everything is already installed.
+set -eu
+PACKAGES="kea-dev kea-dhcp4-server kea-dhcp6-server kea-admin libboost-dev g++ pkg-config
+iproute2 procps isc-dhcp-client udhcpc python3"
+
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    if [ "$(id -u)" != 0 ]; then
+        echo "install-deps: missing packages:$missing; run as root (sudo)" >&2
+        exit 1
+    fi
+    echo "install-deps: installing$missing"
+    # Keep the packages' maintainer scripts from starting Kea services on the host's interfaces.
+    policy=/usr/sbin/policy-rc.d
+    own_policy=""
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && own_policy=1
+    fi
+    trap '[ -n "$own_policy" ] && rm -f "$policy"' EXIT
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "install-deps: cargo not found: install Rust 1.88 or later with rustup (https://rustup.rs)" >&2
+    exit 1
+fi

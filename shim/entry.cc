@@ -1,0 +1,122 @@
+// Kea entry points' C++ side and this library's log catalogue. Hand-written: nothing here
+// depends on the spec; the per-hook-point callouts are generated from spec/spec.toml.
+#include "shim/entry.h"
+#include "shim/glue.h"
+
+#include <hooks/server_hooks.h>
+#include <log/logger.h>
+#include <log/macros.h>
+#include <log/message_initializer.h>
+
+namespace kea_runscript {
+namespace {
+
+extern const isc::log::MessageID KRS_LOADED = "KRS_LOADED";
+extern const isc::log::MessageID KRS_LOAD_FAILED = "KRS_LOAD_FAILED";
+extern const isc::log::MessageID KRS_UNLOADED = "KRS_UNLOADED";
+extern const isc::log::MessageID KRS_CALLOUT_FAILED = "KRS_CALLOUT_FAILED";
+extern const isc::log::MessageID KRS_SPAWN_FAILED = "KRS_SPAWN_FAILED";
+extern const isc::log::MessageID KRS_SCRIPT_EXIT = "KRS_SCRIPT_EXIT";
+extern const isc::log::MessageID KRS_SCRIPT_SIGNALED = "KRS_SCRIPT_SIGNALED";
+extern const isc::log::MessageID KRS_STATUS_LOST = "KRS_STATUS_LOST";
+extern const isc::log::MessageID KRS_INTERNAL_ERROR = "KRS_INTERNAL_ERROR";
+
+const char* catalogue[] = {
+    "KRS_LOADED", "kea-runscript loaded: %1",
+    "KRS_LOAD_FAILED", "kea-runscript refused its configuration: %1",
+    "KRS_UNLOADED", "kea-runscript unloaded: %1",
+    "KRS_CALLOUT_FAILED", "callout %1 failed, the packet is processed as if the hook were absent: %2",
+    "KRS_SPAWN_FAILED", "%1: cannot start the script: %2",
+    "KRS_SCRIPT_EXIT", "%1: the script exited with a non-zero status: %2",
+    "KRS_SCRIPT_SIGNALED", "%1: the script was killed by a signal: %2",
+    "KRS_STATUS_LOST", "%1: the exit status of the script (pid %2) was collected elsewhere in the process",
+    "KRS_INTERNAL_ERROR", "internal error: %1 %2",
+    NULL,
+};
+const isc::log::MessageInitializer initializer(catalogue);
+isc::log::Logger logger("kea-runscript");
+
+/// The DHCP family of the server that loads us: the one whose every hook point in the table the
+/// server has registered (kea-dhcp6 also knows lease4_expire and lease4_recover, but not pkt4_receive).
+int server_family() {
+    const isc::hooks::ServerHooks& hooks = isc::hooks::ServerHooks::getServerHooks();
+    int found = 0;
+    for (int family : {4, 6}) {
+        bool all = true;
+        for (std::size_t i = 0; i < generated::CALLOUT_COUNT; ++i) {
+            const CalloutEntry& entry = generated::CALLOUTS[i];
+            if (entry.family == family && hooks.findIndex(entry.hook_point) < 0) {
+                all = false;
+            }
+        }
+        if (all) {
+            if (found) {
+                isc_throw(isc::Unexpected, "this server has the hook points of both DHCPv4 and DHCPv6");
+            }
+            found = family;
+        }
+    }
+    if (!found) {
+        isc_throw(isc::Unexpected, "this server is neither kea-dhcp4 nor kea-dhcp6 (its hook points do not match)");
+    }
+    return found;
+}
+
+/// Debug level of per-run messages (Kea's DBGLVL_TRACE_BASIC is 40).
+const int DBG_SCRIPT = 40;
+
+} // namespace
+
+int kea_hooks_version() noexcept {
+    return KEA_HOOKS_VERSION;
+}
+
+void log(LogMsg msg, rust::Str arg1, rust::Str arg2) noexcept {
+    try {
+        const std::string a(arg1), b(arg2);
+        switch (msg) {
+        case LogMsg::Loaded: LOG_INFO(logger, KRS_LOADED).arg(a); break;
+        case LogMsg::LoadFailed: LOG_ERROR(logger, KRS_LOAD_FAILED).arg(a); break;
+        case LogMsg::Unloaded: LOG_INFO(logger, KRS_UNLOADED).arg(a); break;
+        case LogMsg::CalloutFailed: LOG_ERROR(logger, KRS_CALLOUT_FAILED).arg(a).arg(b); break;
+        case LogMsg::SpawnFailed: LOG_ERROR(logger, KRS_SPAWN_FAILED).arg(a).arg(b); break;
+        case LogMsg::ScriptExit: LOG_DEBUG(logger, DBG_SCRIPT, KRS_SCRIPT_EXIT).arg(a).arg(b); break;
+        case LogMsg::ScriptSignaled: LOG_WARN(logger, KRS_SCRIPT_SIGNALED).arg(a).arg(b); break;
+        case LogMsg::StatusLost: LOG_WARN(logger, KRS_STATUS_LOST).arg(a).arg(b); break;
+        default: LOG_ERROR(logger, KRS_INTERNAL_ERROR).arg(a).arg(b); break;
+        }
+    } catch (...) {
+        // Logging must never take Kea down; there is nowhere left to report this.
+    }
+}
+
+void log_callout_failure(std::uint16_t hook, const char* what) noexcept {
+    const char* name = hook < generated::CALLOUT_COUNT ? generated::CALLOUTS[hook].hook_point : "?";
+    log(LogMsg::CalloutFailed, name, what);
+}
+
+int shim_load(isc::hooks::LibraryHandle* handle) noexcept {
+    try {
+        isc::data::ConstElementPtr params = handle->getParameters();
+        const std::string json = params ? params->str() : "{}";
+        const int family = server_family();
+        rust::String summary = configure(json, family);
+        for (std::size_t i = 0; i < generated::CALLOUT_COUNT; ++i) {
+            const CalloutEntry& entry = generated::CALLOUTS[i];
+            if (entry.family == family) {
+                handle->registerCallout(entry.hook_point, entry.callout);
+            }
+        }
+        log(LogMsg::Loaded, std::string(summary), "");
+        return 0;
+    } catch (const std::exception& e) {
+        log(LogMsg::LoadFailed, e.what(), "");
+    } catch (...) {
+        log(LogMsg::LoadFailed, "unknown exception", "");
+    }
+    // Kea does not call unload() after a failed load(): release what configure() started.
+    shutdown();
+    return 1;
+}
+
+} // namespace kea_runscript

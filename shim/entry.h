@@ -1,0 +1,23 @@
+// Kea-facing C++ that Rust's exported entry points (hook/src/lib.rs) call through the cxx bridge.
+#ifndef KEA_RUNSCRIPT_ENTRY_H
+#define KEA_RUNSCRIPT_ENTRY_H
+
+#include <hooks/hooks.h>
+#include "rust/cxx.h"
+
+namespace kea_runscript {
+
+enum class LogMsg : std::uint8_t;
+
+/// KEA_HOOKS_VERSION of the headers this library was built against.
+int kea_hooks_version() noexcept;
+
+/// The body of Kea's `load()`: parameters to Rust, callouts registered for this server's family.
+int shim_load(isc::hooks::LibraryHandle* handle) noexcept;
+
+/// Writes one message of this library's catalogue to Kea's log.
+void log(LogMsg msg, rust::Str arg1, rust::Str arg2) noexcept;
+
+} // namespace kea_runscript
+
+#endif
