@@ -87,13 +87,17 @@ mod tests {
 
     #[test]
     fn names_the_parameter_and_the_fault() {
+        let plain = std::env::temp_dir().join(format!("krs-config-plain-{}", std::process::id()));
+        std::fs::write(&plain, "not a program").unwrap();
+        std::fs::set_permissions(&plain, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+        let not_executable = format!(r#"{{"script": "{}"}}"#, plain.display());
         let cases = [
             (r#"{}"#, "parameter 'script' is missing"),
             (r#"{"script": 3}"#, "parameter 'script' must be a string, not a number"),
             (r#"{"script": "bin/true"}"#, "must be an absolute path"),
             (r#"{"script": "/nonexistent/x"}"#, "cannot be used"),
             (r#"{"script": "/tmp"}"#, "is not a regular file"),
-            (r#"{"script": "/etc/hostname"}"#, "is not executable"),
+            (not_executable.as_str(), "is not executable"),
             (r#"{"script": "/bin/true", "wait": "yes"}"#, "parameter 'wait' must be true or false, not a string"),
             (r#"{"script": "/bin/true", "wiat": true}"#, "unknown parameter 'wiat'"),
             (r#"[1]"#, "must be a map"),

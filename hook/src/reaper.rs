@@ -55,8 +55,12 @@ impl Reaper {
         self.shared.wake();
     }
 
-    /// Collect what exits within a short grace, then end the thread.
-    pub fn stop(mut self) {
+}
+
+impl Drop for Reaper {
+    /// Collect what exits within a short grace, then end the thread: by the time the last owner
+    /// is gone (at `unload()`), no thread of this library is left running.
+    fn drop(&mut self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
         self.shared.wake();
         if let Some(t) = self.thread.take() {

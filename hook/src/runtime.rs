@@ -36,9 +36,7 @@ pub fn configure(parameters_json: &str, family: i32) -> Result<String, String> {
             config.wait
         );
         let reaper = Reaper::start().map_err(|e| format!("cannot start the background reaper: {e}"))?;
-        if let Some(old) = replace(Some(Arc::new(Runtime { config, reaper }))) {
-            stop(old);
-        }
+        drop(replace(Some(Arc::new(Runtime { config, reaper }))));
         Ok(summary)
     })
     .unwrap_or_else(|_| Err("internal error (panic) while reading the parameters".into()))
@@ -46,18 +44,8 @@ pub fn configure(parameters_json: &str, family: i32) -> Result<String, String> {
 
 /// `unload()`, or a `load()` that failed after `configure()`.
 pub fn shutdown() {
-    let _ = catch_unwind(|| {
-        if let Some(old) = replace(None) {
-            stop(old);
-        }
-    });
-}
-
-fn stop(runtime: Arc<Runtime>) {
-    // Callouts still running hold their own Arc; the reaper is stopped when the last one drops.
-    if let Ok(runtime) = Arc::try_unwrap(runtime) {
-        runtime.reaper.stop();
-    }
+    // Dropping the runtime stops its reaper (once a callout still running, if any, is done).
+    let _ = catch_unwind(|| drop(replace(None)));
 }
 
 pub fn new_event(hook: u16) -> Box<Event> {
