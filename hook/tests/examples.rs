@@ -1,0 +1,142 @@
+//! The shipped examples, run by kea-runscript in real Kea with real clients:
+//! `examples/debug.sh` logs every hook point, `examples/routes/routes.sh`
+//! keeps the server namespace's routes in step with its leases. Needs root.
+
+mod common;
+
+use std::fs;
+use std::path::PathBuf;
+
+use common::*;
+
+fn example(rel: &str) -> PathBuf {
+    let p = workspace_root().join("examples").join(rel);
+    assert!(p.is_file(), "{} is missing", p.display());
+    p
+}
+
+fn bare(ipv6: bool) -> Netns {
+    Netns::with_options(NetnsOptions { ipv6, client_v4: false }).unwrap()
+}
+
+/// Blocks of the debug log: (hook point, KEA_* lines).
+fn debug_blocks(text: &str) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for line in text.lines() {
+        if let Some(h) = line.strip_prefix("== ").and_then(|l| l.strip_suffix(" ==")) {
+            out.push((h.to_string(), Vec::new()));
+        } else if let Some((_, vars)) = out.last_mut() {
+            if line.starts_with("KEA_") {
+                vars.push(line.to_string());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn debug_example_logs_every_hook_point() {
+    if need_root() {
+        return;
+    }
+    let ns = bare(false);
+    let log = ns.dir().join("debug.log");
+    let wrapper = debug_wrapper(ns.dir(), &example("debug.sh"), &log).unwrap();
+    let _kea = Kea::start(&ns, &KeaConfig::v4().runscript(&hook_so(), &wrapper, true)).unwrap();
+    let mut dh = Dhclient::v4(&ns).unwrap();
+    let lease = dh.obtain().unwrap();
+    dh.release().unwrap();
+    let addr = lease.address.unwrap();
+    wait_until(DEFAULT_TIMEOUT, || fs::read_to_string(&log).ok().filter(|t| t.contains("== lease4_release ==")))
+        .expect("lease4_release logged");
+    let text = fs::read_to_string(&log).unwrap();
+    let blocks = debug_blocks(&text);
+    let hooks: Vec<&str> = blocks.iter().map(|(h, _)| h.as_str()).collect();
+    for h in ["pkt4_receive", "subnet4_select", "lease4_select", "pkt4_send", "lease4_release"] {
+        assert!(hooks.contains(&h), "{h} not logged: {hooks:?}\n{text}");
+    }
+    // Each block holds exactly the hook point's variables, sorted, with values.
+    for (hook, vars) in &blocks {
+        let mut names: Vec<&str> = vars.iter().map(|l| l.split('=').next().unwrap()).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted, "env | sort output for {hook}");
+        names.sort();
+        let mut expected: Vec<&str> = expected_vars(hook).iter().map(|(n, _)| *n).collect();
+        expected.sort();
+        assert_eq!(names, expected, "variables logged for {hook}");
+    }
+    let release = blocks.iter().find(|(h, _)| h == "lease4_release").unwrap();
+    assert!(release.1.contains(&format!("KEA_LEASE4_ADDRESS={addr}")), "{:?}", release.1);
+    // The log has a `date` line after each heading.
+    let first = text.lines().nth(1).unwrap_or("");
+    assert!(!first.is_empty() && !first.starts_with("KEA_"), "no date line: {text}");
+}
+
+fn routes(ns: &Netns, v6: bool) -> String {
+    let fam = if v6 { "-6" } else { "-4" };
+    let out = std::process::Command::new("ip")
+        .args(["-n", &ns.server, fam, "route", "show", "proto", "static"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn wait_routes(ns: &Netns, v6: bool, what: &str, cond: impl Fn(&str) -> bool) -> String {
+    wait_until(DEFAULT_TIMEOUT, || {
+        let r = routes(ns, v6);
+        cond(&r).then_some(r)
+    })
+    .unwrap_or_else(|_| panic!("{what}; routes now:\n{}", routes(ns, v6)))
+}
+
+#[test]
+fn routes_example_v4() {
+    if need_root() {
+        return;
+    }
+    let ns = bare(false);
+    let _kea = Kea::start(&ns, &KeaConfig::v4().runscript(&hook_so(), &example("routes/routes.sh"), true)).unwrap();
+    let mut dh = Dhclient::v4(&ns).unwrap();
+    let addr = dh.obtain().unwrap().address.unwrap();
+    let r = routes(&ns, false);
+    // wait: true, so the route exists before the ACK left.
+    assert!(r.contains(&format!("{addr} dev {}", ns.server_if)), "no route to {addr} right after the ACK:\n{r}");
+    dh.release().unwrap();
+    wait_routes(&ns, false, "route removed after the release", |r| !r.contains(&addr));
+}
+
+#[test]
+fn routes_example_v6_address_and_prefix() {
+    if need_root() {
+        return;
+    }
+    let ns = bare(true);
+    let _kea = Kea::start(&ns, &KeaConfig::v6().runscript(&hook_so(), &example("routes/routes.sh"), true)).unwrap();
+    let client_ll = ns.client_link_local().unwrap();
+    let mut dh = Dhclient::v6_pd(&ns).unwrap();
+    let lease = dh.obtain().unwrap();
+    let addr = lease.address.unwrap();
+    let prefix = lease.prefix.unwrap();
+    let r = routes(&ns, true);
+    assert!(r.contains(&format!("{addr} dev {}", ns.server_if)), "no /128 for {addr}:\n{r}");
+    assert!(r.contains(&format!("{prefix} via {client_ll} dev {}", ns.server_if)), "no route for {prefix}:\n{r}");
+    dh.release().unwrap();
+    wait_routes(&ns, true, "routes removed after the release", |r| !r.contains(&addr) && !r.contains(&prefix));
+}
+
+#[test]
+fn routes_example_expiry_removes_the_route() {
+    if need_root() {
+        return;
+    }
+    let ns = bare(false);
+    let cfg =
+        KeaConfig::v4().valid_lifetime(4).fast_reclaim().runscript(&hook_so(), &example("routes/routes.sh"), true);
+    let _kea = Kea::start(&ns, &cfg).unwrap();
+    let mut u = Udhcpc::new(&ns).unwrap();
+    let addr = u.start().unwrap().address.unwrap();
+    wait_routes(&ns, false, "route added", |r| r.contains(&addr));
+    u.vanish();
+    wait_routes(&ns, false, "route removed after expiry", |r| !r.contains(&addr));
+}

@@ -1,0 +1,370 @@
+//! Real kea-dhcp4 / kea-dhcp6 servers in the server namespace.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+use crate::netns::{Netns, SUBNET_V4, SUBNET_V6};
+use crate::util::{json_str, other, read_or_empty, wait_until, Proc, DEFAULT_TIMEOUT};
+
+/// DHCPv4 or DHCPv6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    V4,
+    V6,
+}
+
+impl Family {
+    pub fn binary(self) -> &'static str {
+        match self {
+            Family::V4 => "kea-dhcp4",
+            Family::V6 => "kea-dhcp6",
+        }
+    }
+    fn section(self) -> &'static str {
+        match self {
+            Family::V4 => "Dhcp4",
+            Family::V6 => "Dhcp6",
+        }
+    }
+    fn started(self) -> &'static str {
+        match self {
+            Family::V4 => "DHCP4_STARTED",
+            Family::V6 => "DHCP6_STARTED",
+        }
+    }
+}
+
+/// Address pool served to DHCPv4 clients.
+pub const POOL_V4: (&str, &str) = ("192.0.2.100", "192.0.2.199");
+/// Address pool served to DHCPv6 clients.
+pub const POOL_V6: (&str, &str) = ("2001:db8:1::100", "2001:db8:1::1ff");
+/// Prefix delegation pool: /56s out of this /48.
+pub const PD_POOL: &str = "2001:db8:8000::";
+pub const PD_POOL_LEN: u8 = 48;
+pub const PD_DELEGATED_LEN: u8 = 56;
+
+/// A `hooks-libraries` entry: `{"library": ..., "parameters": <json>}`.
+pub fn hook_library(library: &Path, parameters_json: &str) -> String {
+    format!("{{\"library\": {}, \"parameters\": {}}}", json_str(library.to_string_lossy()), parameters_json)
+}
+
+/// Parameters for kea-runscript: `{"script": <path>, "wait": <bool>}`.
+pub fn runscript_params(script: &Path, wait: bool) -> String {
+    format!("{{\"script\": {}, \"wait\": {}}}", json_str(script.to_string_lossy()), wait)
+}
+
+/// ISC's own run_script hook shipped with Kea (useful as a reference).
+pub const ISC_RUN_SCRIPT: &str = "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_run_script.so";
+
+/// Parameters for ISC's run_script: `{"name": <path>, "sync": <bool>}`.
+pub fn isc_run_script_params(script: &Path, sync: bool) -> String {
+    format!("{{\"name\": {}, \"sync\": {}}}", json_str(script.to_string_lossy()), sync)
+}
+
+/// A Kea configuration, rendered as JSON text (no serde needed).
+#[derive(Debug, Clone)]
+pub struct KeaConfig {
+    pub family: Family,
+    pub valid_lifetime: u32,
+    /// DHCPv6 only.
+    pub preferred_lifetime: Option<u32>,
+    pub renew_timer: Option<u32>,
+    pub rebind_timer: Option<u32>,
+    /// Reclaim expired leases every second and remove them at once.
+    pub fast_reclaim: bool,
+    pub decline_probation_period: Option<u32>,
+    /// Each entry is the JSON text of one `hooks-libraries` element
+    /// (see [`hook_library`]).
+    pub hooks: Vec<String>,
+    /// `None`: the server's veth. `Some(vec![])`: no interface at all.
+    pub interfaces: Option<Vec<String>>,
+    /// "INFO" or "DEBUG" (the latter at debuglevel 99).
+    pub log_severity: String,
+    /// Extra members of the `Dhcp4`/`Dhcp6` object, raw JSON `"key": value`.
+    pub extra: Vec<String>,
+}
+
+impl KeaConfig {
+    pub fn new(family: Family) -> KeaConfig {
+        KeaConfig {
+            family,
+            valid_lifetime: 300,
+            preferred_lifetime: None,
+            renew_timer: None,
+            rebind_timer: None,
+            fast_reclaim: false,
+            decline_probation_period: None,
+            hooks: Vec::new(),
+            interfaces: None,
+            log_severity: "INFO".into(),
+            extra: Vec::new(),
+        }
+    }
+
+    pub fn v4() -> KeaConfig {
+        KeaConfig::new(Family::V4)
+    }
+
+    pub fn v6() -> KeaConfig {
+        KeaConfig::new(Family::V6)
+    }
+
+    pub fn valid_lifetime(mut self, secs: u32) -> Self {
+        self.valid_lifetime = secs;
+        self
+    }
+    pub fn preferred_lifetime(mut self, secs: u32) -> Self {
+        self.preferred_lifetime = Some(secs);
+        self
+    }
+    pub fn timers(mut self, renew: u32, rebind: u32) -> Self {
+        self.renew_timer = Some(renew);
+        self.rebind_timer = Some(rebind);
+        self
+    }
+    pub fn fast_reclaim(mut self) -> Self {
+        self.fast_reclaim = true;
+        self
+    }
+    pub fn decline_probation_period(mut self, secs: u32) -> Self {
+        self.decline_probation_period = Some(secs);
+        self
+    }
+    /// Adds a raw `hooks-libraries` element.
+    pub fn hook(mut self, entry_json: String) -> Self {
+        self.hooks.push(entry_json);
+        self
+    }
+    /// Adds kea-runscript with `script` and `wait`.
+    pub fn runscript(self, library: &Path, script: &Path, wait: bool) -> Self {
+        self.hook(hook_library(library, &runscript_params(script, wait)))
+    }
+    pub fn no_interfaces(mut self) -> Self {
+        self.interfaces = Some(Vec::new());
+        self
+    }
+    pub fn debug_log(mut self) -> Self {
+        self.log_severity = "DEBUG".into();
+        self
+    }
+    pub fn extra(mut self, member_json: impl Into<String>) -> Self {
+        self.extra.push(member_json.into());
+        self
+    }
+
+    /// Renders the configuration; `iface` is the server veth, `dir` the
+    /// server's private directory (log file, DUID file).
+    pub fn render(&self, iface: &str, dir: &Path) -> String {
+        let ifaces: Vec<String> = match &self.interfaces {
+            None => vec![iface.to_string()],
+            Some(v) => v.clone(),
+        };
+        let ifaces = ifaces.iter().map(json_str).collect::<Vec<_>>().join(", ");
+        let mut m: Vec<String> = Vec::new();
+        let socket_type = if self.family == Family::V4 { ", \"dhcp-socket-type\": \"raw\"" } else { "" };
+        m.push(format!("\"interfaces-config\": {{\"interfaces\": [{ifaces}]{socket_type}}}"));
+        m.push("\"lease-database\": {\"type\": \"memfile\", \"persist\": false}".into());
+        m.push(format!("\"valid-lifetime\": {}", self.valid_lifetime));
+        if let Some(p) = self.preferred_lifetime {
+            m.push(format!("\"preferred-lifetime\": {p}"));
+        } else if self.family == Family::V6 {
+            m.push(format!("\"preferred-lifetime\": {}", (self.valid_lifetime * 3 / 4).max(1)));
+        }
+        if let Some(t) = self.renew_timer {
+            m.push(format!("\"renew-timer\": {t}"));
+        }
+        if let Some(t) = self.rebind_timer {
+            m.push(format!("\"rebind-timer\": {t}"));
+        }
+        if self.fast_reclaim {
+            m.push(
+                "\"expired-leases-processing\": {\"reclaim-timer-wait-time\": 1, \"hold-reclaimed-time\": 0, \
+                 \"flush-reclaimed-timer-wait-time\": 0, \"max-reclaim-leases\": 0, \"max-reclaim-time\": 0}"
+                    .into(),
+            );
+        }
+        if let Some(p) = self.decline_probation_period {
+            m.push(format!("\"decline-probation-period\": {p}"));
+        }
+        if self.family == Family::V6 {
+            m.push(format!("\"data-directory\": {}", json_str(dir.to_string_lossy())));
+        }
+        m.push(format!("\"hooks-libraries\": [{}]", self.hooks.join(", ")));
+        match self.family {
+            Family::V4 => m.push(format!(
+                "\"subnet4\": [{{\"id\": 1, \"subnet\": \"{SUBNET_V4}\", \"interface\": {iface}, \
+                 \"pools\": [{{\"pool\": \"{} - {}\"}}]}}]",
+                POOL_V4.0,
+                POOL_V4.1,
+                iface = json_str(iface)
+            )),
+            Family::V6 => m.push(format!(
+                "\"subnet6\": [{{\"id\": 1, \"subnet\": \"{SUBNET_V6}\", \"interface\": {iface}, \
+                 \"pools\": [{{\"pool\": \"{} - {}\"}}], \
+                 \"pd-pools\": [{{\"prefix\": \"{PD_POOL}\", \"prefix-len\": {PD_POOL_LEN}, \"delegated-len\": {PD_DELEGATED_LEN}}}]}}]",
+                POOL_V6.0,
+                POOL_V6.1,
+                iface = json_str(iface)
+            )),
+        }
+        let logger = self.family.binary();
+        let debuglevel = if self.log_severity == "DEBUG" { 99 } else { 0 };
+        m.push(format!(
+            "\"loggers\": [{{\"name\": \"{logger}\", \"output_options\": [{{\"output\": {}, \"flush\": true}}], \
+             \"severity\": {}, \"debuglevel\": {debuglevel}}}]",
+            json_str(dir.join("kea.log").to_string_lossy()),
+            json_str(&self.log_severity)
+        ));
+        m.extend(self.extra.iter().cloned());
+        format!("{{\"{}\": {{\n  {}\n}}}}\n", self.family.section(), m.join(",\n  "))
+    }
+}
+
+/// A running Kea server. Killed (by PID) on drop.
+#[derive(Debug)]
+pub struct Kea<'a> {
+    ns: &'a Netns,
+    proc: Proc,
+    family: Family,
+    dir: PathBuf,
+    config: PathBuf,
+}
+
+impl<'a> Kea<'a> {
+    /// Writes the configuration into a fresh directory under the namespace
+    /// pair's scratch directory, starts the server in the server namespace and
+    /// waits until it logs that it started (fails with the log if it exits).
+    pub fn start(ns: &'a Netns, cfg: &KeaConfig) -> io::Result<Kea<'a>> {
+        let kea = Kea::spawn(ns, cfg)?;
+        let started = cfg.family.started();
+        let r = wait_until(DEFAULT_TIMEOUT, || {
+            if kea.log().contains(started) {
+                return Some(Ok(()));
+            }
+            kea.proc.try_status().map(Err)
+        });
+        match r {
+            Ok(Ok(())) => Ok(kea),
+            Ok(Err(st)) => Err(other(format!("{} exited ({st}) before serving:\n{}", cfg.family.binary(), kea.log()))),
+            Err(e) => Err(other(format!("{} did not start: {e}\n{}", cfg.family.binary(), kea.log()))),
+        }
+    }
+
+    fn spawn(ns: &'a Netns, cfg: &KeaConfig) -> io::Result<Kea<'a>> {
+        let mut n = 0;
+        let dir = loop {
+            let d = ns.dir().join(format!("{}-{n}", cfg.family.binary()));
+            if !d.exists() {
+                break d;
+            }
+            n += 1;
+        };
+        fs::create_dir_all(&dir)?;
+        let config = dir.join("kea.json");
+        fs::write(&config, cfg.render(&ns.server_if, &dir))?;
+        let mut cmd = ns.server_cmd(cfg.family.binary());
+        cmd.arg("-c")
+            .arg(&config)
+            .env("KEA_PIDFILE_DIR", &dir)
+            .env("KEA_LOCKFILE_DIR", &dir)
+            .stdout(Stdio::from(fs::File::create(dir.join("stdout"))?))
+            .stderr(Stdio::from(fs::File::create(dir.join("stderr"))?));
+        let proc = ns.spawn(cfg.family.binary(), &mut cmd)?;
+        Ok(Kea { ns, proc, family: cfg.family, dir, config })
+    }
+
+    /// Starts the server with the given configuration forced to listen on no
+    /// interface, and expects it to fail loading: returns its log when it
+    /// exited non-zero within the deadline, or an error (with the log) when it
+    /// exited 0 or kept running (it is then killed).
+    pub fn expect_load_failure(ns: &'a Netns, cfg: &KeaConfig) -> Result<String, String> {
+        let cfg = cfg.clone().no_interfaces();
+        let kea = Kea::spawn(ns, &cfg).map_err(|e| e.to_string())?;
+        let started = cfg.family.started();
+        let r = wait_until(DEFAULT_TIMEOUT, || {
+            if let Some(st) = kea.proc.try_status() {
+                return Some(Some(st));
+            }
+            kea.log().contains(started).then_some(None)
+        });
+        let log = kea.log();
+        match r {
+            Ok(Some(st)) if !st.success() => Ok(log),
+            Ok(Some(st)) => Err(format!("{} exited successfully ({st}):\n{log}", cfg.family.binary())),
+            Ok(None) => Err(format!("{} started although a failure was expected:\n{log}", cfg.family.binary())),
+            Err(e) => Err(format!("{} neither failed nor started: {e}\n{log}", cfg.family.binary())),
+        }
+    }
+
+    pub fn family(&self) -> Family {
+        self.family
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.proc.pid()
+    }
+
+    /// The server's private directory (config, log, pid file).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn config_path(&self) -> &Path {
+        &self.config
+    }
+
+    /// Log file, then stdout and stderr (Kea logs there until its loggers
+    /// are configured, and on fatal errors).
+    pub fn log(&self) -> String {
+        let mut s = read_or_empty(&self.dir.join("kea.log"));
+        for f in ["stdout", "stderr"] {
+            let t = read_or_empty(&self.dir.join(f));
+            if !t.is_empty() {
+                s.push_str(&format!("--- {f} ---\n{t}"));
+            }
+        }
+        s
+    }
+
+    /// Waits until the log contains `needle`.
+    pub fn wait_log(&self, needle: &str, timeout: Duration) -> io::Result<()> {
+        wait_until(timeout, || self.log().contains(needle).then_some(()))
+            .map_err(|e| other(format!("{needle:?} not in the log: {e}\n{}", self.log())))
+    }
+
+    /// The exit status, if the server has exited.
+    pub fn exited(&self) -> Option<ExitStatus> {
+        self.proc.try_status()
+    }
+
+    /// Stops the server (SIGTERM, then SIGKILL).
+    pub fn stop(&self) -> Option<ExitStatus> {
+        self.proc.terminate(Duration::from_secs(5))
+    }
+
+    /// The namespaces the server runs in.
+    pub fn netns(&self) -> &Netns {
+        self.ns
+    }
+}
+
+impl Drop for Kea<'_> {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Runs `kea-dhcpX -t` on a configuration (syntax check only: it does not
+/// load hook libraries).
+pub fn check_config(family: Family, config: &Path) -> io::Result<String> {
+    let out = Command::new(family.binary()).arg("-t").arg(config).output()?;
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    if out.status.success() {
+        Ok(text)
+    } else {
+        Err(other(text))
+    }
+}
