@@ -15,6 +15,29 @@ fn example(rel: &str) -> PathBuf {
     p
 }
 
+/// Where the example configurations expect things once installed.
+const INSTALLED_LIBRARY: &str = "/usr/lib/x86_64-linux-gnu/kea/hooks/libkea_runscript.so";
+const INSTALLED_EXAMPLES: &str = "/usr/share/kea-runscript/examples/";
+
+/// Starts Kea with an example configuration file as shipped, with only the installation-specific
+/// parts pointed at this checkout and this test's namespace: the library, the script, the
+/// interface, and the lease/DUID files (kept out of /var/lib/kea).
+fn start_example<'a>(ns: &'a Netns, family: Family, conf: &str, script: &str, script_path: &std::path::Path) -> Kea<'a> {
+    let text = fs::read_to_string(example(conf)).unwrap();
+    let subst = |text: String, from: &str, to: &str| {
+        assert!(text.contains(from), "{conf} no longer contains {from:?}");
+        text.replace(from, to)
+    };
+    let text = subst(text, INSTALLED_LIBRARY, hook_so().to_str().unwrap());
+    let text = subst(text, &format!("{INSTALLED_EXAMPLES}{script}"), script_path.to_str().unwrap());
+    let text = subst(text, "\"eth1\"", &format!("\"{}\"", ns.server_if));
+    Kea::start_text(ns, family, |dir| {
+        let text = text.replace("\"persist\": true", "\"persist\": false");
+        text.replace("\"data-directory\": \"/var/lib/kea\"", &format!("\"data-directory\": {:?}", dir.to_str().unwrap()))
+    })
+    .unwrap_or_else(|e| panic!("{conf}: {e}"))
+}
+
 fn bare(ipv6: bool) -> Netns {
     Netns::with_options(NetnsOptions { ipv6, client_v4: false }).unwrap()
 }
@@ -36,13 +59,10 @@ fn debug_blocks(text: &str) -> Vec<(String, Vec<String>)> {
 
 #[test]
 fn debug_example_logs_every_hook_point() {
-    if need_root() {
-        return;
-    }
     let ns = bare(false);
     let log = ns.dir().join("debug.log");
     let wrapper = debug_wrapper(ns.dir(), &example("debug.sh"), &log).unwrap();
-    let _kea = Kea::start(&ns, &KeaConfig::v4().runscript(&hook_so(), &wrapper, true)).unwrap();
+    let _kea = start_example(&ns, Family::V4, "debug-kea-dhcp4.conf", "debug.sh", &wrapper);
     let mut dh = Dhclient::v4(&ns).unwrap();
     let lease = dh.obtain().unwrap();
     dh.release().unwrap();
@@ -92,11 +112,8 @@ fn wait_routes(ns: &Netns, v6: bool, what: &str, cond: impl Fn(&str) -> bool) ->
 
 #[test]
 fn routes_example_v4() {
-    if need_root() {
-        return;
-    }
     let ns = bare(false);
-    let _kea = Kea::start(&ns, &KeaConfig::v4().runscript(&hook_so(), &example("routes/routes.sh"), true)).unwrap();
+    let _kea = start_example(&ns, Family::V4, "routes/kea-dhcp4.conf", "routes/routes.sh", &example("routes/routes.sh"));
     let mut dh = Dhclient::v4(&ns).unwrap();
     let addr = dh.obtain().unwrap().address.unwrap();
     let r = routes(&ns, false);
@@ -108,11 +125,8 @@ fn routes_example_v4() {
 
 #[test]
 fn routes_example_v6_address_and_prefix() {
-    if need_root() {
-        return;
-    }
     let ns = bare(true);
-    let _kea = Kea::start(&ns, &KeaConfig::v6().runscript(&hook_so(), &example("routes/routes.sh"), true)).unwrap();
+    let _kea = start_example(&ns, Family::V6, "routes/kea-dhcp6.conf", "routes/routes.sh", &example("routes/routes.sh"));
     let client_ll = ns.client_link_local().unwrap();
     let mut dh = Dhclient::v6_pd(&ns).unwrap();
     let lease = dh.obtain().unwrap();
@@ -127,9 +141,6 @@ fn routes_example_v6_address_and_prefix() {
 
 #[test]
 fn routes_example_expiry_removes_the_route() {
-    if need_root() {
-        return;
-    }
     let ns = bare(false);
     let cfg =
         KeaConfig::v4().valid_lifetime(4).fast_reclaim().runscript(&hook_so(), &example("routes/routes.sh"), true);

@@ -14,9 +14,6 @@ fn lone() -> Netns {
 
 #[test]
 fn bad_parameters_fail_the_configuration() {
-    if need_root() {
-        return;
-    }
     let ns = lone();
     let plain = ns.dir().join("not-executable.sh");
     std::fs::write(&plain, "#!/bin/sh\n").unwrap();
@@ -27,6 +24,7 @@ fn bad_parameters_fail_the_configuration() {
         (r#"{"script": "bin/true"}"#.into(), "must be an absolute path"),
         (r#"{"script": "/nonexistent/krs-script"}"#.into(), "cannot be used"),
         (plain_params, "is not executable"),
+        (format!("{{\"script\": {:?}}}", ns.dir().to_str().unwrap()), "is not a regular file"),
         (r#"{"script": "/bin/true", "wait": "yes"}"#.into(), "parameter 'wait' must be true or false"),
         (r#"{"script": "/bin/true", "wiat": true}"#.into(), "unknown parameter 'wiat'"),
     ];
@@ -34,6 +32,7 @@ fn bad_parameters_fail_the_configuration() {
         for (params, expected) in &cases {
             let cfg = KeaConfig::new(family).hook(hook_library(&hook_so(), params));
             let log = Kea::expect_load_failure(&ns, &cfg).unwrap_or_else(|e| panic!("{params}: {e}"));
+            assert!(log.contains("KRS_LOAD_FAILED"), "{family:?} {params}: no KRS_LOAD_FAILED:\n{log}");
             assert!(log.contains(expected), "{family:?} {params}: {expected:?} not in the log:\n{log}");
             assert!(log.contains("HOOKS_LOAD_ERROR") || log.contains("INIT_FAIL"), "{params}:\n{log}");
         }
@@ -42,14 +41,13 @@ fn bad_parameters_fail_the_configuration() {
 
 #[test]
 fn good_parameters_load() {
-    if need_root() {
-        return;
-    }
     let ns = lone();
     for (family, wait) in [(Family::V4, true), (Family::V4, false), (Family::V6, true)] {
         let cfg = KeaConfig::new(family).no_interfaces().runscript(&hook_so(), Path::new("/bin/true"), wait);
         let kea = Kea::start(&ns, &cfg).unwrap();
-        assert!(kea.log().contains("HOOKS_LIBRARY_LOADED"), "{}", kea.log());
+        let hooks = if family == Family::V4 { "9 DHCPv4 hook points" } else { "10 DHCPv6 hook points" };
+        let log = kea.log();
+        assert!(log.contains("HOOKS_LIBRARY_LOADED") && log.contains("KRS_LOADED") && log.contains(hooks), "{log}");
         drop(kea);
     }
 }

@@ -238,8 +238,14 @@ impl<'a> Kea<'a> {
     /// pair's scratch directory, starts the server in the server namespace and
     /// waits until it logs that it started (fails with the log if it exits).
     pub fn start(ns: &'a Netns, cfg: &KeaConfig) -> io::Result<Kea<'a>> {
-        let kea = Kea::spawn(ns, cfg)?;
-        let started = cfg.family.started();
+        Kea::start_text(ns, cfg.family, |dir| cfg.render(&ns.server_if, dir))
+    }
+
+    /// Like [`Kea::start`] with a configuration text of the caller's (e.g. an example file);
+    /// `text` gets the server's private directory.
+    pub fn start_text(ns: &'a Netns, family: Family, text: impl FnOnce(&Path) -> String) -> io::Result<Kea<'a>> {
+        let kea = Kea::spawn(ns, family, text)?;
+        let started = family.started();
         let r = wait_until(DEFAULT_TIMEOUT, || {
             if kea.log().contains(started) {
                 return Some(Ok(()));
@@ -248,15 +254,15 @@ impl<'a> Kea<'a> {
         });
         match r {
             Ok(Ok(())) => Ok(kea),
-            Ok(Err(st)) => Err(other(format!("{} exited ({st}) before serving:\n{}", cfg.family.binary(), kea.log()))),
-            Err(e) => Err(other(format!("{} did not start: {e}\n{}", cfg.family.binary(), kea.log()))),
+            Ok(Err(st)) => Err(other(format!("{} exited ({st}) before serving:\n{}", family.binary(), kea.log()))),
+            Err(e) => Err(other(format!("{} did not start: {e}\n{}", family.binary(), kea.log()))),
         }
     }
 
-    fn spawn(ns: &'a Netns, cfg: &KeaConfig) -> io::Result<Kea<'a>> {
+    fn spawn(ns: &'a Netns, family: Family, text: impl FnOnce(&Path) -> String) -> io::Result<Kea<'a>> {
         let mut n = 0;
         let dir = loop {
-            let d = ns.dir().join(format!("{}-{n}", cfg.family.binary()));
+            let d = ns.dir().join(format!("{}-{n}", family.binary()));
             if !d.exists() {
                 break d;
             }
@@ -264,16 +270,16 @@ impl<'a> Kea<'a> {
         };
         fs::create_dir_all(&dir)?;
         let config = dir.join("kea.json");
-        fs::write(&config, cfg.render(&ns.server_if, &dir))?;
-        let mut cmd = ns.server_cmd(cfg.family.binary());
+        fs::write(&config, text(&dir))?;
+        let mut cmd = ns.server_cmd(family.binary());
         cmd.arg("-c")
             .arg(&config)
             .env("KEA_PIDFILE_DIR", &dir)
             .env("KEA_LOCKFILE_DIR", &dir)
             .stdout(Stdio::from(fs::File::create(dir.join("stdout"))?))
             .stderr(Stdio::from(fs::File::create(dir.join("stderr"))?));
-        let proc = ns.spawn(cfg.family.binary(), &mut cmd)?;
-        Ok(Kea { ns, proc, family: cfg.family, dir, config })
+        let proc = ns.spawn(family.binary(), &mut cmd)?;
+        Ok(Kea { ns, proc, family, dir, config })
     }
 
     /// Starts the server with the given configuration forced to listen on no
@@ -282,7 +288,7 @@ impl<'a> Kea<'a> {
     /// exited 0 or kept running (it is then killed).
     pub fn expect_load_failure(ns: &'a Netns, cfg: &KeaConfig) -> Result<String, String> {
         let cfg = cfg.clone().no_interfaces();
-        let kea = Kea::spawn(ns, &cfg).map_err(|e| e.to_string())?;
+        let kea = Kea::spawn(ns, cfg.family, |dir| cfg.render(&ns.server_if, dir)).map_err(|e| e.to_string())?;
         let started = cfg.family.started();
         let r = wait_until(DEFAULT_TIMEOUT, || {
             if let Some(st) = kea.proc.try_status() {

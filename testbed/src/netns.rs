@@ -63,6 +63,9 @@ impl Netns {
     }
 
     pub fn with_options(opts: NetnsOptions) -> io::Result<Netns> {
+        if !crate::is_root() {
+            return Err(other("the real-traffic tests need root (network namespaces, raw sockets): run them as root"));
+        }
         cleanup_stale();
         let pid = std::process::id();
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);

@@ -16,15 +16,6 @@ pub fn hook_so() -> PathBuf {
     so
 }
 
-/// Skips (returns true) unless we are root: namespaces and raw sockets need it.
-pub fn need_root() -> bool {
-    if is_root() {
-        return false;
-    }
-    eprintln!("skipped: these tests need root (network namespaces, raw sockets)");
-    true
-}
-
 /// How a variable's value must look when it is not empty.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
