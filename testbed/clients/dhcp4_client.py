@@ -7,21 +7,21 @@ one JSON line describing what it got.  Standard library only; needs root
 (port 68, SO_BINDTODEVICE).  See README.md beside this file.
 """
 
-import argparse
-import ipaddress
-import json
-import os
 import random
-import select
 import socket
 import struct
 import sys
-import time
+
+sys.dont_write_bytecode = True  # leave no __pycache__ beside the scripts
+from dhcpcommon import (  # noqa: E402  (dhcpcommon.py is beside this script)
+    Client, actions_type, add_retry_arguments, address_type, die, hexcolon,
+    iface_mac, new_parser, parse_args, parse_hex, run_client, udp_socket)
 
 CLIENT_PORT = 68
 SERVER_PORT = 67
 MAGIC = b"\x63\x82\x53\x63"
 FLAG_BROADCAST = 0x8000
+ACTIONS = ("decline", "release", "renew")  # for --then, besides sleep:SECONDS
 
 # Message types (option 53)
 DISCOVER, OFFER, REQUEST, DECLINE, ACK, NAK, RELEASE, INFORM = 1, 2, 3, 4, 5, 6, 7, 8
@@ -42,53 +42,15 @@ OPT_MESSAGE = 56
 OPT_VENDOR_CLASS = 60
 OPT_CLIENT_ID = 61
 
-SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
-
-
-class ClientError(Exception):
-    """A failure to report on stderr with a non-zero exit status."""
-
-    def __init__(self, message, status=1):
-        super().__init__(message)
-        self.status = status
-
-
-def die(message, status=1):
-    raise ClientError(message, status)
-
-
-def parse_hex(text, what):
-    cleaned = text.replace(":", "").replace("-", "").replace(" ", "")
-    if cleaned.lower().startswith("0x"):
-        cleaned = cleaned[2:]
-    try:
-        data = bytes.fromhex(cleaned)
-    except ValueError:
-        die(f"{what}: not a hex string: {text!r}", 64)
-    if not data:
-        die(f"{what}: empty", 64)
-    return data
-
-
-def hexcolon(data):
-    return ":".join(f"{b:02x}" for b in data)
-
-
-def iface_mac(iface):
-    try:
-        with open(f"/sys/class/net/{iface}/address") as f:
-            return parse_hex(f.read().strip(), "interface MAC")
-    except OSError as e:
-        die(f"cannot read the MAC of interface {iface!r}: {e}", 66)
-
-
 def opt(code, value):
     if len(value) > 255:
         die(f"option {code} too long ({len(value)} bytes)", 64)
     return bytes([code, len(value)]) + value
 
 
-class Dhcp4Client:
+class Dhcp4Client(Client):
+    PROG = "dhcp4_client"
+
     def __init__(self, args):
         self.args = args
         self.iface = args.iface
@@ -106,13 +68,8 @@ class Dhcp4Client:
         self.sock = self._open_socket()
 
     def _open_socket(self):
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s = udp_socket(socket.AF_INET, self.iface, "needs root and an existing interface")
         s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-        try:
-            s.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, self.iface.encode() + b"\0")
-        except OSError as e:
-            die(f"SO_BINDTODEVICE {self.iface!r}: {e} (needs root and an existing interface)", 71)
         try:
             s.bind(("0.0.0.0", CLIENT_PORT))
         except OSError as e:
@@ -200,36 +157,35 @@ class Dhcp4Client:
 
     def exchange(self, name, build_pkt, expect, dest="255.255.255.255"):
         """Send a packet built by build_pkt(xid) and wait for a reply whose type
-        is in `expect`; retransmit up to self.retries times."""
-        for attempt in range(1, self.retries + 1):
+        is in `expect`; retransmit up to self.retries times, each with a new xid.
+        Returns (reply, message type)."""
+        def send(_attempt):
             xid = random.getrandbits(32)
             self.send(build_pkt(xid), dest)
-            deadline = time.monotonic() + self.timeout
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                ready, _, _ = select.select([self.sock], [], [], left)
-                if not ready:
-                    break
-                data, _src = self.sock.recvfrom(4096)
-                reply = self.parse(data)
-                if (reply is None or reply["op"] != 2 or reply["xid"] != xid
-                        or reply["chaddr"] != self.mac):
-                    continue
-                mtype = reply["options"].get(OPT_MSG_TYPE, b"\0")[0]
-                if self.args.server and mtype in (OFFER, ACK, NAK):
-                    sid = reply["options"].get(OPT_SERVER_ID)
-                    if sid and socket.inet_ntoa(sid[:4]) != self.args.server:
-                        continue
-                if mtype not in expect:
-                    continue
-                self.replies.append(MSG_NAMES.get(mtype, str(mtype)))
-                return reply, mtype
-            print(f"dhcp4_client: no reply to {name} within {self.timeout:g} s "
-                  f"(attempt {attempt}/{self.retries})", file=sys.stderr)
-        die(f"timeout: no reply to {name} on {self.iface} after {self.retries} attempts "
-            f"of {self.timeout:g} s", 2)
+            return xid
+
+        def match(data, xid):
+            reply = self.parse(data)
+            if (reply is None or reply["op"] != 2 or reply["xid"] != xid
+                    or reply["chaddr"] != self.mac):
+                return None
+            mtype = reply["options"].get(OPT_MSG_TYPE, b"\0")[0]
+            if self.args.server and mtype in (OFFER, ACK, NAK):
+                sid = reply["options"].get(OPT_SERVER_ID)
+                if sid and socket.inet_ntoa(sid[:4]) != self.args.server:
+                    return None
+            if mtype not in expect:
+                return None
+            self.replies.append(MSG_NAMES.get(mtype, str(mtype)))
+            return reply, mtype
+
+        return self.transact(name, send, match, 4096)
+
+    @staticmethod
+    def _refuse_nak(reply, mtype, what):
+        if mtype == NAK:
+            msg = reply["options"].get(OPT_MESSAGE, b"").decode(errors="replace")
+            die(f"{what} answered with NAK: {msg}", 3)
 
     def dora(self):
         requested = self.args.requested_address
@@ -246,9 +202,7 @@ class Dhcp4Client:
             "REQUEST",
             lambda xid: self.build(REQUEST, xid, requested=offered, server_id=self.server_id),
             (ACK, NAK))
-        if mtype == NAK:
-            msg = ack["options"].get(OPT_MESSAGE, b"").decode(errors="replace")
-            die(f"REQUEST for {offered} answered with NAK: {msg}", 3)
+        self._refuse_nak(ack, mtype, f"REQUEST for {offered}")
         self.address = ack["yiaddr"]
         self.lease_time = self._lease_time(ack)
 
@@ -269,9 +223,7 @@ class Dhcp4Client:
             "REQUEST (renew)",
             lambda xid: self.build(REQUEST, xid, requested=self.address),
             (ACK, NAK))
-        if mtype == NAK:
-            msg = ack["options"].get(OPT_MESSAGE, b"").decode(errors="replace")
-            die(f"renewing REQUEST for {self.address} answered with NAK: {msg}", 3)
+        self._refuse_nak(ack, mtype, f"renewing REQUEST for {self.address}")
         if ack["yiaddr"] != self.address:
             die(f"renew ACK gave {ack['yiaddr']}, expected {self.address}", 3)
         self.lease_time = self._lease_time(ack)
@@ -294,12 +246,7 @@ class Dhcp4Client:
 
     def run(self):
         self.dora()
-        for action in self.args.then:
-            if action.startswith("sleep:"):
-                time.sleep(float(action.split(":", 1)[1]))
-            else:
-                getattr(self, "do_" + action)()
-            self.actions.append(action)
+        self.run_actions()
         return {
             "address": self.address,
             "server_id": self.server_id,
@@ -311,49 +258,17 @@ class Dhcp4Client:
         }
 
 
-def parse_actions(text):
-    actions = []
-    for a in (x.strip() for x in text.split(",")):
-        if not a or a == "none":
-            continue
-        if a in ("decline", "release", "renew"):
-            actions.append(a)
-        elif a.startswith("sleep:"):
-            try:
-                float(a.split(":", 1)[1])
-            except ValueError:
-                raise argparse.ArgumentTypeError(f"bad sleep value in {a!r}")
-            actions.append(a)
-        else:
-            raise argparse.ArgumentTypeError(
-                f"unknown action {a!r} (decline, release, renew, sleep:SECONDS)")
-    return actions
-
-
-def ipv4(text):
-    try:
-        return str(ipaddress.IPv4Address(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an IPv4 address: {text!r}")
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    # Usage errors exit 64 (EX_USAGE), not argparse's 2, which means timeout here.
-    def error(self, message):
-        self.print_usage(sys.stderr)
-        self.exit(64, f"{self.prog}: error: {message}\n")
+ipv4 = address_type(4)
 
 
 def main(argv=None):
-    p = ArgumentParser(
-        description="DHCPv4 client: DORA, then optional decline/release/renew.")
-    p.add_argument("--iface", required=True, help="interface to use (e.g. kc0)")
+    p = new_parser("DHCPv4 client: DORA, then optional decline/release/renew.")
     p.add_argument("--mac", help="chaddr (hex, e.g. 02:00:00:00:00:01); "
                    "default: the interface's MAC")
     p.add_argument("--server", type=ipv4, help="server address: RELEASE is unicast "
                    "there, and replies carrying another server id are ignored; "
                    "default: the server id from the OFFER")
-    p.add_argument("--then", type=parse_actions, default=[],
+    p.add_argument("--then", type=actions_type(ACTIONS), default=[],
                    help="comma-separated actions after the ACK: decline, release, "
                    "renew, sleep:SECONDS (e.g. 'renew,release')")
     p.add_argument("--hostname", help="send option 12 (host name)")
@@ -362,13 +277,8 @@ def main(argv=None):
     p.add_argument("--vendor-class", help="send option 60 (vendor class identifier)")
     p.add_argument("--requested-address", type=ipv4,
                    help="ask for this address in the DISCOVER (option 50)")
-    p.add_argument("--timeout", type=float, default=5.0,
-                   help="seconds to wait for each reply (default 5)")
-    p.add_argument("--retries", type=int, default=3,
-                   help="attempts per exchange before giving up (default 3)")
-    args = p.parse_args(argv)
-    if args.retries < 1:
-        p.error("--retries must be at least 1")
+    add_retry_arguments(p)
+    args = parse_args(p, argv)
     # After a decline or release the client holds nothing: reject what follows.
     done = None
     for action in args.then:
@@ -378,16 +288,7 @@ def main(argv=None):
             p.error(f"--then: {action} after {done} (the lease is no longer held)")
         if action in ("decline", "release"):
             done = action
-    if os.geteuid() != 0:
-        print("dhcp4_client: warning: not root; binding port 68 will likely fail",
-              file=sys.stderr)
-    try:
-        result = Dhcp4Client(args).run()
-    except ClientError as e:
-        print(f"dhcp4_client: error: {e}", file=sys.stderr)
-        return e.status
-    print(json.dumps(result), flush=True)
-    return 0
+    return run_client(Dhcp4Client, args, CLIENT_PORT)
 
 
 if __name__ == "__main__":

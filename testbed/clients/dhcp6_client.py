@@ -8,21 +8,24 @@ got.  Standard library only; needs root (port 546, SO_BINDTODEVICE).  See
 README.md beside this file.
 """
 
-import argparse
 import fcntl
 import ipaddress
-import json
 import os
 import random
-import select
 import socket
 import struct
 import sys
 import time
 
+sys.dont_write_bytecode = True  # leave no __pycache__ beside the scripts
+from dhcpcommon import (  # noqa: E402  (dhcpcommon.py is beside this script)
+    Client, actions_type, add_retry_arguments, address_type, die, hexcolon,
+    iface_mac, new_parser, parse_args, parse_hex, run_client, udp_socket)
+
 CLIENT_PORT = 546
 SERVER_PORT = 547
 ALL_SERVERS = "ff02::1:2"
+ACTIONS = ("renew", "rebind", "decline", "release")  # for --then, besides sleep:SECONDS
 
 SOLICIT, ADVERTISE, REQUEST, CONFIRM, RENEW, REBIND, REPLY, RELEASE, DECLINE = range(1, 10)
 MSG_NAMES = {
@@ -50,43 +53,7 @@ STATUS_NAMES = {
     4: "NotOnLink", 5: "UseMulticast", 6: "NoPrefixAvail",
 }
 
-SO_BINDTODEVICE = getattr(socket, "SO_BINDTODEVICE", 25)
 DUID_EPOCH = 946684800  # 2000-01-01T00:00:00Z, the DUID-LLT time origin
-
-
-class ClientError(Exception):
-    def __init__(self, message, status=1):
-        super().__init__(message)
-        self.status = status
-
-
-def die(message, status=1):
-    raise ClientError(message, status)
-
-
-def parse_hex(text, what):
-    cleaned = text.replace(":", "").replace("-", "").replace(" ", "")
-    if cleaned.lower().startswith("0x"):
-        cleaned = cleaned[2:]
-    try:
-        data = bytes.fromhex(cleaned)
-    except ValueError:
-        die(f"{what}: not a hex string: {text!r}", 64)
-    if not data:
-        die(f"{what}: empty", 64)
-    return data
-
-
-def hexcolon(data):
-    return ":".join(f"{b:02x}" for b in data)
-
-
-def iface_mac(iface):
-    try:
-        with open(f"/sys/class/net/{iface}/address") as f:
-            return parse_hex(f.read().strip(), "interface MAC")
-    except OSError as e:
-        die(f"cannot read the MAC of interface {iface!r}: {e}", 66)
 
 
 def link_local(iface, wait):
@@ -156,7 +123,9 @@ def encode_fqdn(name):
     return out + (b"\0" if "." in name else b"")
 
 
-class Dhcp6Client:
+class Dhcp6Client(Client):
+    PROG = "dhcp6_client"
+
     def __init__(self, args):
         self.args = args
         self.iface = args.iface
@@ -218,12 +187,7 @@ class Dhcp6Client:
                 time.sleep(0.05)
 
     def _open_socket(self):
-        s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.setsockopt(socket.SOL_SOCKET, SO_BINDTODEVICE, self.iface.encode() + b"\0")
-        except OSError as e:
-            die(f"SO_BINDTODEVICE {self.iface!r}: {e} (needs root)", 71)
+        s = udp_socket(socket.AF_INET6, self.iface, "needs root")
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, self.ifindex)
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 1)
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
@@ -278,38 +242,31 @@ class Dhcp6Client:
         xid = random.getrandbits(24)
         start = time.monotonic()
         dest = (ALL_SERVERS, SERVER_PORT, 0, self.ifindex)
-        for attempt in range(1, self.retries + 1):
+
+        def send(attempt):
+            # Retransmissions keep the xid and update Elapsed Time.
             elapsed = 0 if attempt == 1 else int((time.monotonic() - start) * 100)
             pkt = self.build(msg_type, xid, elapsed, **kw)
             try:
                 self.sock.sendto(pkt, dest)
             except OSError as e:
                 die(f"send {name} to [{ALL_SERVERS}%{self.iface}]:{SERVER_PORT}: {e}", 71)
-            deadline = time.monotonic() + self.timeout
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                ready, _, _ = select.select([self.sock], [], [], left)
-                if not ready:
-                    break
-                data, _src = self.sock.recvfrom(65535)
-                if len(data) < 4:
-                    continue
-                head = struct.unpack("!I", data[:4])[0]
-                rtype, rxid = head >> 24, head & 0xFFFFFF
-                if rxid != xid or rtype not in expect:
-                    continue
-                options = parse_options(data[4:])
-                cid = first(options, OPT_CLIENTID)
-                if cid is not None and cid != self.duid:
-                    continue
-                self.replies.append(MSG_NAMES.get(rtype, str(rtype)))
-                return rtype, options
-            print(f"dhcp6_client: no reply to {name} within {self.timeout:g} s "
-                  f"(attempt {attempt}/{self.retries})", file=sys.stderr)
-        die(f"timeout: no reply to {name} on {self.iface} after {self.retries} attempts "
-            f"of {self.timeout:g} s", 2)
+
+        def match(data, _sent):
+            if len(data) < 4:
+                return None
+            head = struct.unpack("!I", data[:4])[0]
+            rtype, rxid = head >> 24, head & 0xFFFFFF
+            if rxid != xid or rtype not in expect:
+                return None
+            options = parse_options(data[4:])
+            cid = first(options, OPT_CLIENTID)
+            if cid is not None and cid != self.duid:
+                return None
+            self.replies.append(MSG_NAMES.get(rtype, str(rtype)))
+            return rtype, options
+
+        return self.transact(name, send, match, 65535)
 
     def check_reply(self, name, options, update):
         """Collect status codes of a reply; update bindings when `update`.
@@ -373,23 +330,24 @@ class Dhcp6Client:
         self.server_duid = first(adv, OPT_SERVERID)
         if not self.server_duid:
             die("ADVERTISE without a server identifier", 3)
-        errors = self.check_reply("ADVERTISE", adv, update=True)
-        if errors:
-            die("; ".join(errors), 3)
-        if self.want_na and not self.na:
-            die("ADVERTISE offered no address in IA_NA", 3)
-        if self.want_pd and not self.pd:
-            die("ADVERTISE offered no prefix in IA_PD", 3)
+        self._check_assigned("ADVERTISE", adv, "ADVERTISE offered no address in IA_NA",
+                             "ADVERTISE offered no prefix in IA_PD")
         _t, rep = self.exchange(REQUEST, (REPLY,), server_id=True,
                                 na=True if self.want_na else None,
                                 pd=True if self.want_pd else None)
-        errors = self.check_reply("REPLY to REQUEST", rep, update=True)
+        self._check_assigned("REPLY to REQUEST", rep, "REPLY to REQUEST assigned no address",
+                             "REPLY to REQUEST delegated no prefix")
+
+    def _check_assigned(self, name, options, no_address, no_prefix):
+        """Take the bindings of an ADVERTISE or of the REPLY to REQUEST; exit 3
+        on a non-Success status or when what was asked for is missing."""
+        errors = self.check_reply(name, options, update=True)
         if errors:
             die("; ".join(errors), 3)
         if self.want_na and not self.na:
-            die("REPLY to REQUEST assigned no address", 3)
+            die(no_address, 3)
         if self.want_pd and not self.pd:
-            die("REPLY to REQUEST delegated no prefix", 3)
+            die(no_prefix, 3)
 
     def _simple(self, msg_type, server_id, na, pd, update):
         name = MSG_NAMES[msg_type]
@@ -434,12 +392,7 @@ class Dhcp6Client:
 
     def run(self):
         self.sarr()
-        for action in self.args.then:
-            if action.startswith("sleep:"):
-                time.sleep(float(action.split(":", 1)[1]))
-            else:
-                getattr(self, "do_" + action)()
-            self.actions.append(action)
+        self.run_actions()
         return {
             "duid": hexcolon(self.duid),
             "address": self.address,
@@ -455,44 +408,12 @@ class Dhcp6Client:
         }
 
 
-def parse_actions(text):
-    actions = []
-    for a in (x.strip() for x in text.split(",")):
-        if not a or a == "none":
-            continue
-        if a in ("renew", "rebind", "decline", "release"):
-            actions.append(a)
-        elif a.startswith("sleep:"):
-            try:
-                float(a.split(":", 1)[1])
-            except ValueError:
-                raise argparse.ArgumentTypeError(f"bad sleep value in {a!r}")
-            actions.append(a)
-        else:
-            raise argparse.ArgumentTypeError(
-                f"unknown action {a!r} (renew, rebind, decline, release, sleep:SECONDS)")
-    return actions
-
-
-def ipv6(text):
-    try:
-        return str(ipaddress.IPv6Address(text))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an IPv6 address: {text!r}")
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    # Usage errors exit 64 (EX_USAGE), not argparse's 2, which means timeout here.
-    def error(self, message):
-        self.print_usage(sys.stderr)
-        self.exit(64, f"{self.prog}: error: {message}\n")
+ipv6 = address_type(6)
 
 
 def main(argv=None):
-    p = ArgumentParser(
-        description="DHCPv6 client: SOLICIT/ADVERTISE/REQUEST/REPLY with IA_NA "
-                    "(and IA_PD), then renew/rebind/decline/release.")
-    p.add_argument("--iface", required=True, help="interface to use (e.g. kc0)")
+    p = new_parser("DHCPv6 client: SOLICIT/ADVERTISE/REQUEST/REPLY with IA_NA "
+                   "(and IA_PD), then renew/rebind/decline/release.")
     p.add_argument("--mac", help="MAC for the default DUID (hex); default: the interface's")
     p.add_argument("--duid", help="client DUID, hex (e.g. 00:01:00:01:...); default "
                    "DUID-LL (00:03:00:01:MAC)")
@@ -503,7 +424,7 @@ def main(argv=None):
     p.add_argument("--pd", action="store_true", help="also ask for a prefix (IA_PD)")
     p.add_argument("--no-na", action="store_true", help="do not ask for an address "
                    "(with --pd: prefix only)")
-    p.add_argument("--then", type=parse_actions, default=[],
+    p.add_argument("--then", type=actions_type(ACTIONS), default=[],
                    help="comma-separated actions after the REPLY: renew, rebind, "
                    "decline, release, sleep:SECONDS (e.g. 'renew,rebind,decline')")
     p.add_argument("--source", type=ipv6, help="source address to bind (default: the "
@@ -512,10 +433,7 @@ def main(argv=None):
     p.add_argument("--vendor-class", help="send Vendor Class option 16 with this data")
     p.add_argument("--enterprise", type=int, default=4491,
                    help="enterprise number for --vendor-class (default 4491)")
-    p.add_argument("--timeout", type=float, default=5.0,
-                   help="seconds to wait for each reply (default 5)")
-    p.add_argument("--retries", type=int, default=3,
-                   help="attempts per exchange before giving up (default 3)")
+    add_retry_arguments(p)
     p.add_argument("--dad-wait", type=float, default=5.0,
                    help="seconds to wait for a usable link-local address (default 5)")
     p.add_argument("--lock-wait", type=float, default=120.0,
@@ -524,9 +442,7 @@ def main(argv=None):
     p.add_argument("--ignore-status", action="store_true",
                    help="do not fail when a REPLY to renew/rebind/decline/release "
                    "carries a non-Success status code")
-    args = p.parse_args(argv)
-    if args.retries < 1:
-        p.error("--retries must be at least 1")
+    args = parse_args(p, argv)
     if args.iaid is not None and not 0 <= args.iaid <= 0xFFFFFFFF:
         p.error("--iaid must fit in 32 bits")
     # Reject impossible sequences before sending anything.
@@ -546,16 +462,7 @@ def main(argv=None):
         if not (na or pd):
             if action in ("renew", "rebind") or (action == "release" and not pd):
                 p.error(f"--then: {action} after decline without --pd (nothing left)")
-    if os.geteuid() != 0:
-        print("dhcp6_client: warning: not root; binding port 546 will likely fail",
-              file=sys.stderr)
-    try:
-        result = Dhcp6Client(args).run()
-    except ClientError as e:
-        print(f"dhcp6_client: error: {e}", file=sys.stderr)
-        return e.status
-    print(json.dumps(result), flush=True)
-    return 0
+    return run_client(Dhcp6Client, args, CLIENT_PORT)
 
 
 if __name__ == "__main__":
