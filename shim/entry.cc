@@ -20,6 +20,14 @@ extern const isc::log::MessageID KRS_SCRIPT_EXIT = "KRS_SCRIPT_EXIT";
 extern const isc::log::MessageID KRS_SCRIPT_SIGNALED = "KRS_SCRIPT_SIGNALED";
 extern const isc::log::MessageID KRS_STATUS_LOST = "KRS_STATUS_LOST";
 extern const isc::log::MessageID KRS_INTERNAL_ERROR = "KRS_INTERNAL_ERROR";
+extern const isc::log::MessageID KRS_SCRIPT_TIMEOUT = "KRS_SCRIPT_TIMEOUT";
+extern const isc::log::MessageID KRS_SCRIPT_KILLED = "KRS_SCRIPT_KILLED";
+extern const isc::log::MessageID KRS_SCRIPT_STDOUT = "KRS_SCRIPT_STDOUT";
+extern const isc::log::MessageID KRS_SCRIPT_STDERR = "KRS_SCRIPT_STDERR";
+extern const isc::log::MessageID KRS_OUTPUT_SUPPRESSED = "KRS_OUTPUT_SUPPRESSED";
+extern const isc::log::MessageID KRS_QUEUE_FULL = "KRS_QUEUE_FULL";
+extern const isc::log::MessageID KRS_EXIT_STATUS_ACTION = "KRS_EXIT_STATUS_ACTION";
+extern const isc::log::MessageID KRS_UNLOAD_DISCARDED = "KRS_UNLOAD_DISCARDED";
 
 const char* catalogue[] = {
     "KRS_LOADED", "kea-runscript loaded: %1",
@@ -31,6 +39,14 @@ const char* catalogue[] = {
     "KRS_SCRIPT_SIGNALED", "%1: the script was killed by a signal: %2",
     "KRS_STATUS_LOST", "%1: the exit status of the script (pid %2) was collected elsewhere in the process",
     "KRS_INTERNAL_ERROR", "internal error: %1 %2",
+    "KRS_SCRIPT_TIMEOUT", "%1: the script ran past timeout-ms, SIGTERM sent to its process group (%2)",
+    "KRS_SCRIPT_KILLED", "%1: the script outlived SIGTERM, SIGKILL sent to its process group (%2)",
+    "KRS_SCRIPT_STDOUT", "%1 stdout: %2",
+    "KRS_SCRIPT_STDERR", "%1 stderr: %2",
+    "KRS_OUTPUT_SUPPRESSED", "%1: %2 output lines not logged (at most 100 lines per run and 200 lines per second are logged)",
+    "KRS_QUEUE_FULL", "%1 background events dropped: max-running scripts were running and max-queued events waiting (%2 since load)",
+    "KRS_EXIT_STATUS_ACTION", "%1: %2",
+    "KRS_UNLOAD_DISCARDED", "unload: %1 queued background events were not run",
     NULL,
 };
 const isc::log::MessageInitializer initializer(catalogue);
@@ -83,6 +99,14 @@ void log(LogMsg msg, rust::Str arg1, rust::Str arg2) noexcept {
         case LogMsg::ScriptExit: LOG_DEBUG(logger, DBG_SCRIPT, KRS_SCRIPT_EXIT).arg(a).arg(b); break;
         case LogMsg::ScriptSignaled: LOG_WARN(logger, KRS_SCRIPT_SIGNALED).arg(a).arg(b); break;
         case LogMsg::StatusLost: LOG_WARN(logger, KRS_STATUS_LOST).arg(a).arg(b); break;
+        case LogMsg::ScriptTimeout: LOG_WARN(logger, KRS_SCRIPT_TIMEOUT).arg(a).arg(b); break;
+        case LogMsg::ScriptKilled: LOG_WARN(logger, KRS_SCRIPT_KILLED).arg(a).arg(b); break;
+        case LogMsg::ScriptStdout: LOG_INFO(logger, KRS_SCRIPT_STDOUT).arg(a).arg(b); break;
+        case LogMsg::ScriptStderr: LOG_WARN(logger, KRS_SCRIPT_STDERR).arg(a).arg(b); break;
+        case LogMsg::OutputSuppressed: LOG_WARN(logger, KRS_OUTPUT_SUPPRESSED).arg(a).arg(b); break;
+        case LogMsg::QueueFull: LOG_WARN(logger, KRS_QUEUE_FULL).arg(a).arg(b); break;
+        case LogMsg::ExitStatusAction: LOG_DEBUG(logger, DBG_SCRIPT, KRS_EXIT_STATUS_ACTION).arg(a).arg(b); break;
+        case LogMsg::UnloadDiscarded: LOG_WARN(logger, KRS_UNLOAD_DISCARDED).arg(a); break;
         default: LOG_ERROR(logger, KRS_INTERNAL_ERROR).arg(a).arg(b); break;
         }
     } catch (...) {

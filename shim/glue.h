@@ -40,14 +40,19 @@ extern const std::size_t CALLOUT_COUNT;
 void log_callout_failure(std::uint16_t hook, const char* what) noexcept;
 
 /// The barrier every callout goes through: read the values into a fresh event, hand it to
-/// Rust, and let no exception out. A failure is logged and the packet goes on as if this
-/// library were absent (the callout returns 0 and sets no status).
+/// Rust, apply the next step the script's exit status asked for (`exit-status`), and let no
+/// exception out. A failure is logged and the packet goes on as if this library were absent
+/// (the callout returns 0 and sets no status).
 template <typename Fill>
-int run_callout(isc::hooks::CalloutHandle&, std::uint16_t hook, Fill&& fill) noexcept {
+int run_callout(isc::hooks::CalloutHandle& handle, std::uint16_t hook, Fill&& fill) noexcept {
     try {
         rust::Box<Event> event = new_event(hook);
         fill(*event);
-        dispatch(std::move(event));
+        switch (dispatch(std::move(event))) {
+        case 1: handle.setStatus(isc::hooks::CalloutHandle::NEXT_STEP_SKIP); break;
+        case 2: handle.setStatus(isc::hooks::CalloutHandle::NEXT_STEP_DROP); break;
+        default: break;
+        }
     } catch (const std::exception& e) {
         log_callout_failure(hook, e.what());
     } catch (...) {

@@ -101,6 +101,8 @@ fn check_hooks(c: &mut Checker, spec: &SpecFile) -> Vec<Hook> {
             name: name.clone(),
             family,
             description: decl.description.trim().to_string(),
+            skip: decl.skip.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+            drop: decl.drop.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
             arguments: decl
                 .arguments
                 .iter()

@@ -37,6 +37,10 @@ pub struct Hook {
     pub name: String,
     pub family: u8,
     pub description: String,
+    /// What Kea does when a callout sets `NEXT_STEP_SKIP` here; `None`: Kea ignores it.
+    pub skip: Option<String>,
+    /// What Kea does when a callout sets `NEXT_STEP_DROP` here; `None`: Kea ignores it.
+    pub drop: Option<String>,
     pub arguments: Vec<Argument>,
     /// Variables this hook point carries, in spec order.
     pub variables: Vec<usize>,

@@ -21,6 +21,12 @@ pub struct HookDecl {
     pub name: Spanned<String>,
     pub family: Spanned<u8>,
     pub description: String,
+    /// What `NEXT_STEP_SKIP` does at this hook point; absent: Kea ignores it here.
+    #[serde(default)]
+    pub skip: Option<String>,
+    /// What `NEXT_STEP_DROP` does at this hook point; absent: Kea ignores it here.
+    #[serde(default)]
+    pub drop: Option<String>,
     #[serde(default)]
     pub arguments: Vec<ArgumentDecl>,
 }

@@ -1,6 +1,6 @@
 //! One hook point's values, filled by the generated C++ callout, turned into the script's environment.
 
-use crate::table::{Kind, HOOK_POINTS, VARIABLES};
+use crate::table::{HookPoint, Kind, HOOK_POINTS, VARIABLES};
 use std::ffi::CString;
 
 enum Value {
@@ -21,8 +21,8 @@ impl Event {
         Event { hook, values }
     }
 
-    pub fn hook_point(&self) -> &'static str {
-        HOOK_POINTS.get(self.hook as usize).map_or("?", |h| h.name)
+    pub fn hook(&self) -> Option<&'static HookPoint> {
+        HOOK_POINTS.get(self.hook as usize)
     }
 
     fn set(&mut self, var: u16, value: Value) {

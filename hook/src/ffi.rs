@@ -15,6 +15,14 @@ pub mod bridge {
         ScriptSignaled,
         StatusLost,
         InternalError,
+        ScriptTimeout,
+        ScriptKilled,
+        ScriptStdout,
+        ScriptStderr,
+        OutputSuppressed,
+        QueueFull,
+        ExitStatusAction,
+        UnloadDiscarded,
     }
 
     extern "Rust" {
@@ -24,7 +32,7 @@ pub mod bridge {
         fn put_int(self: &mut Event, var: u16, value: i64);
         fn put_bool(self: &mut Event, var: u16, value: bool);
         fn put_hex(self: &mut Event, var: u16, value: &[u8]);
-        fn dispatch(event: Box<Event>);
+        fn dispatch(event: Box<Event>) -> u8;
         fn configure(parameters_json: &str, family: i32) -> Result<String>;
         fn shutdown();
     }

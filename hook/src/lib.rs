@@ -4,12 +4,12 @@
 //! Kea finds `version`, `load`, `unload` and `multi_threading_compatible` here by name; the
 //! callouts themselves are generated C++ (from spec/spec.toml), registered in `load()`.
 
-mod config;
 mod event;
 mod ffi;
-mod reaper;
+mod output;
 mod runtime;
 mod spawn;
+mod supervisor;
 mod table;
 
 use std::os::raw::c_int;

@@ -1,18 +1,20 @@
 //! The library's state between `load()` and `unload()`, and what a callout does with its event.
 
-use crate::config::{self, Config};
 use crate::event::Event;
 use crate::ffi::bridge::{log, LogMsg};
-use crate::reaper::Reaper;
-use crate::spawn::{self, Child, Outcome};
-use crate::table::HOOK_POINTS;
+use crate::spawn::{self, Deadline, Outcome};
+use crate::supervisor::{report_deadline, Limits, Supervisor};
+use crate::table::{HookPoint, HOOK_POINTS};
+use kea_runscript_config::{self as config, Action, Config};
+use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 struct Runtime {
     config: Config,
-    /// Collects background (`wait: false`) scripts so that none is left a zombie.
-    reaper: Reaper,
+    /// Starts background runs, collects scripts, reads their output (see supervisor.rs).
+    supervisor: Supervisor,
 }
 
 static RUNTIME: RwLock<Option<Arc<Runtime>>> = RwLock::new(None);
@@ -31,12 +33,16 @@ pub fn configure(parameters_json: &str, family: i32) -> Result<String, String> {
         let config = config::parse(parameters_json)?;
         let hooks = HOOK_POINTS.iter().filter(|h| i32::from(h.family) == family).count();
         let summary = format!(
-            "script {}, wait {}, {hooks} DHCPv{family} hook points",
+            "script {}, wait {}, timeout-ms {}, {hooks} DHCPv{family} hook points",
             config.script.to_string_lossy(),
-            config.wait
+            config.wait,
+            config.timeout.as_millis()
         );
-        let reaper = Reaper::start().map_err(|e| format!("cannot start the background reaper: {e}"))?;
-        drop(replace(Some(Arc::new(Runtime { config, reaper }))));
+        let limits =
+            Limits { timeout: config.timeout, max_running: config.max_running, max_queued: config.max_queued };
+        let supervisor = Supervisor::start(config.script.clone(), limits)
+            .map_err(|e| format!("cannot start the library's thread: {e}"))?;
+        drop(replace(Some(Arc::new(Runtime { config, supervisor }))));
         Ok(summary)
     })
     .unwrap_or_else(|_| Err("internal error (panic) while reading the parameters".into()))
@@ -44,7 +50,7 @@ pub fn configure(parameters_json: &str, family: i32) -> Result<String, String> {
 
 /// `unload()`, or a `load()` that failed after `configure()`.
 pub fn shutdown() {
-    // Dropping the runtime stops its reaper (once a callout still running, if any, is done).
+    // Dropping the runtime stops its thread (once a callout still running, if any, is done).
     let _ = catch_unwind(|| drop(replace(None)));
 }
 
@@ -52,34 +58,71 @@ pub fn new_event(hook: u16) -> Box<Event> {
     Box::new(Event::new(hook))
 }
 
-/// Run the script for one hook point. Never panics across the FFI boundary, never blocks on
-/// anything but the script itself (and only when `wait` is true).
-pub fn dispatch(event: Box<Event>) {
+/// What the callout tells Kea (`CalloutHandle::NextStep`): 0 continue, 1 skip, 2 drop.
+pub const CONTINUE: u8 = 0;
+pub const SKIP: u8 = 1;
+pub const DROP: u8 = 2;
+
+/// Run the script for one hook point. Never panics across the FFI boundary; blocks only with
+/// `wait: true`, and then at most `timeout-ms` plus two short graces.
+pub fn dispatch(event: Box<Event>) -> u8 {
     let result = catch_unwind(AssertUnwindSafe(|| {
-        let Some(runtime) = current() else { return };
-        let hook = event.hook_point();
+        let Some(runtime) = current() else { return CONTINUE };
+        let Some(hook) = event.hook() else { return CONTINUE };
         let env = event.environment();
-        let child = match spawn::spawn(&runtime.config.script, hook, &env) {
-            Ok(child) => child,
-            Err(e) => return log(LogMsg::SpawnFailed, hook, &e.to_string()),
-        };
         if runtime.config.wait {
-            report(hook, &child, spawn::wait(&child));
+            run_waited(&runtime, hook, env)
         } else {
-            runtime.reaper.adopt(hook, child);
+            runtime.supervisor.submit(hook.name, env);
+            CONTINUE
         }
     }));
-    if result.is_err() {
+    result.unwrap_or_else(|_| {
         log(LogMsg::InternalError, "panic while running the script", "");
-    }
+        CONTINUE
+    })
+}
+
+fn run_waited(runtime: &Runtime, hook: &'static HookPoint, env: Vec<std::ffi::CString>) -> u8 {
+    let child = match spawn::spawn(&runtime.config.script, hook.name, &env) {
+        Ok(child) => child,
+        Err(e) => {
+            log(LogMsg::SpawnFailed, hook.name, &e.to_string());
+            return CONTINUE;
+        }
+    };
+    let process = child.process;
+    let watch: Option<OwnedFd> = process.pidfd.as_ref().and_then(|fd| fd.as_fd().try_clone_to_owned().ok());
+    runtime.supervisor.adopt_output(hook.name, process.pid, watch, [child.stdout, child.stderr]);
+
+    let mut deadline = Deadline::new(runtime.config.timeout);
+    let outcome = loop {
+        if let Some(outcome) = spawn::wait_until(&process, deadline.due()) {
+            break outcome;
+        }
+        let pid = process.pid;
+        if !deadline.step(pid, Instant::now(), |stage, elapsed| report_deadline(hook.name, pid, stage, elapsed)) {
+            break Outcome::Lost;
+        }
+    };
+    report(hook.name, process.pid, &outcome);
+    let Outcome::Exited(code) = outcome else { return CONTINUE };
+    let next = match runtime.config.exit_status[code as usize] {
+        Action::Skip if hook.skip => SKIP,
+        Action::Drop if hook.drop => DROP,
+        _ => return CONTINUE,
+    };
+    let detail = format!("exit status {code}: {}", if next == SKIP { "skip" } else { "drop" });
+    log(LogMsg::ExitStatusAction, hook.name, &detail);
+    next
 }
 
 /// Log how a script ended, when that is worth telling.
-pub fn report(hook: &str, child: &Child, outcome: Outcome) {
+pub fn report(hook: &str, pid: libc::pid_t, outcome: &Outcome) {
     match outcome {
         Outcome::Exited(0) => {}
-        Outcome::Exited(code) => log(LogMsg::ScriptExit, hook, &format!("status {code} (pid {})", child.pid)),
-        Outcome::Signaled(sig) => log(LogMsg::ScriptSignaled, hook, &format!("signal {sig} (pid {})", child.pid)),
-        Outcome::Lost => log(LogMsg::StatusLost, hook, &child.pid.to_string()),
+        Outcome::Exited(code) => log(LogMsg::ScriptExit, hook, &format!("status {code} (pid {pid})")),
+        Outcome::Signaled(sig) => log(LogMsg::ScriptSignaled, hook, &format!("signal {sig} (pid {pid})")),
+        Outcome::Lost => log(LogMsg::StatusLost, hook, &pid.to_string()),
     }
 }

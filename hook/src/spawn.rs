@@ -6,8 +6,9 @@
 //!   never touched. argv is `[script, hook point]`: no client data in argv, no shell.
 //! - Only the child's signal mask and dispositions are reset (`POSIX_SPAWN_SETSIGMASK`,
 //!   `POSIX_SPAWN_SETSIGDEF`); Kea's own dispositions are never changed.
-//! - stdin is /dev/null and descriptors above 2 are closed in the child, so a script can neither
-//!   read Kea's stdin nor keep Kea's sockets or lock files open.
+//! - stdin is /dev/null; stdout and stderr are pipes that the library reads into Kea's log; every
+//!   other descriptor is closed in the child, so a script never keeps Kea's sockets or lock files.
+//! - The script leads a process group of its own, so a timeout reaches what it started too.
 //! - Every child is followed through a pidfd and collected with `waitid(P_PIDFD)`, which waits for
 //!   that child only. Kea's own `waitpid(-1)` (when it runs its own children) may collect it first:
 //!   then the outcome is `Lost`, never a hang.
@@ -16,6 +17,7 @@ use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
+use std::time::{Duration, Instant};
 
 extern "C" {
     // glibc ≥ 2.34 (Debian 12 has 2.36); not bound by the libc crate.
@@ -24,8 +26,15 @@ extern "C" {
 
 const P_PIDFD: libc::idtype_t = 3;
 
-/// A running script.
+/// A started script: the process, and the read ends of its stdout and stderr (non-blocking).
 pub struct Child {
+    pub process: Process,
+    pub stdout: OwnedFd,
+    pub stderr: OwnedFd,
+}
+
+/// A script process, followed through its pidfd.
+pub struct Process {
     pub pid: libc::pid_t,
     /// `None` when the child had already been collected by someone else before we could follow it.
     pub pidfd: Option<OwnedFd>,
@@ -43,6 +52,25 @@ fn check(rc: libc::c_int) -> io::Result<()> {
     if rc == 0 { Ok(()) } else { Err(io::Error::from_raw_os_error(rc)) }
 }
 
+/// A pipe whose read end is non-blocking; both ends close on exec.
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills two new descriptors on success.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: fcntl on a descriptor we own.
+    unsafe { libc::fcntl(r.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+    Ok((r, w))
+}
+
+/// Send `signal` to the script's process group (the script and what it started).
+pub fn kill_group(pid: libc::pid_t, signal: libc::c_int) {
+    // SAFETY: plain syscall; the group is the script's own (POSIX_SPAWN_SETPGROUP).
+    unsafe { libc::kill(-pid, signal) };
+}
+
 /// Start `script hook_point` with exactly `env` as its environment.
 pub fn spawn(script: &CStr, hook_point: &str, env: &[CString]) -> io::Result<Child> {
     let hook = CString::new(hook_point).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
@@ -50,6 +78,8 @@ pub fn spawn(script: &CStr, hook_point: &str, env: &[CString]) -> io::Result<Chi
     let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
     envp.push(ptr::null());
     let dev_null = c"/dev/null";
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
 
     // SAFETY: the attr/actions objects are initialised before use and destroyed on every path;
     // argv/envp are NULL-terminated arrays of valid C strings that outlive the call.
@@ -63,7 +93,10 @@ pub fn spawn(script: &CStr, hook_point: &str, env: &[CString]) -> io::Result<Chi
         }
         let result: io::Result<libc::pid_t> = (|| {
             check(libc::posix_spawn_file_actions_addopen(&mut actions, 0, dev_null.as_ptr(), libc::O_RDONLY, 0))?;
+            check(libc::posix_spawn_file_actions_adddup2(&mut actions, out_w.as_raw_fd(), 1))?;
+            check(libc::posix_spawn_file_actions_adddup2(&mut actions, err_w.as_raw_fd(), 2))?;
             check(posix_spawn_file_actions_addclosefrom_np(&mut actions, 3))?;
+            check(libc::posix_spawnattr_setpgroup(&mut attr, 0))?;
             let mut empty: libc::sigset_t = std::mem::zeroed();
             let mut all: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut empty);
@@ -72,7 +105,8 @@ pub fn spawn(script: &CStr, hook_point: &str, env: &[CString]) -> io::Result<Chi
             check(libc::posix_spawnattr_setsigdefault(&mut attr, &all))?;
             check(libc::posix_spawnattr_setflags(
                 &mut attr,
-                (libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF) as libc::c_short,
+                (libc::POSIX_SPAWN_SETSIGMASK | libc::POSIX_SPAWN_SETSIGDEF | libc::POSIX_SPAWN_SETPGROUP)
+                    as libc::c_short,
             ))?;
             let mut pid: libc::pid_t = 0;
             check(libc::posix_spawn(
@@ -88,7 +122,7 @@ pub fn spawn(script: &CStr, hook_point: &str, env: &[CString]) -> io::Result<Chi
         libc::posix_spawnattr_destroy(&mut attr);
         libc::posix_spawn_file_actions_destroy(&mut actions);
         let pid = result?;
-        Ok(Child { pid, pidfd: pidfd_open(pid) })
+        Ok(Child { process: Process { pid, pidfd: pidfd_open(pid) }, stdout: out_r, stderr: err_r })
     }
 }
 
@@ -98,9 +132,9 @@ fn pidfd_open(pid: libc::pid_t) -> Option<OwnedFd> {
     (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
-/// Collect a child whose pidfd reported readiness (or block until it exits).
-pub fn collect(child: &Child, block: bool) -> Option<Outcome> {
-    let Some(fd) = &child.pidfd else { return Some(Outcome::Lost) };
+/// Collect a process whose pidfd reported readiness (or block until it exits).
+pub fn collect(process: &Process, block: bool) -> Option<Outcome> {
+    let Some(fd) = &process.pidfd else { return Some(Outcome::Lost) };
     loop {
         // SAFETY: `info` is a plain C struct filled by the kernel.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
@@ -121,19 +155,86 @@ pub fn collect(child: &Child, block: bool) -> Option<Outcome> {
     }
 }
 
-/// Wait for `child` to exit: poll its pidfd (retrying on EINTR), then collect it.
-pub fn wait(child: &Child) -> Outcome {
-    let Some(fd) = &child.pidfd else { return Outcome::Lost };
+/// Wait until `child` exits or `deadline` passes (retrying on EINTR); `None` at the deadline.
+/// `deadline: None` waits as long as it takes.
+pub fn wait_until(process: &Process, deadline: Option<Instant>) -> Option<Outcome> {
+    let Some(fd) = &process.pidfd else { return Some(Outcome::Lost) };
     loop {
+        let timeout = match deadline {
+            None => -1,
+            Some(d) => {
+                let left = d.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return None;
+                }
+                left.as_millis().clamp(1, i32::MAX as u128) as i32
+            }
+        };
         let mut pfd = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
         // SAFETY: one valid pollfd.
-        let rc = unsafe { libc::poll(&mut pfd, 1, -1) };
-        if rc < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-            continue;
+        let rc = unsafe { libc::poll(&mut pfd, 1, timeout) };
+        if rc > 0 {
+            if let Some(outcome) = collect(process, false) {
+                return Some(outcome);
+            }
         }
-        if let Some(outcome) = collect(child, false) {
-            return outcome;
+    }
+}
+
+/// Wait for `process` to exit.
+#[cfg(test)]
+pub fn wait(process: &Process) -> Outcome {
+    wait_until(process, None).unwrap_or(Outcome::Lost)
+}
+
+/// A run's time limit: SIGTERM to the script's process group at `timeout`, SIGKILL after
+/// [`KILL_GRACE`], then, if even that does not end it (a process stuck in the kernel), give up
+/// waiting after another grace. The same steps for a waited-for run and a background one.
+pub struct Deadline {
+    started: Instant,
+    timeout: Duration,
+    /// 0: running, 1: SIGTERM sent, 2: SIGKILL sent, 3: gave up.
+    stage: u8,
+    stage_at: Instant,
+}
+
+pub const KILL_GRACE: Duration = Duration::from_millis(1000);
+
+impl Deadline {
+    pub fn new(timeout: Duration) -> Deadline {
+        let now = Instant::now();
+        Deadline { started: now, timeout, stage: 0, stage_at: now }
+    }
+
+    /// When the next step is due; `None` once given up.
+    pub fn due(&self) -> Option<Instant> {
+        match self.stage {
+            0 => Some(self.started + self.timeout),
+            1 | 2 => Some(self.stage_at + KILL_GRACE),
+            _ => None,
         }
+    }
+
+    /// End the run now (at unload), whatever its time limit.
+    pub fn expire_now(&mut self) {
+        if self.stage == 0 {
+            self.timeout = self.started.elapsed();
+        }
+    }
+
+    /// Take the step that is due, if any; `report(step, elapsed)` logs it. Returns false once given up.
+    pub fn step(&mut self, pid: libc::pid_t, now: Instant, report: impl FnOnce(u8, Duration)) -> bool {
+        if self.due().is_some_and(|d| now >= d) {
+            self.stage += 1;
+            self.stage_at = now;
+            match self.stage {
+                1 => kill_group(pid, libc::SIGTERM),
+                2 => kill_group(pid, libc::SIGKILL),
+                _ => {}
+            }
+            report(self.stage, now.duration_since(self.started));
+        }
+        self.stage < 3
     }
 }
 
@@ -155,14 +256,14 @@ mod tests {
     fn passes_hook_name_and_exact_environment_and_reports_status() {
         let s = sh(r#"[ "$1" = lease4_select ] && [ "$KEA_X" = 'a b;$(x)' ] && [ -z "$HOME" ] && exit 7; exit 1"#);
         let child = spawn(&s, "lease4_select", &[CString::new("KEA_X=a b;$(x)").unwrap()]).unwrap();
-        assert_eq!(wait(&child), Outcome::Exited(7));
+        assert_eq!(wait(&child.process), Outcome::Exited(7));
     }
 
     #[test]
     fn reports_signals() {
         let s = sh("kill -9 $$");
         let child = spawn(&s, "x", &[]).unwrap();
-        assert_eq!(wait(&child), Outcome::Signaled(9));
+        assert_eq!(wait(&child.process), Outcome::Signaled(9));
     }
 
     #[test]
@@ -171,8 +272,9 @@ mod tests {
         let child = spawn(&s, "x", &[]).unwrap();
         // Play Kea's SIGCHLD handler: collect this very child behind our back.
         let mut status = 0;
-        assert_eq!(unsafe { libc::waitpid(child.pid, &mut status, 0) }, child.pid);
-        assert_eq!(wait(&child), Outcome::Lost);
+        let pid = child.process.pid;
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        assert_eq!(wait(&child.process), Outcome::Lost);
     }
 
     #[test]
@@ -180,6 +282,44 @@ mod tests {
         let s = sh(r#"read x && exit 1; for fd in 3 4 5 6 7 8 9; do [ -e /proc/self/fd/$fd ] && exit 2; done; exit 0"#);
         let _keep = std::fs::File::open("/etc/hostname").unwrap();
         let child = spawn(&s, "x", &[]).unwrap();
-        assert_eq!(wait(&child), Outcome::Exited(0));
+        assert_eq!(wait(&child.process), Outcome::Exited(0));
+    }
+
+    fn read_all(fd: &OwnedFd) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 256];
+        loop {
+            let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n <= 0 {
+                return out;
+            }
+            out.extend_from_slice(&buf[..n as usize]);
+        }
+    }
+
+    #[test]
+    fn stdout_and_stderr_come_back_through_pipes() {
+        let s = sh("echo out; echo err >&2");
+        let child = spawn(&s, "x", &[]).unwrap();
+        assert_eq!(wait(&child.process), Outcome::Exited(0));
+        assert_eq!(read_all(&child.stdout), b"out\n");
+        assert_eq!(read_all(&child.stderr), b"err\n");
+    }
+
+    #[test]
+    fn the_script_leads_its_own_process_group_and_a_deadline_bounds_the_wait() {
+        let s = sh("sleep 30 & sleep 30");
+        let child = spawn(&s, "x", &[]).unwrap();
+        let p = &child.process;
+        assert_eq!(unsafe { libc::getpgid(p.pid) }, p.pid);
+        let start = Instant::now();
+        assert_eq!(wait_until(p, Some(Instant::now() + Duration::from_millis(200))), None);
+        // The time limit's steps: SIGTERM to the group ends the script and its background sleep.
+        let mut deadline = Deadline::new(Duration::ZERO);
+        let mut steps = Vec::new();
+        assert!(deadline.step(p.pid, Instant::now(), |stage, _| steps.push(stage)));
+        assert_eq!(steps, vec![1]);
+        assert_eq!(wait(p), Outcome::Signaled(libc::SIGTERM));
+        assert!(start.elapsed() < Duration::from_secs(5));
     }
 }

@@ -20,6 +20,9 @@ pub struct Variable {
 pub struct HookPoint {
     pub name: &'static str,
     pub family: u8,
+    /// Whether Kea acts on `NEXT_STEP_SKIP` / `NEXT_STEP_DROP` here (spec: `skip`, `drop`).
+    pub skip: bool,
+    pub drop: bool,
     /// Ids of the variables this hook point carries, in spec order.
     pub variables: &'static [u16],
 }

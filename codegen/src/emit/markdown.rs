@@ -28,6 +28,12 @@ pub fn emit(model: &Model) -> String {
             let vars: Vec<String> = hook.variables.iter().map(|&v| format!("`{}`", model.variables[v].name)).collect();
             let _ = writeln!(md, "| `{}` | {} | {} |", hook.name, cell(&hook.description), vars.join(" "));
         }
+        let _ = writeln!(md, "\n### DHCPv{family}: what `exit-status` can ask for\n");
+        md.push_str("| Hook point | `skip` | `drop` |\n|---|---|---|\n");
+        for hook in model.hooks.iter().filter(|h| h.family == family) {
+            let status = |s: &Option<String>| s.as_deref().map(cell).unwrap_or_else(|| "(ignored by Kea)".into());
+            let _ = writeln!(md, "| `{}` | {} | {} |", hook.name, status(&hook.skip), status(&hook.drop));
+        }
         md.push('\n');
     }
     md.truncate(md.trim_end().len());

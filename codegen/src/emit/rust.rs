@@ -24,8 +24,9 @@ pub fn emit(model: &Model) -> String {
         let name = &h.name;
         let family = h.family;
         let vars = h.variables.iter().map(|&v| v as u16);
+        let (skip, drop) = (h.skip.is_some(), h.drop.is_some());
         quote! {
-            HookPoint { name: #name, family: #family, variables: &[#(#vars),*] }
+            HookPoint { name: #name, family: #family, skip: #skip, drop: #drop, variables: &[#(#vars),*] }
         }
     });
     let var_count = model.variables.len();

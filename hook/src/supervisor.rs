@@ -1,0 +1,422 @@
+//! The library's one background thread. It
+//! - starts background runs (`wait: false`) from a bounded queue, at most `max-running` at once,
+//!   so the packet path only queues (it never spawns, never blocks, and never grows without bound);
+//! - collects every background script as it exits (no zombie), without touching SIGCHLD: it polls
+//!   their pidfds, and enforces their time limit;
+//! - reads every script's stdout and stderr (waited-for runs too) into Kea's log, with bounds;
+//! - at unload, discards what is queued, ends what still runs, and collects it all.
+
+use crate::ffi::bridge::{log, LogMsg};
+use crate::output::{self, LineSplitter, RateLimit, LINES_PER_RUN};
+use crate::runtime::report;
+use crate::spawn::{self, Deadline, Process};
+use std::collections::VecDeque;
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// How long a script's output is still read after it exited (a daemon it left may hold it open).
+const LINGER: Duration = Duration::from_secs(2);
+/// At unload, how long running scripts may still finish before they are ended.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+/// Queue-full reports: at most one per this interval.
+const REPORT_EVERY: Duration = Duration::from_secs(1);
+
+pub struct Limits {
+    pub timeout: Duration,
+    pub max_running: usize,
+    pub max_queued: usize,
+}
+
+struct Job {
+    hook: &'static str,
+    env: Vec<CString>,
+}
+
+struct Shared {
+    script: CString,
+    limits: Limits,
+    queue: Mutex<VecDeque<Job>>,
+    /// Background runs started and not yet exited (read by the packet path to admit jobs).
+    running: AtomicUsize,
+    dropped: AtomicU64,
+    /// Output streams of waited-for runs, handed over by the callout that started them.
+    adopted: Mutex<Vec<Run>>,
+    wake: OwnedFd,
+    stopping: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    fn wake(&self) {
+        let one: u64 = 1;
+        // SAFETY: writes 8 bytes to our own eventfd.
+        unsafe { libc::write(self.wake.as_raw_fd(), (&one as *const u64).cast(), 8) };
+    }
+}
+
+pub struct Supervisor {
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Supervisor {
+    pub fn start(script: CString, limits: Limits) -> io::Result<Supervisor> {
+        // SAFETY: eventfd returns a new descriptor or -1.
+        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        let shared = Arc::new(Shared {
+            script,
+            limits,
+            queue: Mutex::new(VecDeque::new()),
+            running: AtomicUsize::new(0),
+            dropped: AtomicU64::new(0),
+            adopted: Mutex::new(Vec::new()),
+            wake: unsafe { OwnedFd::from_raw_fd(fd) },
+            stopping: AtomicBool::new(false),
+        });
+        let thread_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("kea-runscript".into())
+            .spawn(move || Worker::new(&thread_shared).run())?;
+        Ok(Supervisor { shared, thread: Some(thread) })
+    }
+
+    /// Queue a background run. Returns at once; past the bounds the event is dropped and counted.
+    pub fn submit(&self, hook: &'static str, env: Vec<CString>) {
+        let s = &self.shared;
+        let admitted = {
+            let mut queue = lock(&s.queue);
+            let free = s.limits.max_running.saturating_sub(s.running.load(Ordering::Relaxed));
+            if queue.len() < s.limits.max_queued + free {
+                queue.push_back(Job { hook, env });
+                true
+            } else {
+                false
+            }
+        };
+        if !admitted {
+            s.dropped.fetch_add(1, Ordering::Relaxed);
+        }
+        s.wake();
+    }
+
+    /// Hand over the output of a waited-for run; `pidfd` (a duplicate) tells when it exited.
+    pub fn adopt_output(&self, hook: &'static str, pid: libc::pid_t, pidfd: Option<OwnedFd>, streams: [OwnedFd; 2]) {
+        let run = Run::new(hook, Process { pid, pidfd }, false, streams, None);
+        lock(&self.shared.adopted).push(run);
+        self.shared.wake();
+    }
+}
+
+impl Drop for Supervisor {
+    /// At unload: discard the queue, end and collect what runs, close every pipe, end the thread.
+    fn drop(&mut self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        self.shared.wake();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+struct Stream {
+    fd: OwnedFd,
+    stderr: bool,
+    lines: LineSplitter,
+}
+
+/// A script the thread follows: a background run it started (and collects), or the output of
+/// a waited-for run (whose callout collects it).
+struct Run {
+    hook: &'static str,
+    process: Process,
+    background: bool,
+    deadline: Option<Deadline>,
+    exited_at: Option<Instant>,
+    streams: Vec<Stream>,
+    logged: u32,
+    suppressed: u64,
+}
+
+impl Run {
+    fn new(hook: &'static str, process: Process, background: bool, streams: [OwnedFd; 2], deadline: Option<Deadline>) -> Run {
+        let exited_at = process.pidfd.is_none().then(Instant::now);
+        let [out, err] = streams;
+        let streams = vec![
+            Stream { fd: out, stderr: false, lines: LineSplitter::default() },
+            Stream { fd: err, stderr: true, lines: LineSplitter::default() },
+        ];
+        Run { hook, process, background, deadline, exited_at, streams, logged: 0, suppressed: 0 }
+    }
+
+    fn who(&self) -> String {
+        format!("{} (pid {})", self.hook, self.process.pid)
+    }
+
+    /// Read what a stream has (bounded per call, so one flooding script cannot starve the rest);
+    /// returns false at end of stream.
+    fn read(&mut self, index: usize, budget: &mut RateLimit) -> bool {
+        let mut buf = [0u8; 16384];
+        for _ in 0..16 {
+            // SAFETY: reads into our buffer from our own non-blocking descriptor.
+            let n = unsafe { libc::read(self.streams[index].fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n == 0 {
+                return false;
+            }
+            if n < 0 {
+                let e = io::Error::last_os_error().raw_os_error();
+                return e == Some(libc::EAGAIN) || e == Some(libc::EINTR);
+            }
+            let stderr = self.streams[index].stderr;
+            let mut lines = std::mem::take(&mut self.streams[index].lines);
+            lines.feed(&buf[..n as usize], &mut |line, cut| self.emit(stderr, line, cut, budget));
+            self.streams[index].lines = lines;
+        }
+        true
+    }
+
+    /// One output line to the log, within the per-run and per-second bounds.
+    fn emit(&mut self, stderr: bool, line: &[u8], cut: bool, budget: &mut RateLimit) {
+        if self.logged >= LINES_PER_RUN {
+            self.suppressed += 1;
+            return;
+        }
+        if !budget.allow(Instant::now()) {
+            return;
+        }
+        self.logged += 1;
+        let msg = if stderr { LogMsg::ScriptStderr } else { LogMsg::ScriptStdout };
+        log(msg, &self.who(), &output::render(line, cut));
+    }
+
+    fn close_stream(&mut self, index: usize, budget: &mut RateLimit) {
+        let mut stream = self.streams.remove(index);
+        let stderr = stream.stderr;
+        stream.lines.finish(&mut |line, cut| self.emit(stderr, line, cut, budget));
+        if self.streams.is_empty() && self.suppressed > 0 {
+            log(LogMsg::OutputSuppressed, &self.who(), &self.suppressed.to_string());
+        }
+    }
+}
+
+struct Worker<'a> {
+    shared: &'a Shared,
+    runs: Vec<Run>,
+    budget: RateLimit,
+    stop_started: Option<Instant>,
+    dropped_reported: u64,
+    next_report: Instant,
+}
+
+impl<'a> Worker<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        Worker {
+            shared,
+            runs: Vec::new(),
+            budget: RateLimit::new(),
+            stop_started: None,
+            dropped_reported: 0,
+            next_report: Instant::now(),
+        }
+    }
+
+    fn run(mut self) {
+        loop {
+            let now = Instant::now();
+            self.runs.append(&mut lock(&self.shared.adopted));
+            if self.shared.stopping.load(Ordering::SeqCst) && self.stop_started.is_none() {
+                self.begin_stop(now);
+            }
+            self.start_queued();
+            self.enforce_deadlines(now);
+            self.close_lingering(now);
+            self.runs.retain(|r| r.exited_at.is_none() || !r.streams.is_empty());
+            self.report(now);
+            if self.stop_started.is_some() && self.runs.is_empty() {
+                return;
+            }
+            self.wait_and_handle();
+        }
+    }
+
+    fn begin_stop(&mut self, now: Instant) {
+        self.stop_started = Some(now);
+        let discarded = std::mem::take(&mut *lock(&self.shared.queue)).len();
+        if discarded > 0 {
+            log(LogMsg::UnloadDiscarded, &discarded.to_string(), "");
+        }
+    }
+
+    fn start_queued(&mut self) {
+        if self.stop_started.is_some() {
+            return;
+        }
+        let s = self.shared;
+        while s.running.load(Ordering::Relaxed) < s.limits.max_running {
+            let Some(job) = lock(&s.queue).pop_front() else { break };
+            match spawn::spawn(&s.script, job.hook, &job.env) {
+                Ok(child) => {
+                    if child.process.pidfd.is_some() {
+                        s.running.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        report(job.hook, child.process.pid, &spawn::Outcome::Lost);
+                    }
+                    let deadline = Some(Deadline::new(s.limits.timeout));
+                    self.runs.push(Run::new(job.hook, child.process, true, [child.stdout, child.stderr], deadline));
+                }
+                Err(e) => log(LogMsg::SpawnFailed, job.hook, &e.to_string()),
+            }
+        }
+    }
+
+    fn enforce_deadlines(&mut self, now: Instant) {
+        let stopping_for = self.stop_started.map(|s| now.duration_since(s));
+        for run in self.runs.iter_mut().filter(|r| r.exited_at.is_none()) {
+            let Some(deadline) = run.deadline.as_mut() else { continue };
+            if stopping_for.is_some_and(|d| d >= STOP_GRACE) {
+                deadline.expire_now();
+            }
+            let (hook, pid) = (run.hook, run.process.pid);
+            let alive = deadline.step(pid, now, |stage, elapsed| report_deadline(hook, pid, stage, elapsed));
+            if !alive {
+                // Not even SIGKILL ended it: stop following it rather than hang.
+                run.exited_at = Some(now);
+                self.shared.running.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn close_lingering(&mut self, now: Instant) {
+        let stopping = self.stop_started.is_some();
+        for run in &mut self.runs {
+            let Some(exited) = run.exited_at else { continue };
+            if stopping || now.duration_since(exited) >= LINGER {
+                while !run.streams.is_empty() {
+                    if stopping {
+                        run.read(0, &mut self.budget);
+                    }
+                    run.close_stream(0, &mut self.budget);
+                }
+            }
+        }
+    }
+
+    fn report(&mut self, now: Instant) {
+        if now < self.next_report {
+            return;
+        }
+        let dropped = self.shared.dropped.load(Ordering::Relaxed);
+        if dropped > self.dropped_reported {
+            log(LogMsg::QueueFull, &(dropped - self.dropped_reported).to_string(), &dropped.to_string());
+            self.dropped_reported = dropped;
+            self.next_report = now + REPORT_EVERY;
+        }
+        if self.budget.report_due().is_some_and(|due| now >= due) {
+            log(LogMsg::OutputSuppressed, "all scripts (200 lines per second)", &self.budget.refused.to_string());
+            self.budget.refused = 0;
+        }
+    }
+
+    /// When the loop must run again without any descriptor being ready.
+    fn next_wakeup(&self) -> Option<Instant> {
+        let mut next: Option<Instant> = None;
+        let mut consider = |t: Option<Instant>| {
+            if let Some(t) = t {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        };
+        for run in &self.runs {
+            match run.exited_at {
+                None => consider(run.deadline.as_ref().and_then(Deadline::due)),
+                Some(exited) if !run.streams.is_empty() => consider(Some(exited + LINGER)),
+                Some(_) => {}
+            }
+        }
+        if self.shared.dropped.load(Ordering::Relaxed) > self.dropped_reported {
+            consider(Some(self.next_report));
+        }
+        consider(self.budget.report_due());
+        if let Some(s) = self.stop_started {
+            consider(Some(s + STOP_GRACE));
+        }
+        next
+    }
+
+    fn wait_and_handle(&mut self) {
+        // What each pollfd stands for: (run index, None = its pidfd | Some(stream index)).
+        let mut fds = vec![libc::pollfd { fd: self.shared.wake.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+        let mut what: Vec<(usize, Option<usize>)> = vec![(usize::MAX, None)];
+        for (i, run) in self.runs.iter().enumerate() {
+            if run.exited_at.is_none() {
+                if let Some(fd) = &run.process.pidfd {
+                    fds.push(libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+                    what.push((i, None));
+                }
+            }
+            for (j, stream) in run.streams.iter().enumerate() {
+                fds.push(libc::pollfd { fd: stream.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+                what.push((i, Some(j)));
+            }
+        }
+        let timeout = self.next_wakeup().map_or(-1, |t| {
+            t.saturating_duration_since(Instant::now()).as_millis().clamp(0, i32::MAX as u128) as i32
+        });
+        // SAFETY: `fds` is a valid array of pollfd.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+        if rc <= 0 {
+            return; // timeout or EINTR: the loop re-evaluates
+        }
+        if fds[0].revents != 0 {
+            let mut counter: u64 = 0;
+            // SAFETY: reads 8 bytes from our own non-blocking eventfd.
+            unsafe { libc::read(self.shared.wake.as_raw_fd(), (&mut counter as *mut u64).cast(), 8) };
+        }
+        // Streams first, from the last (closing one shifts the indices after it), then exits.
+        for k in (1..fds.len()).rev() {
+            let (i, stream) = what[k];
+            if fds[k].revents == 0 {
+                continue;
+            }
+            match stream {
+                Some(j) => {
+                    if !self.runs[i].read(j, &mut self.budget) {
+                        self.runs[i].close_stream(j, &mut self.budget);
+                    }
+                }
+                None => self.exited(i),
+            }
+        }
+    }
+
+    fn exited(&mut self, i: usize) {
+        let run = &mut self.runs[i];
+        run.exited_at = Some(Instant::now());
+        if run.background {
+            let outcome = spawn::collect(&run.process, false).unwrap_or(spawn::Outcome::Lost);
+            self.shared.running.fetch_sub(1, Ordering::Relaxed);
+            report(run.hook, run.process.pid, &outcome);
+        }
+        // The pidfd (ours, or the duplicate of a waited-for run) is no longer needed.
+        run.process.pidfd = None;
+    }
+}
+
+/// Log a time-limit step (see [`Deadline::step`]).
+pub fn report_deadline(hook: &str, pid: libc::pid_t, stage: u8, elapsed: Duration) {
+    let detail = format!("pid {pid}, {} ms after it started", elapsed.as_millis());
+    match stage {
+        1 => log(LogMsg::ScriptTimeout, hook, &detail),
+        2 => log(LogMsg::ScriptKilled, hook, &detail),
+        _ => log(LogMsg::StatusLost, hook, &pid.to_string()),
+    }
+}
