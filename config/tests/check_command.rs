@@ -1,0 +1,77 @@
+//! `kea-runscript-check` says what `load()` would say, before Kea is (re)started: the same
+//! parser, so the same message as the real server's log for the same configuration file.
+
+use kea_runscript_testbed::kea::{hook_library, Family, Kea, KeaConfig};
+use kea_runscript_testbed::{hook_so_path, workspace_root, Netns, NetnsOptions};
+use std::process::Command;
+
+const CHECK: &str = env!("CARGO_BIN_EXE_kea-runscript-check");
+
+fn check(file: &std::path::Path) -> (i32, String, String) {
+    let out = Command::new(CHECK).arg(file).output().expect("kea-runscript-check runs");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+#[test]
+fn the_shipped_examples_pass_once_their_paths_exist() {
+    let examples = workspace_root().join("examples");
+    let dir = std::env::temp_dir().join(format!("krs-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (conf, script) in [("debug-kea-dhcp4.conf", "debug.sh"), ("routes/kea-dhcp4.conf", "routes/routes.sh"), ("routes/kea-dhcp6.conf", "routes/routes.sh")] {
+        let text = std::fs::read_to_string(examples.join(conf)).unwrap();
+        let installed = format!("/usr/share/kea-runscript/examples/{script}");
+        assert!(text.contains(&installed), "{conf} does not name {installed}");
+        let file = dir.join(conf.replace('/', "-"));
+        std::fs::write(&file, text.replace(&installed, examples.join(script).to_str().unwrap())).unwrap();
+        let (code, stdout, stderr) = check(&file);
+        assert_eq!(code, 0, "{conf}: {stdout}{stderr}");
+        assert!(stdout.contains(": OK: script "), "{conf}: {stdout}");
+        // As shipped, where the script is not installed, the check says so, as load() would.
+        if std::path::Path::new(&installed).exists() {
+            continue;
+        }
+        let (code, _, stderr) = check(&examples.join(conf));
+        assert_eq!(code, 1, "{conf} as shipped: {stderr}");
+        assert!(stderr.contains("parameter 'script'") && stderr.contains("cannot be used"), "{stderr}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_bad_configuration_gets_the_message_kea_logs() {
+    let ns = Netns::with_options(NetnsOptions { ipv6: false, client_v4: false }).expect("namespaces (needs root)");
+    let cases = [
+        r#"{"script": "/bin/true", "timeout-ms": 0, "wiat": true}"#,
+        r#"{"script": "/bin/true", "exit-status": {"3": "skip"}}"#,
+        r#"{"script": "relative.sh", "max-running": "many"}"#,
+    ];
+    for params in cases {
+        let cfg = KeaConfig::new(Family::V4).hook(hook_library(&hook_so_path(), params));
+        let log = Kea::expect_load_failure(&ns, &cfg).unwrap_or_else(|e| panic!("{params}: {e}"));
+        let file = ns.dir().join("kea.json");
+        // Comments, as Kea allows them, must not bother the check.
+        let conf = format!("// pre-flight\n{}", cfg.clone().no_interfaces().render(&ns.server_if, ns.dir()));
+        std::fs::write(&file, conf).unwrap();
+        let (code, _, stderr) = check(&file);
+        assert_eq!(code, 1, "{params}: {stderr}");
+        let message = stderr.split("kea-runscript refused its configuration: ").nth(1).unwrap().trim();
+        assert!(log.contains(message), "{params}: Kea's log lacks the check's message {message:?}:\n{log}");
+    }
+}
+
+#[test]
+fn files_without_the_library_or_unreadable_are_told_apart() {
+    let dir = std::env::temp_dir().join(format!("krs-check2-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let none = dir.join("none.json");
+    std::fs::write(&none, r#"{"Dhcp4": {"hooks-libraries": [{"library": "/x/libdhcp_lease_cmds.so"}]}}"#).unwrap();
+    let (code, stdout, _) = check(&none);
+    assert_eq!(code, 0);
+    assert!(stdout.contains("no kea-runscript entry"), "{stdout}");
+    let broken = dir.join("broken.json");
+    std::fs::write(&broken, "{ not json").unwrap();
+    assert_eq!(check(&broken).0, 2);
+    assert_eq!(check(&dir.join("missing.json")).0, 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
