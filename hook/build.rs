@@ -1,4 +1,4 @@
-//! spec/spec.toml → (codegen) → OUT_DIR/{callouts.cc, env_table.rs} → C++ built with cxx-build
+//! spec/spec.toml → (codegen) → OUT_DIR/callouts.cc → C++ built with cxx-build
 //! against the installed Kea headers. Writes nothing outside OUT_DIR.
 
 use std::path::{Path, PathBuf};
@@ -19,7 +19,6 @@ fn main() {
     let generated = kea_runscript_codegen::generate(&model);
     let callouts = out.join("callouts.cc");
     write(&callouts, &generated.cpp);
-    write(&out.join("env_table.rs"), &generated.rust);
 
     let kea_include = std::env::var("KEA_INCLUDE").unwrap_or_else(|_| "/usr/include/kea".into());
     if !Path::new(&kea_include).join("hooks/hooks.h").exists() {

@@ -3,6 +3,8 @@
 #include "shim/entry.h"
 #include "shim/glue.h"
 
+#include <config.h>
+
 #include <hooks/server_hooks.h>
 #include <log/logger.h>
 #include <log/macros.h>
@@ -115,8 +117,49 @@ void log(LogMsg msg, rust::Str arg1, rust::Str arg2) noexcept {
 }
 
 void log_callout_failure(std::uint16_t hook, const char* what) noexcept {
-    const char* name = hook < generated::CALLOUT_COUNT ? generated::CALLOUTS[hook].hook_point : "?";
+    const char* name = "?";
+    for (std::size_t i = 0; i < generated::CALLOUT_COUNT; ++i) {
+        if (generated::CALLOUTS[i].id == hook) {
+            name = generated::CALLOUTS[i].hook_point;
+        }
+    }
     log(LogMsg::CalloutFailed, name, what);
+}
+
+namespace {
+
+LibraryInfo library_info(int family) {
+    return LibraryInfo{family, PACKAGE_VERSION, KEA_HOOKS_VERSION};
+}
+
+/// Run the scripts of a library hook point (`load`, `unload`) if any script asked for it.
+void run_library_hook(const char* name, int family) noexcept {
+    try {
+        for (std::size_t i = 0; i < generated::LIBRARY_HOOK_COUNT; ++i) {
+            const LibraryHookEntry& entry = generated::LIBRARY_HOOKS[i];
+            if (std::string(entry.hook_point) == name && hook_enabled(entry.id)) {
+                rust::Box<Event> event = new_event(entry.id);
+                entry.fill(*event, library_info(family));
+                dispatch(std::move(event));
+            }
+        }
+    } catch (const std::exception& e) {
+        log(LogMsg::CalloutFailed, name, e.what());
+    } catch (...) {
+        log(LogMsg::CalloutFailed, name, "unknown exception");
+    }
+}
+
+int loaded_family = 0;
+
+} // namespace
+
+void shim_unload() noexcept {
+    if (loaded_family != 0) {
+        run_library_hook("unload", loaded_family);
+    }
+    loaded_family = 0;
+    shutdown();
 }
 
 int shim_load(isc::hooks::LibraryHandle* handle) noexcept {
@@ -125,13 +168,16 @@ int shim_load(isc::hooks::LibraryHandle* handle) noexcept {
         const std::string json = params ? params->str() : "{}";
         const int family = server_family();
         rust::String summary = configure(json, family);
+        // Only where a script runs: the other hook points cost Kea nothing.
         for (std::size_t i = 0; i < generated::CALLOUT_COUNT; ++i) {
             const CalloutEntry& entry = generated::CALLOUTS[i];
-            if (entry.family == family) {
+            if (entry.family == family && hook_enabled(entry.id)) {
                 handle->registerCallout(entry.hook_point, entry.callout);
             }
         }
         log(LogMsg::Loaded, std::string(summary), "");
+        loaded_family = family;
+        run_library_hook("load", family);
         return 0;
     } catch (const std::exception& e) {
         log(LogMsg::LoadFailed, e.what(), "");

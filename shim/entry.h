@@ -15,6 +15,9 @@ int kea_hooks_version() noexcept;
 /// The body of Kea's `load()`: parameters to Rust, callouts registered for this server's family.
 int shim_load(isc::hooks::LibraryHandle* handle) noexcept;
 
+/// The body of Kea's `unload()`: the `unload` scripts, then the runtime stopped.
+void shim_unload() noexcept;
+
 /// Writes one message of this library's catalogue to Kea's log.
 void log(LogMsg msg, rust::Str arg1, rust::Str arg2) noexcept;
 

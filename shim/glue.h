@@ -9,11 +9,14 @@
 #include <dhcp/dhcp6.h>
 #include <dhcp/duid.h>
 #include <dhcp/hwaddr.h>
+#include <dhcp/option4_client_fqdn.h>
+#include <dhcp/option6_client_fqdn.h>
 #include <dhcp/pkt4.h>
 #include <dhcp/pkt6.h>
 #include <dhcpsrv/lease.h>
 #include <dhcpsrv/subnet.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -24,34 +27,57 @@
 
 namespace kea_runscript {
 
+/// What the library hook points (`load`, `unload`) read.
+struct LibraryInfo {
+    std::int64_t family;
+    std::string kea_version;
+    std::int64_t hooks_version;
+};
+
 /// One row of the generated callout table.
 struct CalloutEntry {
     const char* hook_point;
+    std::uint16_t id;
     int family;
     isc::hooks::CalloutPtr callout;
+};
+
+/// One row of the generated library hook point table.
+struct LibraryHookEntry {
+    const char* hook_point;
+    std::uint16_t id;
+    void (*fill)(Event&, const LibraryInfo&);
 };
 
 namespace generated {
 extern const CalloutEntry CALLOUTS[];
 extern const std::size_t CALLOUT_COUNT;
+extern const LibraryHookEntry LIBRARY_HOOKS[];
+extern const std::size_t LIBRARY_HOOK_COUNT;
 } // namespace generated
 
 /// Logs a callout that failed; defined in entry.cc.
 void log_callout_failure(std::uint16_t hook, const char* what) noexcept;
 
-/// The barrier every callout goes through: read the values into a fresh event, hand it to
-/// Rust, apply the next step the script's exit status asked for (`exit-status`), and let no
-/// exception out. A failure is logged and the packet goes on as if this library were absent
-/// (the callout returns 0 and sets no status).
-template <typename Fill>
-int run_callout(isc::hooks::CalloutHandle& handle, std::uint16_t hook, Fill&& fill) noexcept {
+/// The barrier every callout goes through. `body(emit)` reads the callout's arguments and calls
+/// `emit(fill)` once per event (once, or once per lease with `each`); each event is filled, handed
+/// to Rust, and the strongest next step the scripts' exit statuses asked for (`exit-status`:
+/// 1 skip, 2 drop) is set. No exception gets out: a failure is logged and the packet goes on as if
+/// this library were absent (the callout returns 0 and sets no status).
+template <typename Body>
+int run_callout_each(isc::hooks::CalloutHandle& handle, std::uint16_t hook, Body&& body) noexcept {
     try {
-        rust::Box<Event> event = new_event(hook);
-        fill(*event);
-        switch (dispatch(std::move(event))) {
-        case 1: handle.setStatus(isc::hooks::CalloutHandle::NEXT_STEP_SKIP); break;
-        case 2: handle.setStatus(isc::hooks::CalloutHandle::NEXT_STEP_DROP); break;
-        default: break;
+        std::uint8_t next = 0;
+        auto emit = [&](auto&& fill) {
+            rust::Box<Event> event = new_event(hook);
+            fill(*event);
+            next = std::max(next, dispatch(std::move(event)));
+        };
+        body(emit);
+        if (next == 1) {
+            handle.setStatus(isc::hooks::CalloutHandle::NEXT_STEP_SKIP);
+        } else if (next == 2) {
+            handle.setStatus(isc::hooks::CalloutHandle::NEXT_STEP_DROP);
         }
     } catch (const std::exception& e) {
         log_callout_failure(hook, e.what());
@@ -89,6 +115,16 @@ inline void put_bool(Event& e, std::uint16_t var, bool value) {
 inline void put_hex(Event& e, std::uint16_t var, const std::vector<std::uint8_t>& value) {
     e.put_hex(var, {value.data(), value.size()});
 }
+/// The options the `options` parameter asks for, as `<prefix><code>`, when the packet has them.
+inline void put_options(Event& e, const isc::dhcp::PktPtr& pkt, const char* prefix) {
+    for (std::uint16_t code : e.wanted_options()) {
+        isc::dhcp::OptionPtr opt = pkt->getOption(code);
+        if (opt) {
+            const std::vector<std::uint8_t> payload = opt->toBinary(false);
+            e.put_option(prefix, code, {payload.data(), payload.size()});
+        }
+    }
+}
 
 // ---- Readers named by `read` expressions in spec/spec.toml ----
 
@@ -111,7 +147,7 @@ inline std::string client_id_text(const isc::dhcp::ClientIdPtr& id) {
 
 /// An option's payload as the client sent it (empty when absent).
 inline std::string option_data(const isc::dhcp::PktPtr& pkt, std::uint16_t code) {
-    isc::dhcp::OptionPtr opt = pkt->getOption(code);
+    isc::dhcp::OptionPtr opt = pkt ? pkt->getOption(code) : isc::dhcp::OptionPtr();
     if (!opt) {
         return std::string();
     }
@@ -120,15 +156,102 @@ inline std::string option_data(const isc::dhcp::PktPtr& pkt, std::uint16_t code)
 }
 /// An option's payload, sub-options included, as bytes (empty when absent).
 inline std::vector<std::uint8_t> option_hex(const isc::dhcp::PktPtr& pkt, std::uint16_t code) {
-    isc::dhcp::OptionPtr opt = pkt->getOption(code);
+    isc::dhcp::OptionPtr opt = pkt ? pkt->getOption(code) : isc::dhcp::OptionPtr();
     return opt ? opt->toBinary(false) : std::vector<std::uint8_t>();
 }
 /// A sub-option's payload as bytes (empty when the option or the sub-option is absent).
 inline std::vector<std::uint8_t> sub_option_hex(const isc::dhcp::PktPtr& pkt, std::uint16_t code,
                                                 std::uint16_t sub) {
-    isc::dhcp::OptionPtr opt = pkt->getOption(code);
+    isc::dhcp::OptionPtr opt = pkt ? pkt->getOption(code) : isc::dhcp::OptionPtr();
     isc::dhcp::OptionPtr subopt = opt ? opt->getOption(sub) : isc::dhcp::OptionPtr();
     return subopt ? subopt->toBinary(false) : std::vector<std::uint8_t>();
+}
+
+/// A sub-option holding an IPv4 address (e.g. RAI link selection), as text (empty when the
+/// option or the sub-option is absent, or its payload is not 4 bytes long).
+inline std::string sub_option_ipv4(const isc::dhcp::PktPtr& pkt, std::uint16_t code,
+                                   std::uint16_t sub) {
+    std::vector<std::uint8_t> data = sub_option_hex(pkt, code, sub);
+    if (data.size() != 4) {
+        return std::string();
+    }
+    return isc::asiolink::IOAddress::fromBytes(AF_INET, data.data()).toText();
+}
+/// The first byte of an option's payload, e.g. the flags of a client FQDN option (nullopt when
+/// the option is absent or empty).
+inline std::optional<std::int64_t> option_first_byte(const isc::dhcp::PktPtr& pkt,
+                                                     std::uint16_t code) {
+    isc::dhcp::OptionPtr opt = pkt ? pkt->getOption(code) : isc::dhcp::OptionPtr();
+    if (!opt) {
+        return std::nullopt;
+    }
+    std::vector<std::uint8_t> data = opt->toBinary(false);
+    return data.empty() ? std::nullopt : std::optional<std::int64_t>(data[0]);
+}
+/// An option's payload bytes in decimal, comma-separated, e.g. a parameter request list
+/// `1,3,6,15` (empty when absent).
+inline std::string option_byte_list(const isc::dhcp::PktPtr& pkt, std::uint16_t code) {
+    isc::dhcp::OptionPtr opt = pkt ? pkt->getOption(code) : isc::dhcp::OptionPtr();
+    if (!opt) {
+        return std::string();
+    }
+    std::string out;
+    for (std::uint8_t b : opt->toBinary(false)) {
+        if (!out.empty()) {
+            out += ',';
+        }
+        out += std::to_string(b);
+    }
+    return out;
+}
+/// The domain name of a DHCPv4 client FQDN option (81), as Kea decoded it (empty when absent).
+inline std::string fqdn4_name(const isc::dhcp::Pkt4Ptr& pkt) {
+    isc::dhcp::OptionPtr opt = pkt ? pkt->getOption(isc::dhcp::DHO_FQDN) : isc::dhcp::OptionPtr();
+    auto fqdn = boost::dynamic_pointer_cast<isc::dhcp::Option4ClientFqdn>(opt);
+    return fqdn ? fqdn->getDomainName() : std::string();
+}
+/// The domain name of a DHCPv6 client FQDN option (39), as Kea decoded it (empty when absent).
+inline std::string fqdn6_name(const isc::dhcp::Pkt6Ptr& pkt) {
+    isc::dhcp::OptionPtr opt = pkt ? pkt->getOption(D6O_CLIENT_FQDN) : isc::dhcp::OptionPtr();
+    auto fqdn = boost::dynamic_pointer_cast<isc::dhcp::Option6ClientFqdn>(opt);
+    return fqdn ? fqdn->getDomainName() : std::string();
+}
+
+// DHCPv6 relays: Pkt6::relay_info_ holds one RelayInfo per RELAY-FORW encapsulation, the
+// outermost (the relay that sent the message to Kea) at index 0, the relay next to the client
+// last (Pkt6::unpackRelayMsg parses from the outside in and appends). The readers below give
+// the outermost relay's data.
+
+/// Number of relay encapsulations (0 when the client's message came directly).
+inline std::int64_t relay6_count(const isc::dhcp::Pkt6Ptr& pkt) {
+    return pkt ? static_cast<std::int64_t>(pkt->relay_info_.size()) : 0;
+}
+/// The outermost relay, or null when the query was not relayed.
+inline const isc::dhcp::Pkt6::RelayInfo* relay6_outermost(const isc::dhcp::Pkt6Ptr& pkt) {
+    return pkt && !pkt->relay_info_.empty() ? &pkt->relay_info_.front() : nullptr;
+}
+inline std::string relay6_link_address(const isc::dhcp::Pkt6Ptr& pkt) {
+    const isc::dhcp::Pkt6::RelayInfo* relay = relay6_outermost(pkt);
+    return relay ? relay->linkaddr_.toText() : std::string();
+}
+inline std::string relay6_peer_address(const isc::dhcp::Pkt6Ptr& pkt) {
+    const isc::dhcp::Pkt6::RelayInfo* relay = relay6_outermost(pkt);
+    return relay ? relay->peeraddr_.toText() : std::string();
+}
+inline std::optional<std::int64_t> relay6_hop_count(const isc::dhcp::Pkt6Ptr& pkt) {
+    const isc::dhcp::Pkt6::RelayInfo* relay = relay6_outermost(pkt);
+    return relay ? std::optional<std::int64_t>(relay->hop_count_) : std::nullopt;
+}
+/// The payload of an option the outermost relay added (empty when not relayed or absent).
+inline std::vector<std::uint8_t> relay6_option_hex(const isc::dhcp::Pkt6Ptr& pkt,
+                                                   std::uint16_t code) {
+    const isc::dhcp::Pkt6::RelayInfo* relay = relay6_outermost(pkt);
+    if (!relay) {
+        return std::vector<std::uint8_t>();
+    }
+    auto it = relay->options_.find(code);
+    return it != relay->options_.end() && it->second ? it->second->toBinary(false)
+                                                     : std::vector<std::uint8_t>();
 }
 
 inline std::string lease4_type(const isc::dhcp::Lease4Ptr&) {

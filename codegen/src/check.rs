@@ -1,7 +1,7 @@
 //! Stage 2: validate the spec and build the model. Every error is collected, none stops the pass.
 
 use crate::error::{Diagnostic, Lines};
-use crate::model::{Argument, Hook, Model, ValueType, Variable};
+use crate::model::{Argument, Each, Hook, Model, OptionSource, Source, ValueType, Variable};
 use crate::spec::{SpecFile, VariableDecl};
 use std::collections::{BTreeMap, BTreeSet};
 use toml::Spanned;
@@ -46,6 +46,7 @@ pub fn check(spec: SpecFile, lines: &Lines) -> Result<Model, Vec<Diagnostic>> {
     let variables: Vec<Variable> =
         spec.variables.iter().filter_map(|v| check_variable(&mut c, &hooks, v)).collect();
     check_unique_variables(&mut c, &spec);
+    let options = check_options(&mut c, &spec, &hooks);
     if !c.errors.is_empty() {
         return Err(c.errors);
     }
@@ -55,13 +56,13 @@ pub fn check(spec: SpecFile, lines: &Lines) -> Result<Model, Vec<Diagnostic>> {
             hooks[h].variables.push(index);
         }
     }
-    Ok(Model { hooks, variables })
+    Ok(Model { hooks, variables, options })
 }
 
 fn check_hooks(c: &mut Checker, spec: &SpecFile) -> Vec<Hook> {
     let mut seen = BTreeSet::new();
     // The C++ type an argument name was first given, to catch the same name typed two ways.
-    let mut argument_types: BTreeMap<&str, &str> = BTreeMap::new();
+    let mut argument_types: BTreeMap<String, String> = BTreeMap::new();
     let mut hooks = Vec::new();
     for decl in &spec.hooks {
         let name = decl.name.get_ref();
@@ -72,42 +73,86 @@ fn check_hooks(c: &mut Checker, spec: &SpecFile) -> Vec<Hook> {
         if !is_identifier(name) || name.bytes().any(|b| b.is_ascii_uppercase()) {
             c.error(&decl.name, item.clone(), "a hook point name is lower-case letters, digits and _".into());
         }
-        let family = *decl.family.get_ref();
-        if family != 4 && family != 6 {
-            c.error(&decl.family, item.clone(), format!("family must be 4 or 6, not {family}"));
+        let family = match (&decl.family, decl.library) {
+            (Some(f), false) if *f.get_ref() == 4 || *f.get_ref() == 6 => *f.get_ref(),
+            (Some(f), false) => {
+                c.error(f, item.clone(), format!("family must be 4 or 6, not {}", f.get_ref()));
+                0
+            }
+            (None, false) => {
+                c.error(&decl.name, item.clone(), "family is missing (4 or 6)".into());
+                0
+            }
+            (Some(f), true) => {
+                c.error(f, item.clone(), "a library hook point belongs to both families: no family".into());
+                0
+            }
+            (None, true) => 0,
+        };
+        if decl.library && !decl.each.is_empty() {
+            c.error(&decl.name, item.clone(), "a library hook point has no collection to run `each` over".into());
+        }
+        let mut arguments = Vec::new();
+        let source = if decl.library { Source::Library } else { Source::Callout };
+        for arg in &decl.arguments {
+            arguments.push((&arg.name, &arg.cpp_type, source));
+        }
+        for each in &decl.each {
+            if !decl.arguments.iter().any(|a| a.name.get_ref() == each.over.get_ref()) {
+                c.error(&each.over, item.clone(), format!("`each` runs over {}, which is not an argument", each.over.get_ref()));
+            }
+            // Several collections may share the element name (leases4, deleted_leases4 → lease4).
+            if !arguments.iter().any(|(n, _, _)| n.get_ref() == each.name.get_ref()) {
+                arguments.push((&each.name, &each.cpp_type, Source::Element));
+            }
         }
         let mut arg_names = BTreeSet::new();
-        for arg in &decl.arguments {
-            let arg_name = arg.name.get_ref().as_str();
-            if !is_identifier(arg_name) {
-                c.error(&arg.name, item.clone(), format!("argument name {arg_name:?} is not a C++ identifier"));
+        for (arg_name, cpp_type, _) in &arguments {
+            let n = arg_name.get_ref().as_str();
+            if !is_identifier(n) || n == "deleted" {
+                c.error(arg_name, item.clone(), format!("argument name {n:?} is not a C++ identifier or is reserved"));
             }
-            if !arg_names.insert(arg_name) {
-                c.error(&arg.name, item.clone(), format!("argument {arg_name} is listed twice"));
+            if !arg_names.insert(n) {
+                c.error(arg_name, item.clone(), format!("argument {n} is listed twice"));
             }
-            let ty = arg.cpp_type.get_ref().as_str();
-            match argument_types.get(arg_name) {
-                Some(first) if first != &ty => c.error(
-                    &arg.cpp_type,
+            let ty = cpp_type.get_ref();
+            match argument_types.get(n) {
+                Some(first) if first != ty => c.error(
+                    cpp_type,
                     item.clone(),
-                    format!("argument {arg_name} has type {ty} here but {first} at an earlier hook point"),
+                    format!("argument {n} has type {ty} here but {first} at an earlier hook point"),
                 ),
                 _ => {
-                    argument_types.insert(arg_name, ty);
+                    argument_types.insert(n.to_string(), ty.clone());
                 }
             }
+        }
+        let mut arguments: Vec<Argument> = arguments
+            .into_iter()
+            .map(|(n, t, source)| Argument { name: n.get_ref().clone(), cpp_type: t.get_ref().clone(), source })
+            .collect();
+        if !decl.each.is_empty() {
+            arguments.push(Argument { name: "deleted".into(), cpp_type: "bool".into(), source: Source::Deleted });
         }
         hooks.push(Hook {
             name: name.clone(),
             family,
+            library: decl.library,
+            default: decl.default.unwrap_or(true),
+            each: decl
+                .each
+                .iter()
+                .map(|e| Each {
+                    over: e.over.get_ref().clone(),
+                    name: e.name.get_ref().clone(),
+                    cpp_type: e.cpp_type.get_ref().clone(),
+                    deleted: e.deleted,
+                })
+                .collect(),
             description: decl.description.trim().to_string(),
             skip: decl.skip.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
             drop: decl.drop.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
-            arguments: decl
-                .arguments
-                .iter()
-                .map(|a| Argument { name: a.name.get_ref().clone(), cpp_type: a.cpp_type.get_ref().clone() })
-                .collect(),
+            arguments,
             variables: Vec::new(),
         });
     }
@@ -199,4 +244,31 @@ fn check_unique_variables(c: &mut Checker, spec: &SpecFile) {
             first_line.insert(name, first);
         }
     }
+}
+
+fn check_options(c: &mut Checker, spec: &SpecFile, hooks: &[Hook]) -> Vec<OptionSource> {
+    let mut out = Vec::new();
+    for decl in &spec.options {
+        let argument = decl.argument.get_ref();
+        let prefix = decl.prefix.get_ref();
+        let item = format!("options of {argument}");
+        let families: BTreeSet<u8> = hooks
+            .iter()
+            .filter(|h| h.arguments.iter().any(|a| &a.name == argument && a.source == Source::Callout))
+            .map(|h| h.family)
+            .collect();
+        if families.len() != 1 {
+            c.error(&decl.argument, item.clone(), format!("{argument} must be a callout argument of hook points of one family"));
+        }
+        if !is_variable_name(&format!("{prefix}1")) {
+            c.error(&decl.prefix, item, "the prefix must start a KEA_ variable name".into());
+        }
+        out.push(OptionSource {
+            argument: argument.clone(),
+            prefix: prefix.clone(),
+            family: families.into_iter().next().unwrap_or(0),
+            description: decl.description.trim().to_string(),
+        });
+    }
+    out
 }

@@ -30,12 +30,29 @@ impl ValueType {
 pub struct Model {
     pub hooks: Vec<Hook>,
     pub variables: Vec<Variable>,
+    pub options: Vec<OptionSource>,
+}
+
+/// Options of a packet argument exported on request (`options` parameter) as `<prefix><code>`.
+#[derive(Debug)]
+pub struct OptionSource {
+    pub argument: String,
+    pub prefix: String,
+    pub family: u8,
+    pub description: String,
 }
 
 #[derive(Debug)]
 pub struct Hook {
     pub name: String,
+    /// 4 or 6; 0 for a library hook point (both families).
     pub family: u8,
+    /// Run by the library itself at load/unload, not a Kea callout.
+    pub library: bool,
+    /// Among the hook points a script runs at by default.
+    pub default: bool,
+    /// One event per element of these collections (in this order).
+    pub each: Vec<Each>,
     pub description: String,
     /// What Kea does when a callout sets `NEXT_STEP_SKIP` here; `None`: Kea ignores it.
     pub skip: Option<String>,
@@ -50,6 +67,28 @@ pub struct Hook {
 pub struct Argument {
     pub name: String,
     pub cpp_type: String,
+    pub source: Source,
+}
+
+/// Where an argument's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `CalloutHandle::getArgument`.
+    Callout,
+    /// An element of a collection argument (`each`).
+    Element,
+    /// `deleted`: whether the element came from a collection marked `deleted`.
+    Deleted,
+    /// Given by the library to a library hook point.
+    Library,
+}
+
+#[derive(Debug)]
+pub struct Each {
+    pub over: String,
+    pub name: String,
+    pub cpp_type: String,
+    pub deleted: bool,
 }
 
 impl Argument {
@@ -81,9 +120,14 @@ impl Model {
         self.variables.iter().find(|v| v.name == name)
     }
 
+    /// The DHCP families, then 0 for library hook points if there are any.
     pub fn families(&self) -> Vec<u8> {
-        let mut f: Vec<u8> = self.hooks.iter().map(|h| h.family).collect();
+        let mut f: Vec<u8> = self.hooks.iter().map(|h| h.family).filter(|&f| f != 0).collect();
+        f.sort_unstable();
         f.dedup();
+        if self.hooks.iter().any(|h| h.family == 0) {
+            f.push(0);
+        }
         f
     }
 }

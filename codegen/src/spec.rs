@@ -12,6 +12,18 @@ pub struct SpecFile {
     pub hooks: Vec<HookDecl>,
     #[serde(default, rename = "variable")]
     pub variables: Vec<VariableDecl>,
+    #[serde(default, rename = "options")]
+    pub options: Vec<OptionsDecl>,
+}
+
+/// `[[options]]`: a packet argument whose options the `options` parameter exports, as
+/// `<prefix><code>` in lower-case hex.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptionsDecl {
+    pub argument: Spanned<String>,
+    pub prefix: Spanned<String>,
+    pub description: String,
 }
 
 /// `[[hook]]`: one Kea hook point.
@@ -19,7 +31,15 @@ pub struct SpecFile {
 #[serde(deny_unknown_fields)]
 pub struct HookDecl {
     pub name: Spanned<String>,
-    pub family: Spanned<u8>,
+    /// 4 or 6; absent for a library hook point (`library = true`), which both servers have.
+    #[serde(default)]
+    pub family: Option<Spanned<u8>>,
+    /// Run by the library itself (`load`, `unload`), not a Kea callout.
+    #[serde(default)]
+    pub library: bool,
+    /// Among the hook points a script runs at when `hook-points` is not given (default: true).
+    #[serde(default)]
+    pub default: Option<bool>,
     pub description: String,
     /// What `NEXT_STEP_SKIP` does at this hook point; absent: Kea ignores it here.
     #[serde(default)]
@@ -29,6 +49,23 @@ pub struct HookDecl {
     pub drop: Option<String>,
     #[serde(default)]
     pub arguments: Vec<ArgumentDecl>,
+    /// Collections run one event per element (e.g. `leases4_committed`).
+    #[serde(default)]
+    pub each: Vec<EachDecl>,
+}
+
+/// `{ over = "leases4", name = "lease4", type = "isc::dhcp::Lease4Ptr", deleted = false }`: one
+/// event per element of the collection argument `over`, the element in scope as `name`, and the
+/// bool `deleted` telling which collection it came from.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EachDecl {
+    pub over: Spanned<String>,
+    pub name: Spanned<String>,
+    #[serde(rename = "type")]
+    pub cpp_type: Spanned<String>,
+    #[serde(default)]
+    pub deleted: bool,
 }
 
 /// One callout argument a hook point carries, as `CalloutHandle::getArgument` names and types it.

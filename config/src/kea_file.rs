@@ -31,7 +31,7 @@ pub fn check(text: &str) -> Result<Vec<Entry>, String> {
     let value: Value =
         serde_json::from_str(&strip_comments(text)).map_err(|e| format!("not a Kea configuration (JSON): {e}"))?;
     let mut entries = Vec::new();
-    for server in ["Dhcp4", "Dhcp6"] {
+    for (server, family) in [("Dhcp4", 4), ("Dhcp6", 6)] {
         let Some(libs) = value.get(server).and_then(|s| s.get("hooks-libraries")).and_then(Value::as_array) else {
             continue;
         };
@@ -42,8 +42,8 @@ pub fn check(text: &str) -> Result<Vec<Entry>, String> {
             }
             let empty = Map::new();
             let result = match lib.get("parameters") {
-                None => parse_map(&empty),
-                Some(Value::Object(map)) => parse_map(map),
+                None => parse_map(&empty, family),
+                Some(Value::Object(map)) => parse_map(map, family),
                 Some(_) => Err("\"parameters\" must be a map".into()),
             };
             entries.push(Entry { server: server.into(), position: i + 1, library: library.into(), result });

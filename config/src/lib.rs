@@ -2,12 +2,14 @@
 //! `load()` and the `kea-runscript-check` pre-flight command, so both say exactly the same thing.
 
 pub mod kea_file;
+pub mod table;
 
 use serde_json::{Map, Value};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
+use table::{HOOK_POINTS, OPTION_SOURCES, VARIABLES};
 
 /// What the callout tells Kea to do next, from the script's exit status (`exit-status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -17,8 +19,20 @@ pub enum Action {
     Drop,
 }
 
+/// The library's parameters.
 #[derive(Debug)]
 pub struct Config {
+    /// In the order they run at a hook point where several apply.
+    pub scripts: Vec<Script>,
+    /// `NAME=value` added to every run: `extra-env`, then the `pass-env` variables Kea has.
+    pub extra_env: Vec<CString>,
+    /// Option codes exported from the query (`options`).
+    pub options: Vec<u16>,
+}
+
+/// One script: the top-level form (`script`, `wait`, ...) or an entry of `scripts`.
+#[derive(Debug)]
+pub struct Script {
     /// Absolute path of the program to run.
     pub script: CString,
     /// Wait for the script to exit before Kea goes on (`true`), or run it in the background.
@@ -31,67 +45,261 @@ pub struct Config {
     pub max_running: usize,
     /// Background events waiting for a free slot; past that they are dropped.
     pub max_queued: usize,
+    /// Ids (positions in [`HOOK_POINTS`]) of the hook points it runs at.
+    pub hooks: Vec<u16>,
 }
 
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 pub const DEFAULT_MAX_RUNNING: u64 = 32;
 pub const DEFAULT_MAX_QUEUED: u64 = 1024;
 
-const KNOWN: &[&str] = &["script", "wait", "timeout-ms", "exit-status", "max-running", "max-queued"];
+/// Parameters of one script, at the top level or in each `scripts` entry.
+const SCRIPT_KEYS: &[&str] = &["script", "wait", "timeout-ms", "exit-status", "max-running", "max-queued", "hook-points"];
+/// Parameters of the library as a whole.
+const LIBRARY_KEYS: &[&str] = &["scripts", "extra-env", "pass-env", "options"];
 
-/// Parse Kea's parameters (JSON text). The error names every offending parameter.
-pub fn parse(json: &str) -> Result<Config, String> {
+/// Parse Kea's parameters (JSON text) for a server of `family` (4 or 6). The error names every
+/// offending parameter.
+pub fn parse(json: &str, family: u8) -> Result<Config, String> {
     let value: Value = serde_json::from_str(json).map_err(|e| format!("parameters are not valid JSON: {e}"))?;
     let Value::Object(map) = value else {
         return Err("\"parameters\" must be a map".into());
     };
-    parse_map(&map)
+    parse_map(&map, family)
 }
 
-pub fn parse_map(map: &Map<String, Value>) -> Result<Config, String> {
+pub fn parse_map(map: &Map<String, Value>, family: u8) -> Result<Config, String> {
     let mut errors = Vec::new();
-    for key in map.keys().filter(|k| !KNOWN.contains(&k.as_str())) {
-        errors.push(format!("unknown parameter '{key}' (known: {})", KNOWN.join(", ")));
+    for key in map.keys().filter(|k| !SCRIPT_KEYS.contains(&k.as_str()) && !LIBRARY_KEYS.contains(&k.as_str())) {
+        errors.push(format!(
+            "unknown parameter '{key}' (known: {}, {})",
+            SCRIPT_KEYS.join(", "),
+            LIBRARY_KEYS.join(", ")
+        ));
     }
+    let scripts = match map.get("scripts") {
+        None => parse_script(map, "", family).map(|s| vec![s]),
+        Some(Value::Array(list)) => {
+            let mut scripts = Vec::new();
+            let mut faults = Vec::new();
+            for key in map.keys().filter(|k| SCRIPT_KEYS.contains(&k.as_str())) {
+                faults.push(format!("parameter '{key}' cannot stand beside 'scripts': put it in each entry of 'scripts'"));
+            }
+            if list.is_empty() {
+                faults.push("parameter 'scripts' lists no script".into());
+            }
+            for (i, entry) in list.iter().enumerate() {
+                let prefix = format!("scripts[{i}].");
+                match entry {
+                    Value::Object(m) => {
+                        for key in m.keys().filter(|k| !SCRIPT_KEYS.contains(&k.as_str())) {
+                            faults.push(format!("unknown parameter '{prefix}{key}' (known: {})", SCRIPT_KEYS.join(", ")));
+                        }
+                        match parse_script(m, &prefix, family) {
+                            Ok(s) => scripts.push(s),
+                            Err(e) => faults.push(e),
+                        }
+                    }
+                    other => faults.push(format!("parameter 'scripts[{i}]' must be a map, not {}", json_type(other))),
+                }
+            }
+            if faults.is_empty() { Ok(scripts) } else { Err(faults.join("; ")) }
+        }
+        Some(other) => Err(format!("parameter 'scripts' must be a list of maps, not {}", json_type(other))),
+    };
+    let extra_env = environment(map);
+    let options = options(map.get("options"), family);
+    match (scripts, extra_env, options) {
+        (Ok(scripts), Ok(extra_env), Ok(options)) if errors.is_empty() => Ok(Config { scripts, extra_env, options }),
+        (scripts, extra_env, options) => {
+            errors.extend(scripts.err());
+            errors.extend(extra_env.err());
+            errors.extend(options.err());
+            Err(errors.join("; "))
+        }
+    }
+}
+
+fn parse_script(map: &Map<String, Value>, prefix: &str, family: u8) -> Result<Script, String> {
+    let p = |name: &str| format!("{prefix}{name}");
     let script = match map.get("script") {
-        None => Err("parameter 'script' is missing: give the absolute path of the program to run".to_string()),
-        Some(Value::String(s)) => check_script(s).map_err(|e| format!("parameter 'script' ({s:?}) {e}")),
-        Some(other) => Err(format!("parameter 'script' must be a string, not {}", json_type(other))),
+        None => Err(format!("parameter '{}' is missing: give the absolute path of the program to run", p("script"))),
+        Some(Value::String(s)) => check_script(s).map_err(|e| format!("parameter '{}' ({s:?}) {e}", p("script"))),
+        Some(other) => Err(format!("parameter '{}' must be a string, not {}", p("script"), json_type(other))),
     };
     let wait = match map.get("wait") {
         None => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(other) => Err(format!("parameter 'wait' must be true or false, not {}", json_type(other))),
+        Some(other) => Err(format!("parameter '{}' must be true or false, not {}", p("wait"), json_type(other))),
     };
-    let timeout = integer(map, "timeout-ms", DEFAULT_TIMEOUT_MS, 1, 3_600_000).map(Duration::from_millis);
-    let max_running = integer(map, "max-running", DEFAULT_MAX_RUNNING, 1, 1024);
-    let max_queued = integer(map, "max-queued", DEFAULT_MAX_QUEUED, 0, 1_000_000);
-    let exit_status = exit_status(map.get("exit-status"), wait.as_ref().ok().copied());
-    match (script, wait, timeout, exit_status, max_running, max_queued) {
-        (Ok(script), Ok(wait), Ok(timeout), Ok(exit_status), Ok(max_running), Ok(max_queued)) if errors.is_empty() => {
-            Ok(Config {
-                script,
-                wait,
-                timeout,
-                exit_status,
-                max_running: max_running as usize,
-                max_queued: max_queued as usize,
-            })
-        }
-        (script, wait, timeout, exit_status, max_running, max_queued) => {
+    let timeout = integer(map, prefix, "timeout-ms", DEFAULT_TIMEOUT_MS, 1, 3_600_000).map(Duration::from_millis);
+    let max_running = integer(map, prefix, "max-running", DEFAULT_MAX_RUNNING, 1, 1024);
+    let max_queued = integer(map, prefix, "max-queued", DEFAULT_MAX_QUEUED, 0, 1_000_000);
+    let exit_status = exit_status(map.get("exit-status"), wait.as_ref().ok().copied(), &p("exit-status"));
+    let hooks = hook_points(map.get("hook-points"), family, &p("hook-points"));
+    match (script, wait, timeout, exit_status, max_running, max_queued, hooks) {
+        (Ok(script), Ok(wait), Ok(timeout), Ok(exit_status), Ok(max_running), Ok(max_queued), Ok(hooks)) => Ok(Script {
+            script,
+            wait,
+            timeout,
+            exit_status,
+            max_running: max_running as usize,
+            max_queued: max_queued as usize,
+            hooks,
+        }),
+        (script, wait, timeout, exit_status, max_running, max_queued, hooks) => {
+            let mut errors = Vec::new();
             errors.extend(script.err());
             errors.extend(wait.err());
             errors.extend(timeout.err());
             errors.extend(exit_status.err());
             errors.extend(max_running.err());
             errors.extend(max_queued.err());
+            errors.extend(hooks.err());
             Err(errors.join("; "))
         }
     }
 }
 
-fn integer(map: &Map<String, Value>, name: &str, default: u64, min: u64, max: u64) -> Result<u64, String> {
-    let range = || format!("parameter '{name}' must be an integer from {min} to {max}");
+/// `hook-points`: names of this family's hook points (or `load`, `unload`); absent: the defaults.
+fn hook_points(value: Option<&Value>, family: u8, name: &str) -> Result<Vec<u16>, String> {
+    let of_family = || HOOK_POINTS.iter().enumerate().filter(|(_, h)| h.in_family(family));
+    let Some(value) = value else {
+        return Ok(of_family().filter(|(_, h)| h.default).map(|(i, _)| i as u16).collect());
+    };
+    let Value::Array(list) = value else {
+        return Err(format!("parameter '{name}' must be a list of hook point names, not {}", json_type(value)));
+    };
+    let mut ids = Vec::new();
+    let mut errors = Vec::new();
+    for item in list {
+        let Value::String(hook) = item else {
+            errors.push(format!("parameter '{name}': {item} is not a hook point name"));
+            continue;
+        };
+        match HOOK_POINTS.iter().position(|h| h.name == hook) {
+            Some(i) if HOOK_POINTS[i].in_family(family) => {
+                if ids.contains(&(i as u16)) {
+                    errors.push(format!("parameter '{name}': {hook:?} is listed twice"));
+                }
+                ids.push(i as u16);
+            }
+            Some(i) => errors.push(format!(
+                "parameter '{name}': {hook:?} is a DHCPv{} hook point, and this is kea-dhcp{family}",
+                HOOK_POINTS[i].family
+            )),
+            None => {
+                let known: Vec<&str> = of_family().map(|(_, h)| h.name).collect();
+                errors.push(format!("parameter '{name}': unknown hook point {hook:?} (known here: {})", known.join(", ")));
+            }
+        }
+    }
+    if list.is_empty() {
+        errors.push(format!("parameter '{name}' lists no hook point"));
+    }
+    if errors.is_empty() { Ok(ids) } else { Err(errors.join("; ")) }
+}
+
+fn is_env_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// `extra-env` (map NAME → value) and `pass-env` (names of Kea's own variables, default PATH).
+fn environment(map: &Map<String, Value>) -> Result<Vec<CString>, String> {
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    let mut names: Vec<String> = Vec::new();
+    let mut check_name = |param: &str, name: &str, errors: &mut Vec<String>| {
+        if !is_env_name(name) {
+            errors.push(format!("parameter '{param}': {name:?} is not a variable name (letters, digits, _)"));
+        } else if VARIABLES.iter().any(|v| v.name == name) || OPTION_SOURCES.iter().any(|o| name.starts_with(o.prefix)) {
+            errors.push(format!("parameter '{param}': {name} is one of the hook's own variables"));
+        } else if names.iter().any(|n| n == name) {
+            errors.push(format!("parameter '{param}': {name} is set twice"));
+        } else {
+            names.push(name.to_string());
+            return true;
+        }
+        false
+    };
+    match map.get("extra-env") {
+        None => {}
+        Some(Value::Object(vars)) => {
+            for (name, value) in vars {
+                match value {
+                    Value::String(v) if !v.contains('\0') => {
+                        if check_name("extra-env", name, &mut errors) {
+                            out.push(CString::new(format!("{name}={v}")).expect("no NUL"));
+                        }
+                    }
+                    _ => errors.push(format!("parameter 'extra-env': the value of {name} must be a string without NUL")),
+                }
+            }
+        }
+        Some(other) => errors.push(format!("parameter 'extra-env' must be a map of NAME: \"value\", not {}", json_type(other))),
+    }
+    let passed: Vec<String> = match map.get("pass-env") {
+        None => vec!["PATH".into()],
+        Some(Value::Array(list)) => list
+            .iter()
+            .filter_map(|v| match v {
+                Value::String(s) => Some(s.clone()),
+                other => {
+                    errors.push(format!("parameter 'pass-env': {other} is not a variable name"));
+                    None
+                }
+            })
+            .collect(),
+        Some(other) => {
+            errors.push(format!("parameter 'pass-env' must be a list of variable names, not {}", json_type(other)));
+            Vec::new()
+        }
+    };
+    for name in passed {
+        if check_name("pass-env", &name, &mut errors) {
+            // Kea's own value, read once at load; a variable Kea does not have is not passed.
+            if let Some(value) = std::env::var_os(&name) {
+                let mut entry = format!("{name}=").into_bytes();
+                entry.extend_from_slice(value.as_bytes());
+                out.extend(CString::new(entry).ok());
+            }
+        }
+    }
+    if errors.is_empty() { Ok(out) } else { Err(errors.join("; ")) }
+}
+
+/// `options`: option codes whose payload the query's options export as `<prefix><code>`.
+fn options(value: Option<&Value>, family: u8) -> Result<Vec<u16>, String> {
+    let Some(value) = value else { return Ok(Vec::new()) };
+    let Value::Array(list) = value else {
+        return Err(format!("parameter 'options' must be a list of option codes, not {}", json_type(value)));
+    };
+    let max = if family == 4 { 254 } else { 65535 };
+    let prefixes: Vec<&str> = OPTION_SOURCES.iter().filter(|o| o.family == family).map(|o| o.prefix).collect();
+    let mut codes = Vec::new();
+    let mut errors = Vec::new();
+    for item in list {
+        match item.as_u64().filter(|c| (1..=max).contains(c)) {
+            Some(code) => {
+                let code = code as u16;
+                if let Some(v) = prefixes.iter().map(|p| format!("{p}{code}")).find(|n| VARIABLES.iter().any(|v| &v.name == n)) {
+                    errors.push(format!("parameter 'options': option {code} is already exported as {v}"));
+                } else if codes.contains(&code) {
+                    errors.push(format!("parameter 'options': option {code} is listed twice"));
+                } else {
+                    codes.push(code);
+                }
+            }
+            None => errors.push(format!("parameter 'options': {item} is not a DHCPv{family} option code (1 to {max})")),
+        }
+    }
+    if errors.is_empty() { Ok(codes) } else { Err(errors.join("; ")) }
+}
+
+fn integer(map: &Map<String, Value>, prefix: &str, name: &str, default: u64, min: u64, max: u64) -> Result<u64, String> {
+    let range = || format!("parameter '{prefix}{name}' must be an integer from {min} to {max}");
     match map.get(name) {
         None => Ok(default),
         Some(Value::Number(n)) => match n.as_u64() {
@@ -102,19 +310,20 @@ fn integer(map: &Map<String, Value>, name: &str, default: u64, min: u64, max: u6
     }
 }
 
-fn exit_status(value: Option<&Value>, wait: Option<bool>) -> Result<[Action; 256], String> {
+fn exit_status(value: Option<&Value>, wait: Option<bool>, name: &str) -> Result<[Action; 256], String> {
     let mut table = [Action::Continue; 256];
     let Some(value) = value else { return Ok(table) };
     let Value::Object(map) = value else {
         return Err(format!(
-            "parameter 'exit-status' must be a map from exit status to \"skip\", \"drop\" or \"continue\", not {}",
+            "parameter '{name}' must be a map from exit status to \"skip\", \"drop\" or \"continue\", not {}",
             json_type(value)
         ));
     };
     if wait == Some(false) {
-        return Err("parameter 'exit-status' needs \"wait\": true (a background script exits too late to change \
-                    what Kea does with the packet)"
-            .into());
+        return Err(format!(
+            "parameter '{name}' needs \"wait\": true (a background script exits too late to change what Kea does \
+             with the packet)"
+        ));
     }
     let mut errors = Vec::new();
     for (code, action) in map {
@@ -127,9 +336,9 @@ fn exit_status(value: Option<&Value>, wait: Option<bool>) -> Result<[Action; 256
         };
         match (status, parsed) {
             (Some(status), Some(parsed)) => table[status as usize] = parsed,
-            (None, _) => errors.push(format!("parameter 'exit-status': {code:?} is not an exit status (0 to 255)")),
+            (None, _) => errors.push(format!("parameter '{name}': {code:?} is not an exit status (0 to 255)")),
             (_, None) => errors.push(format!(
-                "parameter 'exit-status': the action for {code} must be \"skip\", \"drop\" or \"continue\", not {action}"
+                "parameter '{name}': the action for {code} must be \"skip\", \"drop\" or \"continue\", not {action}"
             )),
         }
     }
@@ -172,27 +381,63 @@ fn json_type(v: &Value) -> &'static str {
 mod tests {
     use super::*;
 
+    fn one(json: &str) -> Script {
+        let mut c = parse(json, 4).unwrap();
+        assert_eq!(c.scripts.len(), 1);
+        c.scripts.remove(0)
+    }
+
+    fn names(ids: &[u16]) -> Vec<&'static str> {
+        ids.iter().map(|&i| HOOK_POINTS[i as usize].name).collect()
+    }
+
     #[test]
     fn accepts_the_seed_form_with_safe_defaults() {
-        let c = parse(r#"{"script": "/bin/true", "wait": true}"#).unwrap();
+        let c = one(r#"{"script": "/bin/true", "wait": true}"#);
         assert_eq!(c.script.to_str().unwrap(), "/bin/true");
         assert!(c.wait);
         assert_eq!(c.timeout, Duration::from_millis(DEFAULT_TIMEOUT_MS));
         assert_eq!((c.max_running, c.max_queued), (32, 1024));
         assert!(c.exit_status.iter().all(|a| *a == Action::Continue));
-        assert!(!parse(r#"{"script": "/bin/true"}"#).unwrap().wait, "wait defaults to false");
+        // The seed's nine DHCPv4 hook points, nothing else.
+        assert_eq!(
+            names(&c.hooks),
+            ["pkt4_receive", "pkt4_send", "subnet4_select", "lease4_select", "lease4_renew", "lease4_release",
+             "lease4_decline", "lease4_expire", "lease4_recover"]
+        );
+        assert_eq!(parse(r#"{"script": "/bin/true"}"#, 6).unwrap().scripts[0].hooks.len(), 10);
+        assert!(!one(r#"{"script": "/bin/true"}"#).wait, "wait defaults to false");
     }
 
     #[test]
     fn reads_every_parameter() {
-        let c = parse(
+        let c = one(
             r#"{"script": "/bin/true", "wait": true, "timeout-ms": 250, "exit-status": {"3": "skip", "4": "drop", "0": "continue"},
-                "max-running": 2, "max-queued": 0}"#,
-        )
-        .unwrap();
+                "max-running": 2, "max-queued": 0, "hook-points": ["leases4_committed", "load", "unload"]}"#,
+        );
         assert_eq!(c.timeout, Duration::from_millis(250));
         assert_eq!((c.exit_status[3], c.exit_status[4], c.exit_status[5]), (Action::Skip, Action::Drop, Action::Continue));
         assert_eq!((c.max_running, c.max_queued), (2, 0));
+        assert_eq!(names(&c.hooks), ["leases4_committed", "load", "unload"]);
+    }
+
+    #[test]
+    fn several_scripts_and_library_parameters() {
+        std::env::set_var("KRS_TEST_PASSED", "yes");
+        let c = parse(
+            r#"{"scripts": [{"script": "/bin/true", "hook-points": ["lease4_select"]}, {"script": "/bin/false", "wait": true}],
+                "extra-env": {"SITE": "paris"}, "pass-env": ["KRS_TEST_PASSED", "KRS_TEST_UNSET"], "options": [50, 93]}"#,
+            4,
+        )
+        .unwrap();
+        assert_eq!(c.scripts.len(), 2);
+        assert_eq!(names(&c.scripts[0].hooks), ["lease4_select"]);
+        assert!(c.scripts[1].wait && c.scripts[1].hooks.len() == 9);
+        let env: Vec<&str> = c.extra_env.iter().map(|e| e.to_str().unwrap()).collect();
+        assert_eq!(env, ["SITE=paris", "KRS_TEST_PASSED=yes"]);
+        assert_eq!(c.options, [50, 93]);
+        let path = parse(r#"{"script": "/bin/true"}"#, 4).unwrap().extra_env;
+        assert!(path.iter().any(|e| e.to_str().unwrap().starts_with("PATH=")), "PATH is passed by default");
     }
 
     #[test]
@@ -220,17 +465,35 @@ mod tests {
             (r#"{"script": "/bin/true", "wait": true, "exit-status": {"256": "skip"}}"#, "\"256\" is not an exit status"),
             (r#"{"script": "/bin/true", "wait": true, "exit-status": {"03": "skip"}}"#, "\"03\" is not an exit status"),
             (r#"{"script": "/bin/true", "wait": true, "exit-status": {"3": "park"}}"#, "the action for 3 must be"),
+            (r#"{"script": "/bin/true", "hook-points": ["lease4_selec"]}"#, "parameter 'hook-points': unknown hook point \"lease4_selec\""),
+            (r#"{"script": "/bin/true", "hook-points": ["lease6_select"]}"#, "\"lease6_select\" is a DHCPv6 hook point, and this is kea-dhcp4"),
+            (r#"{"script": "/bin/true", "hook-points": []}"#, "parameter 'hook-points' lists no hook point"),
+            (r#"{"script": "/bin/true", "hook-points": "load"}"#, "parameter 'hook-points' must be a list"),
+            (r#"{"scripts": []}"#, "parameter 'scripts' lists no script"),
+            (r#"{"scripts": [{"script": "/bin/true"}], "wait": true}"#, "parameter 'wait' cannot stand beside 'scripts'"),
+            (r#"{"scripts": [{"script": "/bin/true"}, {"script": "x", "colour": 1}]}"#, "unknown parameter 'scripts[1].colour'"),
+            (r#"{"scripts": [{"script": "/bin/true"}, {"script": "x"}]}"#, "parameter 'scripts[1].script' (\"x\") must be an absolute path"),
+            (r#"{"scripts": [3]}"#, "parameter 'scripts[0]' must be a map"),
+            (r#"{"script": "/bin/true", "extra-env": {"A B": "x"}}"#, "\"A B\" is not a variable name"),
+            (r#"{"script": "/bin/true", "extra-env": {"KEA_LEASE4_ADDRESS": "x"}}"#, "KEA_LEASE4_ADDRESS is one of the hook's own variables"),
+            (r#"{"script": "/bin/true", "extra-env": {"SITE": 3}}"#, "the value of SITE must be a string"),
+            (r#"{"script": "/bin/true", "extra-env": {"PATH": "/x"}}"#, "PATH is set twice"),
+            (r#"{"script": "/bin/true", "pass-env": "PATH"}"#, "parameter 'pass-env' must be a list"),
+            (r#"{"script": "/bin/true", "options": [60]}"#, "option 60 is already exported as KEA_QUERY4_OPTION60"),
+            (r#"{"script": "/bin/true", "options": [255]}"#, "255 is not a DHCPv4 option code (1 to 254)"),
+            (r#"{"script": "/bin/true", "options": [50, 50]}"#, "option 50 is listed twice"),
             (r#"[1]"#, "must be a map"),
         ];
         for (json, expected) in cases {
-            let err = parse(json).unwrap_err();
+            let err = parse(json, 4).unwrap_err();
             assert!(err.contains(expected), "{json}: {err:?} lacks {expected:?}");
         }
+        assert!(parse(r#"{"script": "/bin/true", "options": [1000]}"#, 6).is_ok(), "DHCPv6 option codes go to 65535");
     }
 
     #[test]
     fn reports_every_fault_at_once() {
-        let err = parse(r#"{"wait": 1, "timeout-ms": -3, "colour": "red"}"#).unwrap_err();
+        let err = parse(r#"{"wait": 1, "timeout-ms": -3, "colour": "red"}"#, 4).unwrap_err();
         for expected in ["unknown parameter 'colour'", "'script' is missing", "'wait' must be", "'timeout-ms' must be"] {
             assert!(err.contains(expected), "{err:?} lacks {expected:?}");
         }

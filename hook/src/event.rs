@@ -1,7 +1,8 @@
 //! One hook point's values, filled by the generated C++ callout, turned into the script's environment.
 
-use crate::table::{HookPoint, Kind, HOOK_POINTS, VARIABLES};
+use kea_runscript_config::table::{HookPoint, Kind, HOOK_POINTS, VARIABLES};
 use std::ffi::CString;
+use std::sync::Arc;
 
 enum Value {
     Bytes(Vec<u8>),
@@ -12,17 +13,37 @@ enum Value {
 pub struct Event {
     hook: u16,
     values: Vec<Option<Value>>,
+    /// Option codes to export (`options`), and the `<prefix><code>=<hex>` entries found.
+    wanted: Arc<[u16]>,
+    options: Vec<CString>,
 }
 
 impl Event {
-    pub fn new(hook: u16) -> Event {
+    pub fn new(hook: u16, wanted: Arc<[u16]>) -> Event {
         let mut values = Vec::new();
         values.resize_with(VARIABLES.len(), || None);
-        Event { hook, values }
+        Event { hook, values, wanted, options: Vec::new() }
+    }
+
+    pub fn wanted_options(&self) -> &[u16] {
+        &self.wanted
+    }
+
+    /// `<prefix><code>=<payload in lower-case hex>`.
+    pub fn put_option(&mut self, prefix: &str, code: u16, payload: &[u8]) {
+        let mut entry = format!("{prefix}{code}=");
+        for b in payload {
+            entry.push_str(&format!("{b:02x}"));
+        }
+        self.options.extend(CString::new(entry).ok());
     }
 
     pub fn hook(&self) -> Option<&'static HookPoint> {
         HOOK_POINTS.get(self.hook as usize)
+    }
+
+    pub fn hook_id(&self) -> u16 {
+        self.hook
     }
 
     fn set(&mut self, var: u16, value: Value) {
@@ -47,11 +68,12 @@ impl Event {
         self.set(var, Value::Bytes(value.to_vec()));
     }
 
-    /// `NAME=value` for every variable of this hook point, in spec order; a variable Kea had no
-    /// value for is present and empty.
-    pub fn environment(&self) -> Vec<CString> {
+    /// `NAME=value` for every variable of this hook point, in spec order (a variable Kea had no
+    /// value for is present and empty), then the exported options, then `extra`.
+    pub fn environment(&self, extra: &[CString]) -> Vec<CString> {
         let Some(hook) = HOOK_POINTS.get(self.hook as usize) else { return Vec::new() };
-        hook.variables
+        let mut env: Vec<CString> = hook
+            .variables
             .iter()
             .map(|&id| {
                 let var = &VARIABLES[id as usize];
@@ -63,7 +85,10 @@ impl Event {
                 entry.retain(|&b| b != 0);
                 CString::new(entry).expect("NUL bytes removed")
             })
-            .collect()
+            .collect();
+        env.extend(self.options.iter().cloned());
+        env.extend(extra.iter().cloned());
+        env
     }
 }
 
@@ -96,12 +121,16 @@ mod tests {
     }
 
     fn env(event: &Event) -> Vec<String> {
-        event.environment().into_iter().map(|c| c.into_string().unwrap()).collect()
+        event.environment(&[]).into_iter().map(|c| c.into_string().unwrap()).collect()
+    }
+
+    fn none() -> Arc<[u16]> {
+        Arc::from(Vec::new())
     }
 
     #[test]
     fn renders_each_kind_and_leaves_missing_values_empty() {
-        let mut e = Event::new(hook("lease4_select"));
+        let mut e = Event::new(hook("lease4_select"), none());
         e.put_string(id("KEA_LEASE4_ADDRESS"), b"192.0.2.100");
         e.put_int(id("KEA_LEASE4_VALID_LIFETIME"), 4000);
         e.put_bool(id("KEA_FAKE_ALLOCATION"), true);
@@ -125,20 +154,31 @@ mod tests {
 
     #[test]
     fn hostile_bytes_stay_data_and_nul_is_dropped() {
-        let mut e = Event::new(hook("lease4_select"));
+        let mut e = Event::new(hook("lease4_select"), none());
         e.put_string(id("KEA_LEASE4_HOSTNAME"), b"a\0b;$(reboot)\nc=d\xff");
         let env = env_bytes(&e);
         assert!(env.iter().any(|e| e == b"KEA_LEASE4_HOSTNAME=ab;$(reboot)\nc=d\xff"));
     }
 
     fn env_bytes(event: &Event) -> Vec<Vec<u8>> {
-        event.environment().into_iter().map(|c| c.into_bytes()).collect()
+        event.environment(&[]).into_iter().map(|c| c.into_bytes()).collect()
+    }
+
+    #[test]
+    fn exported_options_and_extra_variables_follow_the_spec_ones() {
+        let mut e = Event::new(hook("pkt4_receive"), Arc::from(vec![50u16]));
+        assert_eq!(e.wanted_options(), [50]);
+        e.put_option("KEA_QUERY4_OPTION", 50, &[0xc0, 0x00, 0x02, 0x64]);
+        let extra = [CString::new("SITE=paris").unwrap()];
+        let env: Vec<String> = e.environment(&extra).into_iter().map(|c| c.into_string().unwrap()).collect();
+        let n = HOOK_POINTS[hook("pkt4_receive") as usize].variables.len();
+        assert_eq!(env[n..], ["KEA_QUERY4_OPTION50=c0000264".to_string(), "SITE=paris".to_string()]);
     }
 
     #[test]
     fn out_of_range_ids_are_ignored() {
-        let mut e = Event::new(u16::MAX);
+        let mut e = Event::new(u16::MAX, none());
         e.put_int(u16::MAX, 1);
-        assert!(e.environment().is_empty());
+        assert!(e.environment(&[]).is_empty());
     }
 }

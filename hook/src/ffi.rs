@@ -32,7 +32,11 @@ pub mod bridge {
         fn put_int(self: &mut Event, var: u16, value: i64);
         fn put_bool(self: &mut Event, var: u16, value: bool);
         fn put_hex(self: &mut Event, var: u16, value: &[u8]);
+        /// Option codes the `options` parameter asks for.
+        fn wanted_options(self: &Event) -> &[u16];
+        fn put_option(self: &mut Event, prefix: &str, code: u16, payload: &[u8]);
         fn dispatch(event: Box<Event>) -> u8;
+        fn hook_enabled(hook: u16) -> bool;
         fn configure(parameters_json: &str, family: i32) -> Result<String>;
         fn shutdown();
     }
@@ -43,9 +47,10 @@ pub mod bridge {
         type LibraryHandle;
         fn kea_hooks_version() -> i32;
         unsafe fn shim_load(handle: *mut LibraryHandle) -> i32;
+        fn shim_unload();
         fn log(msg: LogMsg, arg1: &str, arg2: &str);
     }
 }
 
 use crate::event::Event;
-use crate::runtime::{configure, dispatch, new_event, shutdown};
+use crate::runtime::{configure, dispatch, hook_enabled, new_event, shutdown};

@@ -10,7 +10,7 @@ mod output;
 mod runtime;
 mod spawn;
 mod supervisor;
-mod table;
+
 
 use std::os::raw::c_int;
 use std::panic::catch_unwind;
@@ -36,7 +36,8 @@ pub unsafe extern "C" fn load(handle: *mut ffi::bridge::LibraryHandle) -> c_int 
 
 #[no_mangle]
 pub extern "C" fn unload() -> c_int {
-    runtime::shutdown();
-    ffi::bridge::log(ffi::bridge::LogMsg::Unloaded, "background scripts collected", "");
+    // The `unload` scripts, then the runtime stopped (shim/entry.cc).
+    ffi::bridge::shim_unload();
+    ffi::bridge::log(ffi::bridge::LogMsg::Unloaded, "no script, thread or descriptor of the library left", "");
     0
 }

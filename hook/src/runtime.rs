@@ -4,17 +4,28 @@ use crate::event::Event;
 use crate::ffi::bridge::{log, LogMsg};
 use crate::spawn::{self, Deadline, Outcome};
 use crate::supervisor::{report_deadline, Limits, Supervisor};
-use crate::table::{HookPoint, HOOK_POINTS};
-use kea_runscript_config::{self as config, Action, Config};
+use kea_runscript_config::table::{HookPoint, HOOK_POINTS};
+use kea_runscript_config::{self as config, Action, Script};
+use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-struct Runtime {
-    config: Config,
-    /// Starts background runs, collects scripts, reads their output (see supervisor.rs).
+/// One configured script and the thread that runs its background events.
+struct ScriptRuntime {
+    config: Script,
     supervisor: Supervisor,
+}
+
+struct Runtime {
+    scripts: Vec<ScriptRuntime>,
+    /// For each hook point id, the scripts that run there, in configuration order.
+    by_hook: Vec<Vec<usize>>,
+    /// `extra-env` and `pass-env` entries, added to every run.
+    extra_env: Vec<CString>,
+    /// `options`: codes the callouts export from the query.
+    options: Arc<[u16]>,
 }
 
 static RUNTIME: RwLock<Option<Arc<Runtime>>> = RwLock::new(None);
@@ -30,32 +41,49 @@ fn replace(new: Option<Arc<Runtime>>) -> Option<Arc<Runtime>> {
 /// `load()`: validate the parameters and start. Returns a one-line summary for the log.
 pub fn configure(parameters_json: &str, family: i32) -> Result<String, String> {
     catch_unwind(|| {
-        let config = config::parse(parameters_json)?;
-        let hooks = HOOK_POINTS.iter().filter(|h| i32::from(h.family) == family).count();
-        let summary = format!(
-            "script {}, wait {}, timeout-ms {}, {hooks} DHCPv{family} hook points",
-            config.script.to_string_lossy(),
-            config.wait,
-            config.timeout.as_millis()
-        );
-        let limits =
-            Limits { timeout: config.timeout, max_running: config.max_running, max_queued: config.max_queued };
-        let supervisor = Supervisor::start(config.script.clone(), limits)
-            .map_err(|e| format!("cannot start the library's thread: {e}"))?;
-        drop(replace(Some(Arc::new(Runtime { config, supervisor }))));
-        Ok(summary)
+        let family = u8::try_from(family).map_err(|_| format!("unknown DHCP family {family}"))?;
+        let config = config::parse(parameters_json, family)?;
+        let mut by_hook = vec![Vec::new(); HOOK_POINTS.len()];
+        let mut summary = Vec::new();
+        let mut scripts = Vec::new();
+        for (index, script) in config.scripts.into_iter().enumerate() {
+            for &hook in &script.hooks {
+                by_hook[hook as usize].push(index);
+            }
+            summary.push(format!(
+                "script {} (wait {}, timeout-ms {}, {} hook points)",
+                script.script.to_string_lossy(),
+                script.wait,
+                script.timeout.as_millis(),
+                script.hooks.len()
+            ));
+            let limits =
+                Limits { timeout: script.timeout, max_running: script.max_running, max_queued: script.max_queued };
+            let supervisor = Supervisor::start(script.script.clone(), limits)
+                .map_err(|e| format!("cannot start the library's thread: {e}"))?;
+            scripts.push(ScriptRuntime { config: script, supervisor });
+        }
+        let runtime = Runtime { scripts, by_hook, extra_env: config.extra_env, options: Arc::from(config.options) };
+        drop(replace(Some(Arc::new(runtime))));
+        Ok(format!("DHCPv{family}: {}", summary.join("; ")))
     })
     .unwrap_or_else(|_| Err("internal error (panic) while reading the parameters".into()))
 }
 
 /// `unload()`, or a `load()` that failed after `configure()`.
 pub fn shutdown() {
-    // Dropping the runtime stops its thread (once a callout still running, if any, is done).
+    // Dropping the runtime stops its threads (once a callout still running, if any, is done).
     let _ = catch_unwind(|| drop(replace(None)));
 }
 
+/// Whether some script runs at this hook point (only then is its callout registered).
+pub fn hook_enabled(hook: u16) -> bool {
+    current().is_some_and(|r| r.by_hook.get(hook as usize).is_some_and(|s| !s.is_empty()))
+}
+
 pub fn new_event(hook: u16) -> Box<Event> {
-    Box::new(Event::new(hook))
+    let wanted = current().map_or_else(|| Arc::from(Vec::new()), |r| Arc::clone(&r.options));
+    Box::new(Event::new(hook, wanted))
 }
 
 /// What the callout tells Kea (`CalloutHandle::NextStep`): 0 continue, 1 skip, 2 drop.
@@ -63,19 +91,27 @@ pub const CONTINUE: u8 = 0;
 pub const SKIP: u8 = 1;
 pub const DROP: u8 = 2;
 
-/// Run the script for one hook point. Never panics across the FFI boundary; blocks only with
-/// `wait: true`, and then at most `timeout-ms` plus two short graces.
+/// Run the scripts of one hook point, in configuration order. Never panics across the FFI
+/// boundary; blocks only for waited-for scripts (and library hook points), each at most its
+/// `timeout-ms` plus two short graces. Returns the strongest next step their exit statuses asked.
 pub fn dispatch(event: Box<Event>) -> u8 {
     let result = catch_unwind(AssertUnwindSafe(|| {
         let Some(runtime) = current() else { return CONTINUE };
         let Some(hook) = event.hook() else { return CONTINUE };
-        let env = event.environment();
-        if runtime.config.wait {
-            run_waited(&runtime, hook, env)
-        } else {
-            runtime.supervisor.submit(hook.name, env);
-            CONTINUE
+        let Some(scripts) = runtime.by_hook.get(event.hook_id() as usize) else { return CONTINUE };
+        let env = event.environment(&runtime.extra_env);
+        let mut next = CONTINUE;
+        for &index in scripts {
+            let script = &runtime.scripts[index];
+            // `load` and `unload` are always waited for: an unload script must end before the
+            // library does.
+            if script.config.wait || hook.library {
+                next = next.max(run_waited(script, hook, &env));
+            } else {
+                script.supervisor.submit(hook.name, env.clone());
+            }
         }
+        next
     }));
     result.unwrap_or_else(|_| {
         log(LogMsg::InternalError, "panic while running the script", "");
@@ -83,8 +119,9 @@ pub fn dispatch(event: Box<Event>) -> u8 {
     })
 }
 
-fn run_waited(runtime: &Runtime, hook: &'static HookPoint, env: Vec<std::ffi::CString>) -> u8 {
-    let child = match spawn::spawn(&runtime.config.script, hook.name, &env) {
+fn run_waited(script: &ScriptRuntime, hook: &'static HookPoint, env: &[CString]) -> u8 {
+    let config = &script.config;
+    let child = match spawn::spawn(&config.script, hook.name, env) {
         Ok(child) => child,
         Err(e) => {
             log(LogMsg::SpawnFailed, hook.name, &e.to_string());
@@ -93,9 +130,9 @@ fn run_waited(runtime: &Runtime, hook: &'static HookPoint, env: Vec<std::ffi::CS
     };
     let process = child.process;
     let watch: Option<OwnedFd> = process.pidfd.as_ref().and_then(|fd| fd.as_fd().try_clone_to_owned().ok());
-    runtime.supervisor.adopt_output(hook.name, process.pid, watch, [child.stdout, child.stderr]);
+    script.supervisor.adopt_output(hook.name, process.pid, watch, [child.stdout, child.stderr]);
 
-    let mut deadline = Deadline::new(runtime.config.timeout);
+    let mut deadline = Deadline::new(config.timeout);
     let outcome = loop {
         if let Some(outcome) = spawn::wait_until(&process, deadline.due()) {
             break outcome;
@@ -107,7 +144,7 @@ fn run_waited(runtime: &Runtime, hook: &'static HookPoint, env: Vec<std::ffi::CS
     };
     report(hook.name, process.pid, &outcome);
     let Outcome::Exited(code) = outcome else { return CONTINUE };
-    let next = match runtime.config.exit_status[code as usize] {
+    let next = match config.exit_status[code as usize] {
         Action::Skip if hook.skip => SKIP,
         Action::Drop if hook.drop => DROP,
         _ => return CONTINUE,

@@ -428,28 +428,42 @@ fn python_client_renew_decline_recover() {
     assert_contract(&evs, &["lease4_expire:KEA_LEASE4_HWADDR", "lease4_recover:KEA_LEASE4_HWADDR"]);
 }
 
-/// The script's environment holds only KEA_* variables: nothing of Kea's own
-/// environment leaks (we give Kea a marker variable to check).
+/// The script's environment holds the KEA_* variables, Kea's PATH (`pass-env` default) and
+/// `extra-env`, nothing else of Kea's own environment; `pass-env: []` passes nothing.
 #[test]
-fn environment_is_only_kea_variables() {
+fn environment_is_kea_variables_and_what_is_asked_for() {
     let ns = v4_only();
-    let rec = EventLog::new(ns.dir()).unwrap();
-    // Kea's own environment has PATH, HOME, ... and the testbed's
-    // KEA_PIDFILE_DIR / KEA_LOCKFILE_DIR: none of them may reach the script.
-    let _kea = Kea::start(&ns, &KeaConfig::v4().runscript(&hook_so(), rec.script(), true)).unwrap();
-    let mut p = Perfdhcp::v4();
-    p.clients = 1;
-    p.period = 2;
-    p.run(&ns).unwrap();
-    let evs = rec.wait_for_hooks(&["pkt4_receive"]);
-    for ev in &evs {
+    let run = |parameters: &str| {
+        let rec = EventLog::create(ns.dir(), &format!("rec{}", parameters.len()), "").unwrap();
+        let params = format!(r#"{{"script": {:?}, "wait": true{parameters}}}"#, rec.script().to_str().unwrap());
+        // Kea's own environment has PATH, HOME, ... and the testbed's KEA_PIDFILE_DIR /
+        // KEA_LOCKFILE_DIR: only what the parameters ask for may reach the script.
+        let kea = Kea::start(&ns, &KeaConfig::v4().hook(hook_library(&hook_so(), &params))).unwrap();
+        let mut p = Perfdhcp::v4();
+        p.clients = 1;
+        p.period = 2;
+        p.run(&ns).unwrap();
+        let evs = rec.wait_for_hooks(&["pkt4_receive"]);
+        drop(kea);
+        evs
+    };
+    let path = std::env::var("PATH").unwrap();
+    for ev in &run("") {
         for k in ev.vars.keys() {
-            assert!(k.starts_with("KEA_") || SHELL_VARS.contains(&k.as_str()), "{k} leaked: {ev}");
+            assert!(k.starts_with("KEA_") || SHELL_VARS.contains(&k.as_str()) || k == "PATH", "{k} leaked: {ev}");
         }
-        assert!(ev.get("PATH").is_none() && ev.get("HOME").is_none(), "{ev}");
+        assert_eq!(ev.get("PATH"), Some(path.as_str()), "Kea's PATH is passed by default: {ev}");
+        assert!(ev.get("HOME").is_none(), "{ev}");
         assert!(
             ev.get("KEA_PIDFILE_DIR").is_none() && ev.get("KEA_LOCKFILE_DIR").is_none(),
             "Kea's own KEA_* environment leaked: {ev}"
         );
+    }
+    for ev in &run(r#", "pass-env": ["HOME"], "extra-env": {"SITE": "paris", "EMPTY": ""}"#) {
+        assert_eq!(ev.get("SITE"), Some("paris"), "{ev}");
+        assert_eq!(ev.get("EMPTY"), Some(""), "{ev}");
+        assert_eq!(ev.get("HOME"), std::env::var("HOME").ok().as_deref(), "{ev}");
+        // dash sets a PATH of its own when none is given; Kea's (the test's) must not be it.
+        assert_ne!(ev.get("PATH"), Some(path.as_str()), "{ev}");
     }
 }

@@ -10,9 +10,11 @@ fn cell(text: &str) -> String {
 pub fn emit(model: &Model) -> String {
     let mut md = String::new();
     for family in model.families() {
-        let _ = writeln!(md, "### DHCPv{family} variables\n");
+        let title = if family == 0 { "Library hook points (both servers)".to_string() } else { format!("DHCPv{family}") };
+        let in_family = |h: usize| model.hooks[h].family == family;
+        let _ = writeln!(md, "### {title}: variables\n");
         md.push_str("| Variable | Type | Description | Reference |\n|---|---|---|---|\n");
-        for var in model.variables.iter().filter(|v| v.hooks.iter().any(|&h| model.hooks[h].family == family)) {
+        for var in model.variables.iter().filter(|v| v.hooks.iter().any(|&h| in_family(h))) {
             let _ = writeln!(
                 md,
                 "| `{}` | {} | {} | {} |",
@@ -22,17 +24,23 @@ pub fn emit(model: &Model) -> String {
                 var.reference.as_deref().map(cell).unwrap_or_default()
             );
         }
-        let _ = writeln!(md, "\n### DHCPv{family} hook points\n");
-        md.push_str("| Hook point | When Kea calls it | Variables |\n|---|---|---|\n");
+        let _ = writeln!(md, "\n### {title}: hook points\n");
+        md.push_str("| Hook point | When it runs | Default | Variables |\n|---|---|---|---|\n");
         for hook in model.hooks.iter().filter(|h| h.family == family) {
             let vars: Vec<String> = hook.variables.iter().map(|&v| format!("`{}`", model.variables[v].name)).collect();
-            let _ = writeln!(md, "| `{}` | {} | {} |", hook.name, cell(&hook.description), vars.join(" "));
+            let default = if hook.default { "yes" } else { "no" };
+            let _ = writeln!(md, "| `{}` | {} | {default} | {} |", hook.name, cell(&hook.description), vars.join(" "));
         }
-        let _ = writeln!(md, "\n### DHCPv{family}: what `exit-status` can ask for\n");
-        md.push_str("| Hook point | `skip` | `drop` |\n|---|---|---|\n");
-        for hook in model.hooks.iter().filter(|h| h.family == family) {
-            let status = |s: &Option<String>| s.as_deref().map(cell).unwrap_or_else(|| "(ignored by Kea)".into());
-            let _ = writeln!(md, "| `{}` | {} | {} |", hook.name, status(&hook.skip), status(&hook.drop));
+        for o in model.options.iter().filter(|o| o.family == family) {
+            let _ = writeln!(md, "\n`{}<code>`: {}", o.prefix, cell(&o.description));
+        }
+        if family != 0 {
+            let _ = writeln!(md, "\n### {title}: what `exit-status` can ask for\n");
+            md.push_str("| Hook point | `skip` | `drop` |\n|---|---|---|\n");
+            for hook in model.hooks.iter().filter(|h| h.family == family) {
+                let status = |s: &Option<String>| s.as_deref().map(cell).unwrap_or_else(|| "(ignored by Kea)".into());
+                let _ = writeln!(md, "| `{}` | {} | {} |", hook.name, status(&hook.skip), status(&hook.drop));
+            }
         }
         md.push('\n');
     }

@@ -24,11 +24,19 @@ pub fn emit(model: &Model) -> String {
         let name = &h.name;
         let family = h.family;
         let vars = h.variables.iter().map(|&v| v as u16);
-        let (skip, drop) = (h.skip.is_some(), h.drop.is_some());
+        let (skip, drop, default, library) = (h.skip.is_some(), h.drop.is_some(), h.default, h.library);
         quote! {
-            HookPoint { name: #name, family: #family, skip: #skip, drop: #drop, variables: &[#(#vars),*] }
+            HookPoint {
+                name: #name, family: #family, library: #library, default: #default,
+                skip: #skip, drop: #drop, variables: &[#(#vars),*]
+            }
         }
     });
+    let options = model.options.iter().map(|o| {
+        let (prefix, family) = (&o.prefix, o.family);
+        quote! { OptionSource { prefix: #prefix, family: #family } }
+    });
+    let option_count = model.options.len();
     let var_count = model.variables.len();
     let hook_count = model.hooks.len();
     let tokens = quote! {
@@ -36,6 +44,8 @@ pub fn emit(model: &Model) -> String {
         pub static VARIABLES: [Variable; #var_count] = [#(#variables),*];
         /// Every hook point of spec/spec.toml, in the order of the C++ callout table; a hook point's id is its index here.
         pub static HOOK_POINTS: [HookPoint; #hook_count] = [#(#hooks),*];
+        /// Packets whose options the `options` parameter exports, as `<prefix><code>`.
+        pub static OPTION_SOURCES: [OptionSource; #option_count] = [#(#options),*];
     };
     let file = syn::parse2::<syn::File>(tokens).expect("generated Rust parses");
     let mut text = String::new();

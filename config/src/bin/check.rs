@@ -5,6 +5,7 @@
 //! `load()` runs on every kea-runscript entry of the files, with the same messages, and exits 1
 //! when one is wrong (2 when a file cannot be read as a Kea configuration).
 
+use kea_runscript_config::table;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -37,12 +38,18 @@ fn main() -> ExitCode {
         for entry in entries {
             let at = format!("{file}: {} hooks-libraries entry {} ({})", entry.server, entry.position, entry.library);
             match entry.result {
-                Ok(c) => println!(
-                    "{at}: OK: script {}, wait {}, timeout-ms {}",
-                    c.script.to_string_lossy(),
-                    c.wait,
-                    c.timeout.as_millis()
-                ),
+                Ok(c) => {
+                    for s in &c.scripts {
+                        let hooks: Vec<&str> = s.hooks.iter().map(|&h| table::HOOK_POINTS[h as usize].name).collect();
+                        println!(
+                            "{at}: OK: script {}, wait {}, timeout-ms {}, hook points {}",
+                            s.script.to_string_lossy(),
+                            s.wait,
+                            s.timeout.as_millis(),
+                            hooks.join(" ")
+                        );
+                    }
+                }
                 Err(e) => {
                     eprintln!("{at}: kea-runscript refused its configuration: {e}");
                     status = status.max(1);

@@ -193,6 +193,8 @@ pub const HOOKS6: &[&str] = &[
 
 /// Variables that /bin/sh (dash) may add to the environment itself.
 pub const SHELL_VARS: &[&str] = &["PWD", "OLDPWD", "SHLVL", "_"];
+/// Kea's own variables the hook passes unless told otherwise (`pass-env` default).
+pub const PASSED_BY_DEFAULT: &[&str] = &["PATH"];
 
 /// Variables that Kea has no value for in a given scenario (they must still
 /// be present, but may be empty). Everything else must be non-empty.
@@ -222,7 +224,7 @@ pub fn contract_problems(ev: &Event, may_be_empty: &[&str]) -> Vec<String> {
             if !names.contains(k.as_str()) {
                 p.push(format!("unexpected variable {k}"));
             }
-        } else if !SHELL_VARS.contains(&k.as_str()) {
+        } else if !SHELL_VARS.contains(&k.as_str()) && !PASSED_BY_DEFAULT.contains(&k.as_str()) {
             p.push(format!("non-KEA variable {k} leaked into the script's environment"));
         }
     }
