@@ -18,7 +18,13 @@ fn the_shipped_examples_pass_once_their_paths_exist() {
     let examples = workspace_root().join("examples");
     let dir = std::env::temp_dir().join(format!("krs-check-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    for (conf, script) in [("debug-kea-dhcp4.conf", "debug.sh"), ("routes/kea-dhcp4.conf", "routes/routes.sh"), ("routes/kea-dhcp6.conf", "routes/routes.sh")] {
+    for (conf, script) in [
+        ("debug-kea-dhcp4.conf", "debug.sh"),
+        ("routes/kea-dhcp4.conf", "routes/routes.sh"),
+        ("routes/kea-dhcp6.conf", "routes/routes.sh"),
+        ("committed/kea-dhcp4.conf", "committed/routes.sh"),
+        ("committed/kea-dhcp6.conf", "committed/routes.sh"),
+    ] {
         let text = std::fs::read_to_string(examples.join(conf)).unwrap();
         let installed = format!("/usr/share/kea-runscript/examples/{script}");
         assert!(text.contains(&installed), "{conf} does not name {installed}");
