@@ -3,7 +3,7 @@
 # Idempotent: does nothing when everything is already installed.
 set -eu
 PACKAGES="kea-dev kea-dhcp4-server kea-dhcp6-server kea-admin libboost-dev g++ pkg-config
-iproute2 procps isc-dhcp-client udhcpc python3"
+iproute2 procps isc-dhcp-client isc-dhcp-relay udhcpc python3"
 
 missing=""
 for p in $PACKAGES; do

@@ -64,7 +64,12 @@ fn generated_cpp_and_rust_carry_the_header_and_every_hook_point() {
     assert!(g.cpp.starts_with("// @generated"));
     assert!(g.rust.starts_with("// @generated"));
     for hook in &model.hooks {
-        assert!(g.cpp.contains(&format!("int callout_{}(isc::hooks::CalloutHandle& handle)", hook.name)));
+        let function = if hook.library {
+            format!("void library_{}(Event& event, ", hook.name)
+        } else {
+            format!("int callout_{}(isc::hooks::CalloutHandle& handle)", hook.name)
+        };
+        assert!(g.cpp.contains(&function), "{function} not generated");
         assert!(g.rust.contains(&format!("name: \"{}\"", hook.name)));
         assert!(g.markdown.contains(&format!("| `{}` |", hook.name)));
     }

@@ -7,6 +7,7 @@ one JSON line describing what it got.  Standard library only; needs root
 (port 68, SO_BINDTODEVICE).  See README.md beside this file.
 """
 
+import argparse
 import random
 import socket
 import struct
@@ -14,8 +15,8 @@ import sys
 
 sys.dont_write_bytecode = True  # leave no __pycache__ beside the scripts
 from dhcpcommon import (  # noqa: E402  (dhcpcommon.py is beside this script)
-    Client, actions_type, add_retry_arguments, address_type, die, hexcolon,
-    iface_mac, new_parser, parse_args, parse_hex, run_client, udp_socket)
+    Client, actions_type, add_retry_arguments, address_type, die, hex_type, hexcolon,
+    iface_mac, new_parser, option_type, parse_args, parse_hex, run_client, udp_socket)
 
 CLIENT_PORT = 68
 SERVER_PORT = 67
@@ -41,6 +42,9 @@ OPT_PRL = 55
 OPT_MESSAGE = 56
 OPT_VENDOR_CLASS = 60
 OPT_CLIENT_ID = 61
+OPT_USER_CLASS = 77
+
+DEFAULT_PRL = (1, 3, 6, 15, 51, 54, 58, 59)
 
 def opt(code, value):
     if len(value) > 255:
@@ -112,7 +116,11 @@ class Dhcp4Client(Client):
             if self.args.vendor_class:
                 opts += opt(OPT_VENDOR_CLASS, self.args.vendor_class.encode())
             if prl:
-                opts += opt(OPT_PRL, bytes([1, 3, 6, 15, 51, 54, 58, 59]))
+                opts += opt(OPT_PRL, bytes(self.args.prl))
+            if self.args.user_class:
+                opts += opt(OPT_USER_CLASS, self.args.user_class)
+            for code, value in self.args.option:
+                opts += opt(code, value)
         pkt = header + MAGIC + opts + bytes([OPT_END])
         # Pad to the minimal BOOTP size some servers/relays expect.
         return pkt.ljust(300, b"\0")
@@ -261,6 +269,16 @@ class Dhcp4Client(Client):
 ipv4 = address_type(4)
 
 
+def prl_type(text):
+    try:
+        codes = [int(c) for c in text.split(",") if c.strip()]
+    except ValueError:
+        codes = None
+    if not codes or not all(1 <= c <= 254 for c in codes):
+        raise argparse.ArgumentTypeError(f"expected option codes 1 to 254, comma-separated: {text!r}")
+    return codes
+
+
 def main(argv=None):
     p = new_parser("DHCPv4 client: DORA, then optional decline/release/renew.")
     p.add_argument("--mac", help="chaddr (hex, e.g. 02:00:00:00:00:01); "
@@ -277,6 +295,16 @@ def main(argv=None):
     p.add_argument("--vendor-class", help="send option 60 (vendor class identifier)")
     p.add_argument("--requested-address", type=ipv4,
                    help="ask for this address in the DISCOVER (option 50)")
+    p.add_argument("--prl", type=prl_type, default=list(DEFAULT_PRL),
+                   help="option 55 (parameter request list): decimal option codes, "
+                   "comma-separated (default 1,3,6,15,51,54,58,59)")
+    p.add_argument("--user-class", type=hex_type,
+                   help="send option 77 (user class) with these bytes (hex)")
+    p.add_argument("--option", type=option_type(254), action="append", default=[],
+                   metavar="CODE:HEX",
+                   help="send option CODE (decimal) with these bytes (hex) in DISCOVER and "
+                   "REQUEST, after the client's own options (repeatable; do not repeat one "
+                   "the client sends itself)")
     add_retry_arguments(p)
     args = parse_args(p, argv)
     # After a decline or release the client holds nothing: reject what follows.

@@ -8,6 +8,7 @@ got.  Standard library only; needs root (port 546, SO_BINDTODEVICE).  See
 README.md beside this file.
 """
 
+import argparse
 import fcntl
 import ipaddress
 import os
@@ -19,8 +20,8 @@ import time
 
 sys.dont_write_bytecode = True  # leave no __pycache__ beside the scripts
 from dhcpcommon import (  # noqa: E402  (dhcpcommon.py is beside this script)
-    Client, actions_type, add_retry_arguments, address_type, die, hexcolon,
-    iface_mac, new_parser, parse_args, parse_hex, run_client, udp_socket)
+    Client, actions_type, add_retry_arguments, address_type, die, hex_type, hexcolon,
+    iface_mac, new_parser, option_type, parse_args, parse_hex, run_client, udp_socket)
 
 CLIENT_PORT = 546
 SERVER_PORT = 547
@@ -28,6 +29,8 @@ ALL_SERVERS = "ff02::1:2"
 ACTIONS = ("renew", "rebind", "decline", "release")  # for --then, besides sleep:SECONDS
 
 SOLICIT, ADVERTISE, REQUEST, CONFIRM, RENEW, REBIND, REPLY, RELEASE, DECLINE = range(1, 10)
+RELAY_FORW, RELAY_REPL = 12, 13
+RELAY_HEADER = 34  # msg-type, hop-count, link-address, peer-address
 MSG_NAMES = {
     1: "SOLICIT", 2: "ADVERTISE", 3: "REQUEST", 4: "CONFIRM", 5: "RENEW",
     6: "REBIND", 7: "REPLY", 8: "RELEASE", 9: "DECLINE", 10: "RECONFIGURE",
@@ -40,7 +43,9 @@ OPT_IA_NA = 3
 OPT_IAADDR = 5
 OPT_ORO = 6
 OPT_ELAPSED_TIME = 8
+OPT_RELAY_MSG = 9
 OPT_STATUS_CODE = 13
+OPT_USER_CLASS = 15
 OPT_VENDOR_CLASS = 16
 OPT_DNS_SERVERS = 23
 OPT_DOMAIN_LIST = 24
@@ -148,6 +153,9 @@ class Dhcp6Client(Client):
         if not (self.want_na or self.want_pd):
             die("--no-na without --pd asks for nothing", 64)
         self.source = args.source or link_local(self.iface, args.dad_wait)
+        # Relay mode: the client's messages leave wrapped in RELAY-FORW, from port 547.
+        self.relays = args.relay
+        self.port = SERVER_PORT if self.relays else CLIENT_PORT
         self.timeout = args.timeout
         self.retries = args.retries
         self.server_duid = None
@@ -182,7 +190,7 @@ class Dhcp6Client(Client):
                 return fd
             except BlockingIOError:
                 if time.monotonic() >= deadline:
-                    die(f"another dhcp6_client holds [{self.source}]:{CLIENT_PORT} on "
+                    die(f"another dhcp6_client holds [{self.source}]:{self.port} on "
                         f"{self.iface} for more than {wait:g} s ({path})", 75)
                 time.sleep(0.05)
 
@@ -193,9 +201,9 @@ class Dhcp6Client(Client):
         s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_LOOP, 0)
         scope = self.ifindex if ipaddress.IPv6Address(self.source).is_link_local else 0
         try:
-            s.bind((self.source, CLIENT_PORT, 0, scope))
+            s.bind((self.source, self.port, 0, scope))
         except OSError as e:
-            die(f"bind [{self.source}]:{CLIENT_PORT} on {self.iface}: {e}", 71)
+            die(f"bind [{self.source}]:{self.port} on {self.iface}: {e}", 71)
         return s
 
     # -- building -----------------------------------------------------------
@@ -224,16 +232,45 @@ class Dhcp6Client(Client):
         if msg_type in (SOLICIT, REQUEST, RENEW, REBIND):
             body += opt(OPT_ORO, struct.pack("!HH", OPT_DNS_SERVERS, OPT_DOMAIN_LIST))
             if self.args.fqdn:
-                body += opt(OPT_CLIENT_FQDN, b"\x01" + encode_fqdn(self.args.fqdn))
+                body += opt(OPT_CLIENT_FQDN, bytes([self.args.fqdn_flags])
+                            + encode_fqdn(self.args.fqdn))
             if self.args.vendor_class:
                 data = self.args.vendor_class.encode()
                 body += opt(OPT_VENDOR_CLASS, struct.pack("!IH", self.args.enterprise, len(data))
                             + data)
+            if self.args.user_class:
+                body += opt(OPT_USER_CLASS, self.args.user_class)
+            for code, value in self.args.option:
+                body += opt(code, value)
         if na is not None:
             body += self.ia_na(na)
         if pd is not None:
             body += self.ia_pd(pd)
         return struct.pack("!I", (msg_type << 24) | xid) + body
+
+    def wrap(self, msg):
+        """Encapsulate `msg` in one RELAY-FORW per --relay, the first one given innermost:
+        hop-count 0, 1, ...; peer-address the client's source address for the first, the
+        previous relay's link-address for the others, unless given."""
+        prev = self.source
+        for hops, (link, peer, options) in enumerate(self.relays):
+            head = struct.pack("!BB", RELAY_FORW, hops) \
+                + socket.inet_pton(socket.AF_INET6, link) \
+                + socket.inet_pton(socket.AF_INET6, peer or prev)
+            msg = head + b"".join(opt(c, v) for c, v in options) + opt(OPT_RELAY_MSG, msg)
+            prev = link
+        return msg
+
+    def unwrap(self, data):
+        """The client message inside as many RELAY-REPL as --relay was given (None when the
+        datagram is not that)."""
+        for _ in self.relays:
+            if len(data) < RELAY_HEADER or data[0] != RELAY_REPL:
+                return None
+            data = first(parse_options(data[RELAY_HEADER:]), OPT_RELAY_MSG)
+            if data is None:
+                return None
+        return data
 
     # -- exchange -----------------------------------------------------------
 
@@ -246,14 +283,15 @@ class Dhcp6Client(Client):
         def send(attempt):
             # Retransmissions keep the xid and update Elapsed Time.
             elapsed = 0 if attempt == 1 else int((time.monotonic() - start) * 100)
-            pkt = self.build(msg_type, xid, elapsed, **kw)
+            pkt = self.wrap(self.build(msg_type, xid, elapsed, **kw))
             try:
                 self.sock.sendto(pkt, dest)
             except OSError as e:
                 die(f"send {name} to [{ALL_SERVERS}%{self.iface}]:{SERVER_PORT}: {e}", 71)
 
         def match(data, _sent):
-            if len(data) < 4:
+            data = self.unwrap(data)
+            if data is None or len(data) < 4:
                 return None
             head = struct.unpack("!I", data[:4])[0]
             rtype, rxid = head >> 24, head & 0xFFFFFF
@@ -402,6 +440,7 @@ class Dhcp6Client(Client):
             "released": self.released,
             "server_duid": hexcolon(self.server_duid),
             "source": self.source,
+            "relays": len(self.relays),
             "replies": self.replies,
             "statuses": self.statuses,
             "actions": self.actions,
@@ -409,6 +448,23 @@ class Dhcp6Client(Client):
 
 
 ipv6 = address_type(6)
+
+
+def relay_type(text):
+    """--relay LINK[,peer=ADDR][,CODE:HEX]... → (link, peer or None, [(code, bytes)])."""
+    items = text.split(",")
+    try:
+        link = ipv6(items[0])
+        peer = None
+        options = []
+        for item in items[1:]:
+            if item.startswith("peer="):
+                peer = ipv6(item[5:])
+            else:
+                options.append(option_type(0xFFFF)(item))
+    except argparse.ArgumentTypeError as e:
+        raise argparse.ArgumentTypeError(f"--relay {text!r}: {e}")
+    return link, peer, options
 
 
 def main(argv=None):
@@ -430,6 +486,19 @@ def main(argv=None):
     p.add_argument("--source", type=ipv6, help="source address to bind (default: the "
                    "interface's link-local address)")
     p.add_argument("--fqdn", help="send Client FQDN option 39 with this name (S flag set)")
+    p.add_argument("--fqdn-flags", type=int, default=1, metavar="N",
+                   help="flags byte of --fqdn (default 1: S)")
+    p.add_argument("--user-class", type=hex_type,
+                   help="send User Class option 15 with this payload (hex)")
+    p.add_argument("--option", type=option_type(0xFFFF), action="append", default=[],
+                   metavar="CODE:HEX",
+                   help="send option CODE (decimal) with these bytes (hex) in SOLICIT, "
+                   "REQUEST, RENEW and REBIND (repeatable)")
+    p.add_argument("--relay", type=relay_type, action="append", default=[],
+                   metavar="LINK[,peer=ADDR][,CODE:HEX]...",
+                   help="act as a relay agent too: wrap each message in a RELAY-FORW with "
+                   "this link-address and these relay options, sent from port 547; "
+                   "repeat for nested relays, the first given next to the client")
     p.add_argument("--vendor-class", help="send Vendor Class option 16 with this data")
     p.add_argument("--enterprise", type=int, default=4491,
                    help="enterprise number for --vendor-class (default 4491)")
@@ -445,6 +514,8 @@ def main(argv=None):
     args = parse_args(p, argv)
     if args.iaid is not None and not 0 <= args.iaid <= 0xFFFFFFFF:
         p.error("--iaid must fit in 32 bits")
+    if not 0 <= args.fqdn_flags <= 255:
+        p.error("--fqdn-flags must fit in a byte")
     # Reject impossible sequences before sending anything.
     na, pd, released = not args.no_na, args.pd, False
     for action in args.then:

@@ -42,6 +42,41 @@ def parse_hex(text, what):
     return data
 
 
+def option_type(max_code):
+    """An argparse `type` for --option CODE:HEX (CODE decimal, 1 to `max_code`); returns
+    (code, bytes)."""
+    def option(text):
+        code, sep, data = text.partition(":")
+        try:
+            code = int(code)
+        except ValueError:
+            code = -1
+        if not sep or not 1 <= code <= max_code:
+            raise argparse.ArgumentTypeError(
+                f"expected CODE:HEX with CODE 1 to {max_code}: {text!r}")
+        try:
+            value = bytes.fromhex(data.replace(":", "").replace(" ", ""))
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a hex string in {text!r}")
+        return code, value
+    option.__name__ = "option"
+    return option
+
+
+def hex_type(text):
+    """An argparse `type` for a non-empty hex string (colons allowed); returns bytes."""
+    try:
+        value = bytes.fromhex(text.replace(":", "").replace(" ", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a hex string: {text!r}")
+    if not value:
+        raise argparse.ArgumentTypeError("empty hex string")
+    return value
+
+
+hex_type.__name__ = "hex"
+
+
 def hexcolon(data):
     return ":".join(f"{b:02x}" for b in data)
 

@@ -306,6 +306,18 @@ impl<'a> Dhclient<'a> {
         Ok(Dhclient { ns, family, prefix_delegation: pd, dir, released: false })
     }
 
+    /// Appends statements to the client's private `dhclient.conf` (which starts with short
+    /// timeouts only), e.g. `send host-name "h";`, `request subnet-mask, routers;` or
+    /// `send fqdn.fqdn "h.example.org.";` (Debian's dhclient has no `-H`/`-F`).
+    pub fn add_config(&self, statements: &str) -> io::Result<()> {
+        let mut text = read_or_empty(&self.dir.join("dhclient.conf"));
+        text.push_str(statements);
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        fs::write(self.dir.join("dhclient.conf"), text)
+    }
+
     fn base_args(&self) -> Vec<String> {
         let mut a: Vec<String> = Vec::new();
         match self.family {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use crate::netns::{Netns, SUBNET_V4, SUBNET_V6};
+use crate::netns::{Netns, RELAY_SUBNET_V6, SUBNET_V4, SUBNET_V6};
 use crate::util::{json_str, other, read_or_empty, wait_until, Proc, DEFAULT_TIMEOUT};
 
 /// DHCPv4 or DHCPv6.
@@ -41,6 +41,10 @@ impl Family {
 pub const POOL_V4: (&str, &str) = ("192.0.2.100", "192.0.2.199");
 /// Address pool served to DHCPv6 clients.
 pub const POOL_V6: (&str, &str) = ("2001:db8:1::100", "2001:db8:1::1ff");
+/// Address pool of the DHCPv6 subnet behind the relay ([`KeaConfig::relay_subnet6`]).
+pub const POOL_RELAY_V6: (&str, &str) = ("2001:db8:2::100", "2001:db8:2::1ff");
+/// Its subnet id.
+pub const RELAY_SUBNET6_ID: u32 = 2;
 /// Prefix delegation pool: /56s out of this /48.
 pub const PD_POOL: &str = "2001:db8:8000::";
 pub const PD_POOL_LEN: u8 = 48;
@@ -85,6 +89,9 @@ pub struct KeaConfig {
     pub log_severity: String,
     /// Extra members of the `Dhcp4`/`Dhcp6` object, raw JSON `"key": value`.
     pub extra: Vec<String>,
+    /// More elements of the `subnet4`/`subnet6` list, raw JSON objects (after the served
+    /// subnet, id 1).
+    pub subnets: Vec<String>,
 }
 
 impl KeaConfig {
@@ -101,6 +108,7 @@ impl KeaConfig {
             interfaces: None,
             log_severity: "INFO".into(),
             extra: Vec::new(),
+            subnets: Vec::new(),
         }
     }
 
@@ -154,6 +162,20 @@ impl KeaConfig {
         self.extra.push(member_json.into());
         self
     }
+    /// Adds a raw subnet object to the `subnet4`/`subnet6` list.
+    pub fn subnet(mut self, subnet_json: impl Into<String>) -> Self {
+        self.subnets.push(subnet_json.into());
+        self
+    }
+    /// DHCPv6: the subnet behind the relay of [`Netns::with_relay`], [`RELAY_SUBNET_V6`] (id
+    /// [`RELAY_SUBNET6_ID`], pool [`POOL_RELAY_V6`], no interface: Kea selects it by the relay's
+    /// link-address).
+    pub fn relay_subnet6(self) -> Self {
+        self.subnet(format!(
+            "{{\"id\": {RELAY_SUBNET6_ID}, \"subnet\": \"{RELAY_SUBNET_V6}\", \"pools\": [{{\"pool\": \"{} - {}\"}}]}}",
+            POOL_RELAY_V6.0, POOL_RELAY_V6.1
+        ))
+    }
 
     /// Renders the configuration; `iface` is the server veth, `dir` the
     /// server's private directory (log file, DUID file).
@@ -193,10 +215,11 @@ impl KeaConfig {
             m.push(format!("\"data-directory\": {}", json_str(dir.to_string_lossy())));
         }
         m.push(format!("\"hooks-libraries\": [{}]", self.hooks.join(", ")));
+        let more: String = self.subnets.iter().map(|s| format!(", {s}")).collect();
         match self.family {
             Family::V4 => m.push(format!(
                 "\"subnet4\": [{{\"id\": 1, \"subnet\": \"{SUBNET_V4}\", \"interface\": {iface}, \
-                 \"pools\": [{{\"pool\": \"{} - {}\"}}]}}]",
+                 \"pools\": [{{\"pool\": \"{} - {}\"}}]}}{more}]",
                 POOL_V4.0,
                 POOL_V4.1,
                 iface = json_str(iface)
@@ -204,7 +227,7 @@ impl KeaConfig {
             Family::V6 => m.push(format!(
                 "\"subnet6\": [{{\"id\": 1, \"subnet\": \"{SUBNET_V6}\", \"interface\": {iface}, \
                  \"pools\": [{{\"pool\": \"{} - {}\"}}], \
-                 \"pd-pools\": [{{\"prefix\": \"{PD_POOL}\", \"prefix-len\": {PD_POOL_LEN}, \"delegated-len\": {PD_DELEGATED_LEN}}}]}}]",
+                 \"pd-pools\": [{{\"prefix\": \"{PD_POOL}\", \"prefix-len\": {PD_POOL_LEN}, \"delegated-len\": {PD_DELEGATED_LEN}}}]}}{more}]",
                 POOL_V6.0,
                 POOL_V6.1,
                 iface = json_str(iface)

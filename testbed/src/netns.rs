@@ -17,8 +17,16 @@ pub const SUBNET_V4: &str = "192.0.2.0/24";
 pub const SERVER_V6: &str = "2001:db8:1::1";
 pub const CLIENT_V6: &str = "2001:db8:1::2";
 pub const SUBNET_V6: &str = "2001:db8:1::/64";
+/// [`Netns::with_relay`]: the relay's address on the server link (the client's address of the
+/// plain pair, [`CLIENT_V6`]).
+pub const RELAY_UPPER_V6: &str = CLIENT_V6;
+/// [`Netns::with_relay`]: the relay's address on the client link, the link-address it puts in
+/// its RELAY-FORW messages.
+pub const RELAY_LINK_V6: &str = "2001:db8:2::1";
+/// [`Netns::with_relay`]: the client link behind the relay.
+pub const RELAY_SUBNET_V6: &str = "2001:db8:2::/64";
 
-/// Every namespace this testbed creates is named `krs<pid>x<n><s|c>`.
+/// Every namespace this testbed creates is named `krs<pid>x<n><s|c|r>`.
 const PREFIX: &str = "krs";
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -34,9 +42,23 @@ pub struct Netns {
     pub client: String,
     pub server_if: String,
     pub client_if: String,
+    /// The relay between them, with [`Netns::with_relay`].
+    pub relay: Option<RelayNs>,
     dir: TempDir,
     procs: Mutex<Vec<Proc>>,
     created: Vec<String>,
+}
+
+/// The middle namespace of [`Netns::with_relay`]: `upper_if` faces the server's `server_if`,
+/// `lower_if` the client's `client_if`.
+#[derive(Debug, Clone)]
+pub struct RelayNs {
+    /// `krs<pid>x<n>r`
+    pub ns: String,
+    /// `k<pid>x<n>u`, [`RELAY_UPPER_V6`]/64.
+    pub upper_if: String,
+    /// `k<pid>x<n>l`, [`RELAY_LINK_V6`]/64.
+    pub lower_if: String,
 }
 
 /// What to configure on the pair.
@@ -63,6 +85,25 @@ impl Netns {
     }
 
     pub fn with_options(opts: NetnsOptions) -> io::Result<Netns> {
+        let mut ns = Netns::named(false)?;
+        ns.setup(opts)?; // on error, Drop cleans up what was created
+        Ok(ns)
+    }
+
+    /// Three namespaces for DHCPv6 through a relay: server `krs<pid>x<n>s` (`server_if`,
+    /// [`SERVER_V6`]/64), relay `krs<pid>x<n>r` (`upper_if` [`RELAY_UPPER_V6`]/64 on the server
+    /// link, `lower_if` [`RELAY_LINK_V6`]/64 on the client link) and client `krs<pid>x<n>c`
+    /// (`client_if`, link-local only: a client behind a relay gets its addresses from
+    /// [`RELAY_SUBNET_V6`]). IPv6 only; waits until every link-local address is usable. Run the
+    /// relay with [`Netns::relay_cmd`] and [`Netns::spawn`]. Drop removes all three.
+    pub fn with_relay() -> io::Result<Netns> {
+        let mut ns = Netns::named(true)?;
+        ns.setup_relay()?; // on error, Drop cleans up what was created
+        Ok(ns)
+    }
+
+    /// Names (nothing created yet but the scratch directory).
+    fn named(relay: bool) -> io::Result<Netns> {
         if !crate::is_root() {
             return Err(other("the real-traffic tests need root (network namespaces, raw sockets): run them as root"));
         }
@@ -71,31 +112,79 @@ impl Netns {
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let base = format!("{PREFIX}{pid}x{n}");
         let dir = TempDir::new(&base)?;
-        let mut ns = Netns {
+        let ns = Netns {
             server: format!("{base}s"),
             client: format!("{base}c"),
             // Interface names are at most 15 characters: "k" + pid (≤ 7
             // digits) + "x" + counter + side.
             server_if: format!("k{pid}x{n}s"),
             client_if: format!("k{pid}x{n}c"),
+            relay: relay.then(|| RelayNs {
+                ns: format!("{base}r"),
+                upper_if: format!("k{pid}x{n}u"),
+                lower_if: format!("k{pid}x{n}l"),
+            }),
             dir,
             procs: Mutex::new(Vec::new()),
             created: Vec::new(),
         };
-        assert!(ns.server_if.len() <= 15 && ns.client_if.len() <= 15, "interface name too long");
-        ns.setup(opts)?; // on error, Drop cleans up what was created
+        let mut names = vec![&ns.server_if, &ns.client_if];
+        if let Some(r) = &ns.relay {
+            names.extend([&r.upper_if, &r.lower_if]);
+        }
+        for name in names {
+            assert!(name.len() <= 15, "interface name {name} too long");
+        }
         Ok(ns)
+    }
+
+    /// Creates a namespace with its private resolv.conf and `lo` up.
+    fn add_namespace(&mut self, name: &str) -> io::Result<()> {
+        // Private resolv.conf: `ip netns exec` bind-mounts it over
+        // /etc/resolv.conf, so no client can rewrite the host's.
+        let etc = netns_etc(name);
+        fs::create_dir_all(&etc)?;
+        fs::write(etc.join("resolv.conf"), "# kea-runscript testbed: private resolv.conf\n")?;
+        ip(&["netns", "add", name])?;
+        self.created.push(name.to_string());
+        ip(&["-n", name, "link", "set", "lo", "up"])?;
+        Ok(())
+    }
+
+    fn setup_relay(&mut self) -> io::Result<()> {
+        let r = self.relay.clone().expect("a relay namespace");
+        let (s, c) = (self.server.clone(), self.client.clone());
+        let (si, ci) = (self.server_if.clone(), self.client_if.clone());
+        for name in [&s, &r.ns, &c] {
+            self.add_namespace(name)?;
+        }
+        // Each veth pair is created directly inside its two namespaces.
+        ip(&["link", "add", &si, "netns", &s, "type", "veth", "peer", "name", &r.upper_if, "netns", &r.ns])?;
+        ip(&["link", "add", &r.lower_if, "netns", &r.ns, "type", "veth", "peer", "name", &ci, "netns", &c])?;
+        let links = [(&s, &si), (&r.ns, &r.upper_if), (&r.ns, &r.lower_if), (&c, &ci)];
+        for (ns, ifname) in links {
+            util::run_ok(
+                Command::new("ip")
+                    .args(["netns", "exec", ns, "sysctl", "-q", "-w"])
+                    .arg(format!("net.ipv6.conf.{ifname}.accept_dad=0")),
+            )?;
+        }
+        ip(&["-n", &s, "-6", "addr", "add", &format!("{SERVER_V6}/64"), "dev", &si, "nodad"])?;
+        ip(&["-n", &r.ns, "-6", "addr", "add", &format!("{RELAY_UPPER_V6}/64"), "dev", &r.upper_if, "nodad"])?;
+        ip(&["-n", &r.ns, "-6", "addr", "add", &format!("{RELAY_LINK_V6}/64"), "dev", &r.lower_if, "nodad"])?;
+        for (ns, ifname) in links {
+            ip(&["-n", ns, "link", "set", ifname, "up"])?;
+        }
+        for (ns, ifname) in links {
+            wait_until(Duration::from_secs(20), || link_local_ready(ns, ifname).then_some(()))
+                .map_err(|e| other(format!("link-local IPv6 address of {ifname} in {ns} not usable: {e}")))?;
+        }
+        Ok(())
     }
 
     fn setup(&mut self, opts: NetnsOptions) -> io::Result<()> {
         for name in [self.server.clone(), self.client.clone()] {
-            // Private resolv.conf: `ip netns exec` bind-mounts it over
-            // /etc/resolv.conf, so no client can rewrite the host's.
-            let etc = netns_etc(&name);
-            fs::create_dir_all(&etc)?;
-            fs::write(etc.join("resolv.conf"), "# kea-runscript testbed: private resolv.conf\n")?;
-            ip(&["netns", "add", &name])?;
-            self.created.push(name);
+            self.add_namespace(&name)?;
         }
         ip(&[
             "link",
@@ -113,8 +202,6 @@ impl Netns {
         ])?;
         let (s, c) = (self.server.clone(), self.client.clone());
         let (si, ci) = (self.server_if.clone(), self.client_if.clone());
-        ip(&["-n", &s, "link", "set", "lo", "up"])?;
-        ip(&["-n", &c, "link", "set", "lo", "up"])?;
         ip(&["-n", &s, "addr", "add", &format!("{SERVER_V4}/24"), "dev", &si])?;
         if opts.client_v4 {
             ip(&["-n", &c, "addr", "add", &format!("{CLIENT_V4}/24"), "dev", &ci])?;
@@ -169,6 +256,12 @@ impl Netns {
     /// A command that will run in the client namespace.
     pub fn client_cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
         Netns::exec(&self.client, program)
+    }
+
+    /// A command that will run in the relay namespace ([`Netns::with_relay`] only).
+    pub fn relay_cmd(&self, program: impl AsRef<std::ffi::OsStr>) -> io::Result<Command> {
+        let r = self.relay.as_ref().ok_or_else(|| other("no relay namespace: use Netns::with_relay"))?;
+        Ok(Netns::exec(&r.ns, program))
     }
 
     /// Spawns a command (built with [`Netns::server_cmd`] or
@@ -227,7 +320,8 @@ impl Drop for Netns {
                 eprintln!("testbed: deleting namespace {ns}: {e}");
             }
         }
-        for ns in [&self.server, &self.client] {
+        let relay = self.relay.as_ref().map(|r| &r.ns);
+        for ns in [Some(&self.server), Some(&self.client), relay].into_iter().flatten() {
             let _ = fs::remove_dir_all(netns_etc(ns));
         }
     }
@@ -302,7 +396,7 @@ fn kill_namespace_pids(ns: &str) {
 
 /// Removes namespaces (and their /etc/netns entries) left by an earlier run
 /// of this testbed that was killed before it could clean up: only names of
-/// our own pattern `krs<pid>x<n>[sc]` whose creating process is gone.
+/// our own pattern `krs<pid>x<n>[scr]` whose creating process is gone.
 pub fn cleanup_stale() {
     let Ok(out) = ip(&["netns", "list"]) else { return };
     for line in out.lines() {
@@ -320,7 +414,7 @@ pub fn cleanup_stale() {
 
 fn stale_owner(name: &str) -> Option<u32> {
     let rest = name.strip_prefix(PREFIX)?;
-    let rest = rest.strip_suffix('s').or_else(|| rest.strip_suffix('c'))?;
+    let rest = rest.strip_suffix('s').or_else(|| rest.strip_suffix('c')).or_else(|| rest.strip_suffix('r'))?;
     let (pid, n) = rest.split_once('x')?;
     if pid.is_empty()
         || n.is_empty()
@@ -340,6 +434,7 @@ mod tests {
     fn stale_names() {
         assert_eq!(stale_owner("krs123x4s"), Some(123));
         assert_eq!(stale_owner("krs123x4c"), Some(123));
+        assert_eq!(stale_owner("krs123x4r"), Some(123));
         assert_eq!(stale_owner("krs123x4"), None);
         assert_eq!(stale_owner("krsx4s"), None);
         assert_eq!(stale_owner("other"), None);

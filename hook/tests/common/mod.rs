@@ -33,6 +33,8 @@ pub enum Kind {
     /// `prefix/len`
     Prefix4,
     Prefix6,
+    /// decimal option codes (0 to 255), comma-separated: `1,3,6,15`
+    CodeList,
 }
 
 use Kind::*;
@@ -54,6 +56,16 @@ pub const QUERY4: &[(&str, Kind)] = &[
     ("KEA_QUERY4_RAI", Hex),
     ("KEA_QUERY4_RAI_CIRCUIT_ID", Hex),
     ("KEA_QUERY4_RAI_REMOTE_ID", Hex),
+    ("KEA_QUERY4_CLIENT_ID", Hex),
+    ("KEA_QUERY4_HOSTNAME", Str),
+    ("KEA_QUERY4_FQDN", Str),
+    ("KEA_QUERY4_FQDN_FLAGS", Int),
+    ("KEA_QUERY4_PRL", CodeList),
+    ("KEA_QUERY4_USER_CLASS", Hex),
+    ("KEA_QUERY4_RAI_LINK_SELECTION", Ip4),
+    ("KEA_QUERY4_RAI_SUBSCRIBER_ID", Hex),
+    ("KEA_QUERY4_RAI_VENDOR", Hex),
+    ("KEA_QUERY4_RAI_RELAY_ID", Hex),
 ];
 
 pub const RESPONSE4: &[(&str, Kind)] = &[
@@ -101,6 +113,18 @@ pub const QUERY6: &[(&str, Kind)] = &[
     ("KEA_QUERY6_REMOTE_PORT", Int),
     ("KEA_QUERY6_LABEL", Str),
     ("KEA_QUERY6_TRANSACTION_ID", Int),
+    ("KEA_QUERY6_VENDOR_CLASS", Hex),
+    ("KEA_QUERY6_USER_CLASS", Hex),
+    ("KEA_QUERY6_FQDN", Str),
+    ("KEA_QUERY6_FQDN_FLAGS", Int),
+    ("KEA_QUERY6_RELAYED", Bool),
+    ("KEA_QUERY6_RELAY_HOPS", Int),
+    ("KEA_QUERY6_RELAY_LINK_ADDRESS", Ip6),
+    ("KEA_QUERY6_RELAY_PEER_ADDRESS", Ip6),
+    ("KEA_QUERY6_RELAY_HOP_COUNT", Int),
+    ("KEA_QUERY6_RELAY_INTERFACE_ID", Hex),
+    ("KEA_QUERY6_RELAY_REMOTE_ID", Hex),
+    ("KEA_QUERY6_RELAY_SUBSCRIBER_ID", Hex),
 ];
 
 pub const RESPONSE6: &[(&str, Kind)] = &[
@@ -143,7 +167,8 @@ pub const FAKE: &[(&str, Kind)] = &[("KEA_FAKE_ALLOCATION", Bool)];
 pub const REMOVE: &[(&str, Kind)] = &[("KEA_REMOVE_LEASE", Bool)];
 
 /// The variables a hook point passes: the seed's tables (plus the new
-/// `KEA_LEASE4_CLIENT_ID` and the subnet identifiers).
+/// `KEA_LEASE4_CLIENT_ID`, the subnet identifiers and the named options of
+/// the queries).
 pub fn expected_vars(hook: &str) -> Vec<(&'static str, Kind)> {
     let groups: &[&[(&str, Kind)]] = match hook {
         "pkt4_receive" => &[QUERY4],
@@ -206,7 +231,36 @@ pub const ALWAYS_MAY_BE_EMPTY: &[&str] = &[
     "KEA_LEASE4_HOSTNAME",
     "KEA_LEASE4_CLIENT_ID",
     "KEA_LEASE6_HOSTNAME",
+    // Named options: empty when the client (or relay) did not send them.
+    "KEA_QUERY4_CLIENT_ID",
+    "KEA_QUERY4_HOSTNAME",
+    "KEA_QUERY4_FQDN",
+    "KEA_QUERY4_FQDN_FLAGS",
+    "KEA_QUERY4_PRL",
+    "KEA_QUERY4_USER_CLASS",
+    "KEA_QUERY4_RAI_LINK_SELECTION",
+    "KEA_QUERY4_RAI_SUBSCRIBER_ID",
+    "KEA_QUERY4_RAI_VENDOR",
+    "KEA_QUERY4_RAI_RELAY_ID",
+    "KEA_QUERY6_VENDOR_CLASS",
+    "KEA_QUERY6_USER_CLASS",
+    "KEA_QUERY6_FQDN",
+    "KEA_QUERY6_FQDN_FLAGS",
+    // Relay fields: empty when not relayed (checked below).
+    "KEA_QUERY6_RELAY_LINK_ADDRESS",
+    "KEA_QUERY6_RELAY_PEER_ADDRESS",
+    "KEA_QUERY6_RELAY_HOP_COUNT",
+    "KEA_QUERY6_RELAY_INTERFACE_ID",
+    "KEA_QUERY6_RELAY_REMOTE_ID",
+    "KEA_QUERY6_RELAY_SUBSCRIBER_ID",
 ];
+
+/// The relay fields of a DHCPv6 query that are set exactly when it was
+/// relayed (the relay options may be absent even then).
+pub const RELAY6_FIELDS: &[&str] =
+    &["KEA_QUERY6_RELAY_LINK_ADDRESS", "KEA_QUERY6_RELAY_PEER_ADDRESS", "KEA_QUERY6_RELAY_HOP_COUNT"];
+pub const RELAY6_OPTIONS: &[&str] =
+    &["KEA_QUERY6_RELAY_INTERFACE_ID", "KEA_QUERY6_RELAY_REMOTE_ID", "KEA_QUERY6_RELAY_SUBSCRIBER_ID"];
 
 /// Checks one event against the contract: every expected variable present,
 /// no other `KEA_*` variable, nothing else but what the shell adds, values
@@ -246,6 +300,40 @@ pub fn contract_problems(ev: &Event, may_be_empty: &[&str]) -> Vec<String> {
         }
         if !well_formed(kind, v) {
             p.push(format!("{name}={v:?} is not a well-formed {kind:?}"));
+        }
+    }
+    // A client FQDN option has both a name (possibly empty) and flags: the
+    // flags are set exactly when the option was sent.
+    for (name, flags) in [("KEA_QUERY4_FQDN", "KEA_QUERY4_FQDN_FLAGS"), ("KEA_QUERY6_FQDN", "KEA_QUERY6_FQDN_FLAGS")] {
+        if !ev.get(name).unwrap_or("").is_empty() && ev.get(flags).unwrap_or("").is_empty() {
+            p.push(format!("{name} set but {flags} empty"));
+        }
+    }
+    // DHCPv6 relay: the fields are set exactly when the query was relayed.
+    if let Some(relayed) = ev.get("KEA_QUERY6_RELAYED") {
+        let hops = ev.get("KEA_QUERY6_RELAY_HOPS").unwrap_or("");
+        match relayed {
+            "0" => {
+                if hops != "0" {
+                    p.push(format!("not relayed but KEA_QUERY6_RELAY_HOPS={hops:?}"));
+                }
+                for n in RELAY6_FIELDS.iter().chain(RELAY6_OPTIONS) {
+                    if !ev.get(n).unwrap_or("").is_empty() {
+                        p.push(format!("not relayed but {n} set"));
+                    }
+                }
+            }
+            "1" => {
+                if !hops.parse::<u32>().is_ok_and(|h| h >= 1) {
+                    p.push(format!("relayed but KEA_QUERY6_RELAY_HOPS={hops:?}"));
+                }
+                for n in RELAY6_FIELDS {
+                    if ev.get(n).unwrap_or("").is_empty() {
+                        p.push(format!("relayed but {n} empty"));
+                    }
+                }
+            }
+            _ => {}
         }
     }
     if !is_pd && ev.vars.contains_key("KEA_LEASE6_TYPE") {
@@ -292,6 +380,9 @@ pub fn well_formed(kind: Kind, v: &str) -> bool {
         Prefix6 => v
             .split_once('/')
             .is_some_and(|(a, l)| a.parse::<Ipv6Addr>().is_ok() && l.parse::<u8>().is_ok_and(|l| l <= 128)),
+        CodeList => {
+            v.split(',').all(|c| !c.is_empty() && c.bytes().all(|b| b.is_ascii_digit()) && c.parse::<u8>().is_ok())
+        }
     }
 }
 
