@@ -145,9 +145,14 @@ inline std::string client_id_text(const isc::dhcp::ClientIdPtr& id) {
     return duid_text(id);
 }
 
+/// The packet's option `code`, or null (also for a null packet).
+inline isc::dhcp::OptionPtr find_option(const isc::dhcp::PktPtr& pkt, std::uint16_t code) {
+    return pkt ? pkt->getOption(code) : isc::dhcp::OptionPtr();
+}
+
 /// An option's payload as the client sent it (empty when absent).
 inline std::string option_data(const isc::dhcp::PktPtr& pkt, std::uint16_t code) {
-    isc::dhcp::OptionPtr opt = pkt ? pkt->getOption(code) : isc::dhcp::OptionPtr();
+    isc::dhcp::OptionPtr opt = find_option(pkt, code);
     if (!opt) {
         return std::string();
     }
@@ -156,13 +161,13 @@ inline std::string option_data(const isc::dhcp::PktPtr& pkt, std::uint16_t code)
 }
 /// An option's payload, sub-options included, as bytes (empty when absent).
 inline std::vector<std::uint8_t> option_hex(const isc::dhcp::PktPtr& pkt, std::uint16_t code) {
-    isc::dhcp::OptionPtr opt = pkt ? pkt->getOption(code) : isc::dhcp::OptionPtr();
+    isc::dhcp::OptionPtr opt = find_option(pkt, code);
     return opt ? opt->toBinary(false) : std::vector<std::uint8_t>();
 }
 /// A sub-option's payload as bytes (empty when the option or the sub-option is absent).
 inline std::vector<std::uint8_t> sub_option_hex(const isc::dhcp::PktPtr& pkt, std::uint16_t code,
                                                 std::uint16_t sub) {
-    isc::dhcp::OptionPtr opt = pkt ? pkt->getOption(code) : isc::dhcp::OptionPtr();
+    isc::dhcp::OptionPtr opt = find_option(pkt, code);
     isc::dhcp::OptionPtr subopt = opt ? opt->getOption(sub) : isc::dhcp::OptionPtr();
     return subopt ? subopt->toBinary(false) : std::vector<std::uint8_t>();
 }
@@ -181,7 +186,7 @@ inline std::string sub_option_ipv4(const isc::dhcp::PktPtr& pkt, std::uint16_t c
 /// the option is absent or empty).
 inline std::optional<std::int64_t> option_first_byte(const isc::dhcp::PktPtr& pkt,
                                                      std::uint16_t code) {
-    isc::dhcp::OptionPtr opt = pkt ? pkt->getOption(code) : isc::dhcp::OptionPtr();
+    isc::dhcp::OptionPtr opt = find_option(pkt, code);
     if (!opt) {
         return std::nullopt;
     }
@@ -191,7 +196,7 @@ inline std::optional<std::int64_t> option_first_byte(const isc::dhcp::PktPtr& pk
 /// An option's payload bytes in decimal, comma-separated, e.g. a parameter request list
 /// `1,3,6,15` (empty when absent).
 inline std::string option_byte_list(const isc::dhcp::PktPtr& pkt, std::uint16_t code) {
-    isc::dhcp::OptionPtr opt = pkt ? pkt->getOption(code) : isc::dhcp::OptionPtr();
+    isc::dhcp::OptionPtr opt = find_option(pkt, code);
     if (!opt) {
         return std::string();
     }
@@ -206,13 +211,13 @@ inline std::string option_byte_list(const isc::dhcp::PktPtr& pkt, std::uint16_t 
 }
 /// The domain name of a DHCPv4 client FQDN option (81), as Kea decoded it (empty when absent).
 inline std::string fqdn4_name(const isc::dhcp::Pkt4Ptr& pkt) {
-    isc::dhcp::OptionPtr opt = pkt ? pkt->getOption(isc::dhcp::DHO_FQDN) : isc::dhcp::OptionPtr();
+    isc::dhcp::OptionPtr opt = find_option(pkt, isc::dhcp::DHO_FQDN);
     auto fqdn = boost::dynamic_pointer_cast<isc::dhcp::Option4ClientFqdn>(opt);
     return fqdn ? fqdn->getDomainName() : std::string();
 }
 /// The domain name of a DHCPv6 client FQDN option (39), as Kea decoded it (empty when absent).
 inline std::string fqdn6_name(const isc::dhcp::Pkt6Ptr& pkt) {
-    isc::dhcp::OptionPtr opt = pkt ? pkt->getOption(D6O_CLIENT_FQDN) : isc::dhcp::OptionPtr();
+    isc::dhcp::OptionPtr opt = find_option(pkt, D6O_CLIENT_FQDN);
     auto fqdn = boost::dynamic_pointer_cast<isc::dhcp::Option6ClientFqdn>(opt);
     return fqdn ? fqdn->getDomainName() : std::string();
 }
