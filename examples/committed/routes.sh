@@ -1,9 +1,9 @@
 #!/bin/sh
 # kea-runscript committed-leases route example: one run per lease that Kea has
-# just committed (leases4_committed / leases6_committed), KEA_LEASE_DELETED
-# telling whether the query holds the lease (0) or gave it up (1, e.g. an
-# address replaced by another). The *_release and *_expire hook points clean
-# up after clients that leave or vanish.
+# just committed (leases4_committed / leases6_committed). KEA_LEASE_DELETED=1
+# for a lease the query gave up (released, or replaced by another address); a
+# declined address is committed in the `declined` state. lease4_expire and
+# lease6_expire clean up after clients that vanish.
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 PROTO=static
 
@@ -28,9 +28,11 @@ v6() {
 }
 
 case "$1" in
-leases4_committed) if [ "$KEA_LEASE_DELETED" = 1 ]; then v4 del; else v4 add; fi ;;
-leases6_committed) if [ "$KEA_LEASE_DELETED" = 1 ]; then v6 del; else v6 add; fi ;;
-lease4_release | lease4_expire) v4 del ;;
-lease6_release | lease6_expire) v6 del ;;
+leases4_committed)
+    if [ "$KEA_LEASE_DELETED" = 1 ] || [ "$KEA_LEASE4_STATE" = declined ]; then v4 del; else v4 add; fi ;;
+leases6_committed)
+    if [ "$KEA_LEASE_DELETED" = 1 ] || [ "$KEA_LEASE6_STATE" = declined ]; then v6 del; else v6 add; fi ;;
+lease4_expire) v4 del ;;
+lease6_expire) v6 del ;;
 esac
 exit 0

@@ -151,3 +151,39 @@ fn routes_example_expiry_removes_the_route() {
     u.vanish();
     wait_routes(&ns, false, "route removed after expiry", |r| !r.contains(&addr));
 }
+
+/// `examples/committed/` as shipped (`leases4_committed`, `lease4_release`, `lease4_expire`):
+/// the /32 is there as soon as dhclient has its ACK (the lease was committed, and the script
+/// waited for, before Kea answered), and goes away with the release.
+#[test]
+fn committed_example_v4() {
+    let ns = bare(false);
+    let script = example("committed/routes.sh");
+    let _kea = start_example(&ns, Family::V4, "committed/kea-dhcp4.conf", "committed/routes.sh", &script);
+    let mut dh = Dhclient::v4(&ns).unwrap();
+    let addr = dh.obtain().unwrap().address.unwrap();
+    let r = routes(&ns, false);
+    assert!(r.contains(&format!("{addr} dev {}", ns.server_if)), "no route to {addr} right after the ACK:\n{r}");
+    dh.release().unwrap();
+    wait_routes(&ns, false, "route removed after the release", |r| !r.contains(&addr));
+}
+
+/// `examples/committed/` in kea-dhcp6 (`leases6_committed`, `lease6_release`, `lease6_expire`):
+/// a /128 for the address and a route to the delegated prefix via the client's link-local
+/// address as soon as dhclient has its REPLY; both go away with the release.
+#[test]
+fn committed_example_v6_address_and_prefix() {
+    let ns = bare(true);
+    let script = example("committed/routes.sh");
+    let _kea = start_example(&ns, Family::V6, "committed/kea-dhcp6.conf", "committed/routes.sh", &script);
+    let client_ll = ns.client_link_local().unwrap();
+    let mut dh = Dhclient::v6_pd(&ns).unwrap();
+    let lease = dh.obtain().unwrap();
+    let addr = lease.address.unwrap();
+    let prefix = lease.prefix.unwrap();
+    let r = routes(&ns, true);
+    assert!(r.contains(&format!("{addr} dev {}", ns.server_if)), "no /128 for {addr}:\n{r}");
+    assert!(r.contains(&format!("{prefix} via {client_ll} dev {}", ns.server_if)), "no route for {prefix}:\n{r}");
+    dh.release().unwrap();
+    wait_routes(&ns, true, "routes removed after the release", |r| !r.contains(&addr) && !r.contains(&prefix));
+}
