@@ -9,7 +9,7 @@ README.md beside this file.
 """
 
 import argparse
-import fcntl
+import errno
 import ipaddress
 import os
 import random
@@ -176,22 +176,22 @@ class Dhcp6Client(Client):
         # Several sockets may bind [source]:546 with SO_REUSEADDR, but the
         # kernel hands each unicast REPLY to only one of them: concurrent
         # clients on one address would steal each other's replies.  Serialize
-        # them with a lock per (network namespace, source address).
-        netns = os.stat("/proc/self/ns/net").st_ino
-        path = f"/tmp/dhcp6_client.{netns}.{self.source.replace(':', '_')}.{self.iface}.lock"
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as e:
-            die(f"lock file {path}: {e}", 71)
+        # them with a lock per (network namespace, source address): an
+        # abstract unix socket name, which belongs to the network namespace
+        # and is released when this process ends, leaving no file behind.
+        name = f"\0kea-runscript-dhcp6-client {self.source} {self.iface}"
+        lock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         deadline = time.monotonic() + wait
         while True:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return fd
-            except BlockingIOError:
+                lock.bind(name)
+                return lock
+            except OSError as e:
+                if e.errno != errno.EADDRINUSE:
+                    die(f"lock {name[1:]!r}: {e}", 71)
                 if time.monotonic() >= deadline:
                     die(f"another dhcp6_client holds [{self.source}]:{self.port} on "
-                        f"{self.iface} for more than {wait:g} s ({path})", 75)
+                        f"{self.iface} for more than {wait:g} s", 75)
                 time.sleep(0.05)
 
     def _open_socket(self):
