@@ -123,3 +123,34 @@ fn syntax_and_unknown_keys_name_the_line() {
     let line = line_of(vars, "colour", 0);
     assert!(e.contains(&format!("spec.toml:{line}: spec: unknown field `colour`")), "{e}");
 }
+
+#[test]
+fn each_and_library_errors() {
+    let extra = "\n[[hook]]\nname = \"leases4_committed\"\nfamily = 4\ndescription = \"d\"\n\
+        arguments = [{ name = \"query4\", type = \"isc::dhcp::Pkt4Ptr\" }]\n\
+        each = [{ over = \"leases4\", name = \"lease4\", type = \"isc::dhcp::Lease4Ptr\" }]\n\
+        \n[[hook]]\nname = \"load\"\nlibrary = true\nfamily = 4\ndescription = \"d\"\n\
+        \n[[hook]]\nname = \"nofamily\"\ndescription = \"d\"\n";
+    let e = errors(extra);
+    let over = line_of(extra, "each = ", 0);
+    let family = line_of(extra, "library = true", 0) + 1;
+    let nofamily = line_of(extra, "name = \"nofamily\"", 0);
+    assert!(e.contains(&format!("spec.toml:{over}: hook point leases4_committed: `each` runs over leases4, which is not an argument")), "{e}");
+    assert!(e.contains(&format!("spec.toml:{family}: hook point load: a library hook point belongs to both families")), "{e}");
+    assert!(e.contains(&format!("spec.toml:{nofamily}: hook point nofamily: family is missing")), "{e}");
+}
+
+#[test]
+fn each_makes_the_element_an_argument_for_variables() {
+    let extra = "\n[[hook]]\nname = \"leases4_committed\"\nfamily = 4\ndescription = \"d\"\n\
+        arguments = [{ name = \"leases4\", type = \"isc::dhcp::Lease4CollectionPtr\" }]\n\
+        each = [{ over = \"leases4\", name = \"lease4\", type = \"isc::dhcp::Lease4Ptr\" }]\n";
+    let vars = variable("KEA_LEASE4_ADDRESS", "string", "lease4", "lease4->addr_.toText()", r#"["@lease4"]"#)
+        + &variable("KEA_LEASE_DELETED", "bool", "deleted", "deleted", r#"["@deleted"]"#);
+    let model = load_str(&format!("{HOOKS}{extra}{vars}"), "spec.toml").unwrap();
+    assert_eq!(model.hook("leases4_committed").unwrap().variables, vec![0, 1]);
+    assert_eq!(model.hook("lease4_expire").unwrap().variables, vec![0]);
+    let cpp = kea_runscript_codegen::generate(&model).cpp;
+    assert!(cpp.contains("for (const isc::dhcp::Lease4Ptr& lease4 : *leases4)"), "{cpp}");
+    assert!(cpp.contains("put_bool(event, var::KEA_LEASE_DELETED, deleted);"), "{cpp}");
+}
