@@ -5,4 +5,7 @@
 set -eu
 cd "$(dirname "$0")"
 ./scripts/install-deps.sh
+# The real-traffic tests load target/debug/libkea_runscript.so and run target/debug/
+# kea-runscript-check; `cargo test` alone does not build a cdylib or another package's binary.
+cargo build --workspace --locked
 cargo test --workspace --locked "$@"

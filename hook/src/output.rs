@@ -56,7 +56,7 @@ impl LineSplitter {
     }
 }
 
-/// A line as it goes to the log: valid UTF-8, control characters as `\xNN`, `...` when cut.
+/// A line as it goes to the log: valid UTF-8, control characters but tab as `\xNN`, `...` when cut.
 pub fn render(line: &[u8], cut: bool) -> String {
     let text = String::from_utf8_lossy(line);
     let mut out = String::with_capacity(text.len() + 3);

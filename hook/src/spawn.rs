@@ -215,10 +215,10 @@ impl Deadline {
         }
     }
 
-    /// End the run now (at unload), whatever its time limit.
+    /// End the run now (at unload), whatever its time limit: the next `step` sends SIGTERM.
     pub fn expire_now(&mut self) {
         if self.stage == 0 {
-            self.timeout = self.started.elapsed();
+            self.timeout = Duration::ZERO;
         }
     }
 

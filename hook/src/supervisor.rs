@@ -346,8 +346,9 @@ impl<'a> Worker<'a> {
             consider(Some(self.next_report));
         }
         consider(self.budget.report_due());
-        if let Some(s) = self.stop_started {
-            consider(Some(s + STOP_GRACE));
+        // The end of the unload grace, while it is ahead (after it, the deadlines above rule).
+        if let Some(end) = self.stop_started.map(|s| s + STOP_GRACE).filter(|&end| end > Instant::now()) {
+            consider(Some(end));
         }
         next
     }

@@ -20,8 +20,10 @@ pub struct Event {
     pub time_ns: u128,
     /// PID of the script (breaks ties in ordering).
     pub pid: u32,
-    /// Its whole environment.
+    /// Its whole environment (values as text, invalid UTF-8 replaced).
     pub vars: BTreeMap<String, String>,
+    /// The same, values as the exact bytes the script received.
+    pub raw: BTreeMap<String, Vec<u8>>,
     /// File the event was read from.
     pub file: PathBuf,
 }
@@ -30,6 +32,11 @@ impl Event {
     /// A variable, if present.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.vars.get(name).map(String::as_str)
+    }
+
+    /// A variable's exact bytes, if present.
+    pub fn bytes(&self, name: &str) -> Option<&[u8]> {
+        self.raw.get(name).map(Vec::as_slice)
     }
 
     /// A variable that must be present (panics naming the event otherwise).
@@ -248,17 +255,23 @@ fn parse_event(bytes: &[u8], file: PathBuf) -> Option<Event> {
         args.push(String::from_utf8_lossy(fields.next()?).into_owned());
     }
     let mut vars = BTreeMap::new();
+    let mut raw = BTreeMap::new();
     for f in fields {
         if f.is_empty() {
             continue;
         }
-        let s = String::from_utf8_lossy(f);
-        let (k, v) = s.split_once('=').unwrap_or((&s, ""));
-        vars.insert(k.to_string(), v.to_string());
+        // The name ends at the first '='; the value is the rest, any bytes.
+        let (k, v) = match f.iter().position(|&b| b == b'=') {
+            Some(i) => (&f[..i], &f[i + 1..]),
+            None => (f, &f[f.len()..]),
+        };
+        let k = String::from_utf8_lossy(k).into_owned();
+        vars.insert(k.clone(), String::from_utf8_lossy(v).into_owned());
+        raw.insert(k, v.to_vec());
     }
     let mut args = args.into_iter();
     let hook = args.next().unwrap_or_default();
-    Some(Event { hook, extra_args: args.collect(), time_ns, pid, vars, file })
+    Some(Event { hook, extra_args: args.collect(), time_ns, pid, vars, raw, file })
 }
 
 #[cfg(test)]
@@ -283,5 +296,14 @@ mod tests {
         let e = parse_event(&b, PathBuf::from("x")).unwrap();
         assert_eq!(e.hook, "");
         assert_eq!(e.get("KEA_X"), Some("a\nb"));
+    }
+
+    #[test]
+    fn raw_values() {
+        let b = b"1\n2\n0\nKEA_X=a=\xff\nb\0KEA_E=\0".to_vec();
+        let e = parse_event(&b, PathBuf::from("x")).unwrap();
+        assert_eq!(e.bytes("KEA_X"), Some(&b"a=\xff\nb"[..]));
+        assert_eq!(e.get("KEA_X"), Some("a=\u{fffd}\nb"));
+        assert_eq!(e.bytes("KEA_E"), Some(&b""[..]));
     }
 }

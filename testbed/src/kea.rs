@@ -29,6 +29,13 @@ impl Family {
             Family::V6 => "Dhcp6",
         }
     }
+    /// Name of the lease file with [`KeaConfig::persist_leases`].
+    pub fn lease_file(self) -> &'static str {
+        match self {
+            Family::V4 => "leases4.csv",
+            Family::V6 => "leases6.csv",
+        }
+    }
     fn started(self) -> &'static str {
         match self {
             Family::V4 => "DHCP4_STARTED",
@@ -36,6 +43,9 @@ impl Family {
         }
     }
 }
+
+/// File name of the control socket in the server's directory.
+pub const CONTROL_SOCKET: &str = "ctrl.sock";
 
 /// Address pool served to DHCPv4 clients.
 pub const POOL_V4: (&str, &str) = ("192.0.2.100", "192.0.2.199");
@@ -58,6 +68,14 @@ pub fn hook_library(library: &Path, parameters_json: &str) -> String {
 /// Parameters for kea-runscript: `{"script": <path>, "wait": <bool>}`.
 pub fn runscript_params(script: &Path, wait: bool) -> String {
     format!("{{\"script\": {}, \"wait\": {}}}", json_str(script.to_string_lossy()), wait)
+}
+
+/// Parameters for kea-runscript with more members after `script` and
+/// `wait`, each `(name, raw JSON value)`: e.g. `[("timeout-ms", "500")]`.
+pub fn runscript_params_with(script: &Path, wait: bool, more: &[(&str, &str)]) -> String {
+    let mut m = vec![format!("\"script\": {}", json_str(script.to_string_lossy())), format!("\"wait\": {wait}")];
+    m.extend(more.iter().map(|(k, v)| format!("{}: {v}", json_str(k))));
+    format!("{{{}}}", m.join(", "))
 }
 
 /// ISC's own run_script hook shipped with Kea (useful as a reference).
@@ -92,6 +110,13 @@ pub struct KeaConfig {
     /// More elements of the `subnet4`/`subnet6` list, raw JSON objects (after the served
     /// subnet, id 1).
     pub subnets: Vec<String>,
+    /// `Some(lfc_interval)`: memfile with `persist: true`, the lease file
+    /// `leases4.csv`/`leases6.csv` in the server's private directory, Kea's
+    /// lease file cleanup (kea-lfc) every `lfc_interval` seconds (0: never).
+    pub persist_leases: Option<u32>,
+    /// A unix control socket `ctrl.sock` in the server's private directory
+    /// (see [`Kea::command`]).
+    pub control_socket: bool,
 }
 
 impl KeaConfig {
@@ -109,6 +134,8 @@ impl KeaConfig {
             log_severity: "INFO".into(),
             extra: Vec::new(),
             subnets: Vec::new(),
+            persist_leases: None,
+            control_socket: false,
         }
     }
 
@@ -150,6 +177,21 @@ impl KeaConfig {
     pub fn runscript(self, library: &Path, script: &Path, wait: bool) -> Self {
         self.hook(hook_library(library, &runscript_params(script, wait)))
     }
+    /// Adds kea-runscript with `script`, `wait` and more parameters (see
+    /// [`runscript_params_with`]).
+    pub fn runscript_with(self, library: &Path, script: &Path, wait: bool, more: &[(&str, &str)]) -> Self {
+        self.hook(hook_library(library, &runscript_params_with(script, wait, more)))
+    }
+    /// Keeps leases in a lease file and runs kea-lfc every `lfc_interval` s.
+    pub fn persist_leases(mut self, lfc_interval: u32) -> Self {
+        self.persist_leases = Some(lfc_interval);
+        self
+    }
+    /// Opens a unix control socket (`ctrl.sock` in the server's directory).
+    pub fn control_socket(mut self) -> Self {
+        self.control_socket = true;
+        self
+    }
     pub fn no_interfaces(mut self) -> Self {
         self.interfaces = Some(Vec::new());
         self
@@ -188,7 +230,19 @@ impl KeaConfig {
         let mut m: Vec<String> = Vec::new();
         let socket_type = if self.family == Family::V4 { ", \"dhcp-socket-type\": \"raw\"" } else { "" };
         m.push(format!("\"interfaces-config\": {{\"interfaces\": [{ifaces}]{socket_type}}}"));
-        m.push("\"lease-database\": {\"type\": \"memfile\", \"persist\": false}".into());
+        match self.persist_leases {
+            None => m.push("\"lease-database\": {\"type\": \"memfile\", \"persist\": false}".into()),
+            Some(lfc) => m.push(format!(
+                "\"lease-database\": {{\"type\": \"memfile\", \"persist\": true, \"name\": {}, \"lfc-interval\": {lfc}}}",
+                json_str(dir.join(self.family.lease_file()).to_string_lossy())
+            )),
+        }
+        if self.control_socket {
+            m.push(format!(
+                "\"control-socket\": {{\"socket-type\": \"unix\", \"socket-name\": {}}}",
+                json_str(dir.join(CONTROL_SOCKET).to_string_lossy())
+            ));
+        }
         m.push(format!("\"valid-lifetime\": {}", self.valid_lifetime));
         if let Some(p) = self.preferred_lifetime {
             m.push(format!("\"preferred-lifetime\": {p}"));
@@ -233,10 +287,11 @@ impl KeaConfig {
                 iface = json_str(iface)
             )),
         }
+        // "maxsize": 0: the log is never rotated, a test reads all of it.
         let logger = self.family.binary();
         let debuglevel = if self.log_severity == "DEBUG" { 99 } else { 0 };
         m.push(format!(
-            "\"loggers\": [{{\"name\": \"{logger}\", \"output_options\": [{{\"output\": {}, \"flush\": true}}], \
+            "\"loggers\": [{{\"name\": \"{logger}\", \"output_options\": [{{\"output\": {}, \"flush\": true, \"maxsize\": 0}}], \
              \"severity\": {}, \"debuglevel\": {debuglevel}}}]",
             json_str(dir.join("kea.log").to_string_lossy()),
             json_str(&self.log_severity)
@@ -377,6 +432,83 @@ impl<'a> Kea<'a> {
     /// The namespaces the server runs in.
     pub fn netns(&self) -> &Netns {
         self.ns
+    }
+
+    /// Sends a signal to the server (by PID, while it is not reaped).
+    pub fn signal(&self, sig: libc::c_int) {
+        self.proc.signal(sig)
+    }
+
+    /// Rewrites the configuration file the server was started with (for a
+    /// later `config-reload` or SIGHUP).
+    pub fn rewrite_config(&self, cfg: &KeaConfig) -> io::Result<()> {
+        if cfg.family != self.family {
+            return Err(other("rewrite_config: another family"));
+        }
+        let tmp = self.dir.join("kea.json.new");
+        fs::write(&tmp, cfg.render(&self.ns.server_if, &self.dir))?;
+        fs::rename(&tmp, &self.config)
+    }
+
+    /// The lease file (with [`KeaConfig::persist_leases`]).
+    pub fn lease_file(&self) -> PathBuf {
+        self.dir.join(self.family.lease_file())
+    }
+
+    /// The control socket (with [`KeaConfig::control_socket`]).
+    pub fn control_socket(&self) -> PathBuf {
+        self.dir.join(CONTROL_SOCKET)
+    }
+
+    /// Sends one command over the control socket (e.g.
+    /// `{"command": "config-reload"}`) and returns the server's answer,
+    /// read until the server closes the connection (at most `timeout`).
+    /// Invalid UTF-8 in the answer is replaced (U+FFFD) before parsing (Kea
+    /// itself writes bytes outside printable ASCII as `\u00XX`).
+    pub fn command_timeout(&self, command_json: &str, timeout: Duration) -> io::Result<serde_json::Value> {
+        use std::io::{Read, Write};
+        let mut s = std::os::unix::net::UnixStream::connect(self.control_socket())?;
+        s.set_read_timeout(Some(timeout))?;
+        s.set_write_timeout(Some(timeout))?;
+        s.write_all(command_json.as_bytes())?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).map_err(|e| other(format!("{command_json}: no complete answer: {e}")))?;
+        let text = String::from_utf8_lossy(&buf);
+        serde_json::from_str(&text).map_err(|e| other(format!("{command_json}: bad answer {text:?}: {e}")))
+    }
+
+    /// [`Kea::command_timeout`] with the 30 s default deadline.
+    pub fn command(&self, command_json: &str) -> io::Result<serde_json::Value> {
+        self.command_timeout(command_json, DEFAULT_TIMEOUT)
+    }
+
+    /// Sends a command and fails unless its `result` is 0; returns the answer.
+    pub fn command_ok(&self, command_json: &str) -> io::Result<serde_json::Value> {
+        let v = self.command(command_json)?;
+        let v1 = if let serde_json::Value::Array(a) = &v { a.first().cloned().unwrap_or_default() } else { v };
+        match v1.get("result").and_then(serde_json::Value::as_i64) {
+            Some(0) => Ok(v1),
+            _ => Err(other(format!("{command_json}: {v1}"))),
+        }
+    }
+
+    /// Lines of the log containing `needle`.
+    pub fn log_lines(&self, needle: &str) -> Vec<String> {
+        self.log().lines().filter(|l| l.contains(needle)).map(str::to_string).collect()
+    }
+
+    /// Number of log lines containing `needle`.
+    pub fn log_count(&self, needle: &str) -> usize {
+        self.log().lines().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Size in bytes of the log file and of Kea's captured stdout/stderr.
+    pub fn log_size(&self) -> u64 {
+        let mut n = 0;
+        for f in ["kea.log", "stdout", "stderr"] {
+            n += fs::metadata(self.dir.join(f)).map(|m| m.len()).unwrap_or(0);
+        }
+        n
     }
 }
 

@@ -24,6 +24,7 @@ pub mod clients;
 pub mod events;
 pub mod kea;
 pub mod netns;
+pub mod procs;
 pub mod relay;
 pub mod util;
 
@@ -34,14 +35,18 @@ pub use clients::{
 };
 pub use events::{summary, Event, EventLog};
 pub use kea::{
-    hook_library, isc_run_script_params, runscript_params, Family, Kea, KeaConfig, ISC_RUN_SCRIPT, PD_DELEGATED_LEN,
-    PD_POOL, PD_POOL_LEN, POOL_RELAY_V6, POOL_V4, POOL_V6, RELAY_SUBNET6_ID,
+    hook_library, isc_run_script_params, runscript_params, runscript_params_with, Family, Kea, KeaConfig,
+    CONTROL_SOCKET, ISC_RUN_SCRIPT, PD_DELEGATED_LEN, PD_POOL, PD_POOL_LEN, POOL_RELAY_V6, POOL_V4, POOL_V6,
+    RELAY_SUBNET6_ID,
 };
 pub use netns::{
     Netns, NetnsOptions, RelayNs, CLIENT_V4, CLIENT_V6, RELAY_LINK_V6, RELAY_SUBNET_V6, RELAY_UPPER_V6, SERVER_V4,
     SERVER_V6, SUBNET_V4, SUBNET_V6,
 };
+pub use procs::{ProcEntry, ProcSnapshot, Sampler};
 pub use relay::{Dhcrelay, Dhcrelay6Options};
+/// The JSON crate of [`Kea::command`]'s answers, for the tests.
+pub use serde_json;
 pub use util::{wait_until, Elapsed, Proc, TempDir, DEFAULT_TIMEOUT};
 
 use std::path::{Path, PathBuf};

@@ -298,6 +298,21 @@ impl Netns {
         link_local(&self.server, &self.server_if)
     }
 
+    /// PIDs of the processes living in the server namespace (the server and
+    /// whatever it started: hook scripts, kea-lfc), sorted.
+    pub fn server_pids(&self) -> Vec<u32> {
+        let mut v = netns_pids(&self.server);
+        v.sort_unstable();
+        v
+    }
+
+    /// PIDs of the processes living in the client namespace, sorted.
+    pub fn client_pids(&self) -> Vec<u32> {
+        let mut v = netns_pids(&self.client);
+        v.sort_unstable();
+        v
+    }
+
     /// Kills, by PID, what is still running in our namespaces: first the
     /// processes we spawned, then anything else left in them (daemons our
     /// clients forked, scripts a server started). Called by drop.
