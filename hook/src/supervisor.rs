@@ -214,6 +214,8 @@ struct Worker<'a> {
     runs: Vec<Run>,
     budget: RateLimit,
     stop_started: Option<Instant>,
+    /// The unload grace has passed: every background run left has been told to end.
+    grace_over: bool,
     dropped_reported: u64,
     next_report: Instant,
 }
@@ -225,6 +227,7 @@ impl<'a> Worker<'a> {
             runs: Vec::new(),
             budget: RateLimit::new(),
             stop_started: None,
+            grace_over: false,
             dropped_reported: 0,
             next_report: Instant::now(),
         }
@@ -280,10 +283,12 @@ impl<'a> Worker<'a> {
     }
 
     fn enforce_deadlines(&mut self, now: Instant) {
-        let stopping_for = self.stop_started.map(|s| now.duration_since(s));
+        if self.stop_started.is_some_and(|s| now.duration_since(s) >= STOP_GRACE) {
+            self.grace_over = true;
+        }
         for run in self.runs.iter_mut().filter(|r| r.exited_at.is_none()) {
             let Some(deadline) = run.deadline.as_mut() else { continue };
-            if stopping_for.is_some_and(|d| d >= STOP_GRACE) {
+            if self.grace_over {
                 deadline.expire_now();
             }
             let (hook, pid) = (run.hook, run.process.pid);
@@ -346,9 +351,9 @@ impl<'a> Worker<'a> {
             consider(Some(self.next_report));
         }
         consider(self.budget.report_due());
-        // The end of the unload grace, while it is ahead (after it, the deadlines above rule).
-        if let Some(end) = self.stop_started.map(|s| s + STOP_GRACE).filter(|&end| end > Instant::now()) {
-            consider(Some(end));
+        // The end of the unload grace, until it has been acted on (then the deadlines above rule).
+        if !self.grace_over {
+            consider(self.stop_started.map(|s| s + STOP_GRACE));
         }
         next
     }
@@ -369,8 +374,10 @@ impl<'a> Worker<'a> {
                 what.push((i, Some(j)));
             }
         }
+        // Rounded up: waking before a deadline would only spin until it.
         let timeout = self.next_wakeup().map_or(-1, |t| {
-            t.saturating_duration_since(Instant::now()).as_millis().clamp(0, i32::MAX as u128) as i32
+            let micros = t.saturating_duration_since(Instant::now()).as_micros();
+            micros.div_ceil(1000).min(i32::MAX as u128) as i32
         });
         // SAFETY: `fds` is a valid array of pollfd.
         let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
