@@ -417,7 +417,12 @@ fn bounded_background_runs() {
     let kea = Kea::start(&ns, &cfg).unwrap();
     let script = rec.script().to_string_lossy().into_owned();
     let s2 = script.clone();
-    let sampler = Sampler::start(Duration::from_millis(10), move || procs::processes_with_arg(&s2).len());
+    // Runs are Kea's children running the script (a fork of the script's shell, before it execs
+    // `sleep` or `mktemp`, shows the same command line: its parent is the script, not Kea).
+    let kea_pid = kea.pid();
+    let sampler = Sampler::start(Duration::from_millis(10), move || {
+        procs::processes_with_arg(&s2).iter().filter(|p| p.ppid == kea_pid).count()
+    });
     let t0 = Instant::now();
     let perf = Perfdhcp { rate: 50, clients: 90, period: 5, renew_rate: 0, release_rate: 0, ..Perfdhcp::v4() };
     let result = perf.run(&ns).unwrap();
