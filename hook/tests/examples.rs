@@ -110,33 +110,60 @@ fn wait_routes(ns: &Netns, v6: bool, what: &str, cond: impl Fn(&str) -> bool) ->
     .unwrap_or_else(|_| panic!("{what}; routes now:\n{}", routes(ns, v6)))
 }
 
-#[test]
-fn routes_example_v4() {
-    let ns = bare(false);
-    let _kea = start_example(&ns, Family::V4, "routes/kea-dhcp4.conf", "routes/routes.sh", &example("routes/routes.sh"));
-    let mut dh = Dhclient::v4(&ns).unwrap();
+/// With a routes script that Kea waits for (`wait: true`): dhclient gets a lease, the /32 to it
+/// is there as soon as the ACK is (the script ran before the ACK left), and is gone after the
+/// release.
+fn assert_route_v4_from_ack_to_release(ns: &Netns) {
+    let mut dh = Dhclient::v4(ns).unwrap();
     let addr = dh.obtain().unwrap().address.unwrap();
-    let r = routes(&ns, false);
-    // wait: true, so the route exists before the ACK left.
+    let r = routes(ns, false);
     assert!(r.contains(&format!("{addr} dev {}", ns.server_if)), "no route to {addr} right after the ACK:\n{r}");
     dh.release().unwrap();
-    wait_routes(&ns, false, "route removed after the release", |r| !r.contains(&addr));
+    wait_routes(ns, false, "route removed after the release", |r| !r.contains(&addr));
+}
+
+/// The DHCPv6 counterpart: dhclient gets an address and a delegated prefix; the /128 and the
+/// route to the prefix via the client's link-local address are there as soon as the REPLY is,
+/// and both are gone after the release.
+fn assert_routes_v6_from_reply_to_release(ns: &Netns) {
+    let client_ll = ns.client_link_local().unwrap();
+    let mut dh = Dhclient::v6_pd(ns).unwrap();
+    let lease = dh.obtain().unwrap();
+    let addr = lease.address.unwrap();
+    let prefix = lease.prefix.unwrap();
+    let r = routes(ns, true);
+    assert!(r.contains(&format!("{addr} dev {}", ns.server_if)), "no /128 for {addr}:\n{r}");
+    assert!(r.contains(&format!("{prefix} via {client_ll} dev {}", ns.server_if)), "no route for {prefix}:\n{r}");
+    dh.release().unwrap();
+    wait_routes(ns, true, "routes removed after the release", |r| !r.contains(&addr) && !r.contains(&prefix));
+}
+
+/// Starts `examples/<dir>/kea-dhcp4.conf` (or `-dhcp6`) as shipped, with `examples/<dir>/routes.sh`,
+/// and checks the routes from the lease to its release.
+fn example_routes_from_lease_to_release(dir: &str, family: Family) {
+    let script = format!("{dir}/routes.sh");
+    match family {
+        Family::V4 => {
+            let ns = bare(false);
+            let _kea = start_example(&ns, family, &format!("{dir}/kea-dhcp4.conf"), &script, &example(&script));
+            assert_route_v4_from_ack_to_release(&ns);
+        }
+        Family::V6 => {
+            let ns = bare(true);
+            let _kea = start_example(&ns, family, &format!("{dir}/kea-dhcp6.conf"), &script, &example(&script));
+            assert_routes_v6_from_reply_to_release(&ns);
+        }
+    }
+}
+
+#[test]
+fn routes_example_v4() {
+    example_routes_from_lease_to_release("routes", Family::V4);
 }
 
 #[test]
 fn routes_example_v6_address_and_prefix() {
-    let ns = bare(true);
-    let _kea = start_example(&ns, Family::V6, "routes/kea-dhcp6.conf", "routes/routes.sh", &example("routes/routes.sh"));
-    let client_ll = ns.client_link_local().unwrap();
-    let mut dh = Dhclient::v6_pd(&ns).unwrap();
-    let lease = dh.obtain().unwrap();
-    let addr = lease.address.unwrap();
-    let prefix = lease.prefix.unwrap();
-    let r = routes(&ns, true);
-    assert!(r.contains(&format!("{addr} dev {}", ns.server_if)), "no /128 for {addr}:\n{r}");
-    assert!(r.contains(&format!("{prefix} via {client_ll} dev {}", ns.server_if)), "no route for {prefix}:\n{r}");
-    dh.release().unwrap();
-    wait_routes(&ns, true, "routes removed after the release", |r| !r.contains(&addr) && !r.contains(&prefix));
+    example_routes_from_lease_to_release("routes", Family::V6);
 }
 
 #[test]
@@ -157,15 +184,7 @@ fn routes_example_expiry_removes_the_route() {
 /// waited for, before Kea answered), and goes away with the release.
 #[test]
 fn committed_example_v4() {
-    let ns = bare(false);
-    let script = example("committed/routes.sh");
-    let _kea = start_example(&ns, Family::V4, "committed/kea-dhcp4.conf", "committed/routes.sh", &script);
-    let mut dh = Dhclient::v4(&ns).unwrap();
-    let addr = dh.obtain().unwrap().address.unwrap();
-    let r = routes(&ns, false);
-    assert!(r.contains(&format!("{addr} dev {}", ns.server_if)), "no route to {addr} right after the ACK:\n{r}");
-    dh.release().unwrap();
-    wait_routes(&ns, false, "route removed after the release", |r| !r.contains(&addr));
+    example_routes_from_lease_to_release("committed", Family::V4);
 }
 
 /// `examples/committed/` in kea-dhcp6 (`leases6_committed`, `lease6_release`, `lease6_expire`):
@@ -173,17 +192,5 @@ fn committed_example_v4() {
 /// address as soon as dhclient has its REPLY; both go away with the release.
 #[test]
 fn committed_example_v6_address_and_prefix() {
-    let ns = bare(true);
-    let script = example("committed/routes.sh");
-    let _kea = start_example(&ns, Family::V6, "committed/kea-dhcp6.conf", "committed/routes.sh", &script);
-    let client_ll = ns.client_link_local().unwrap();
-    let mut dh = Dhclient::v6_pd(&ns).unwrap();
-    let lease = dh.obtain().unwrap();
-    let addr = lease.address.unwrap();
-    let prefix = lease.prefix.unwrap();
-    let r = routes(&ns, true);
-    assert!(r.contains(&format!("{addr} dev {}", ns.server_if)), "no /128 for {addr}:\n{r}");
-    assert!(r.contains(&format!("{prefix} via {client_ll} dev {}", ns.server_if)), "no route for {prefix}:\n{r}");
-    dh.release().unwrap();
-    wait_routes(&ns, true, "routes removed after the release", |r| !r.contains(&addr) && !r.contains(&prefix));
+    example_routes_from_lease_to_release("committed", Family::V6);
 }

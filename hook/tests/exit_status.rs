@@ -37,20 +37,27 @@ fn exiting_recorder(ns: &Netns, hook: &str, mac: &str, status: u8) -> EventLog {
     .unwrap()
 }
 
-#[test]
-fn drop_at_pkt4_receive() {
-    let ns = v4_bare();
-    let victim = mac(0xd01);
-    let rec = exiting_recorder(&ns, "pkt4_receive", &victim, 4);
+/// Starts Kea (debug log) with an [`exiting_recorder`] (exit `status` at `hook` for `victim`)
+/// and `exit-status` mapping 3 to `skip` and 4 to `drop`; checks that `victim` is
+/// [`not_served`]. Returns Kea and the events recorded by then.
+fn start_and_refuse<'a>(ns: &'a Netns, hook: &str, victim: &str, status: u8) -> (Kea<'a>, Vec<Event>) {
+    let rec = exiting_recorder(ns, hook, victim, status);
     let cfg = KeaConfig::v4().debug_log().runscript_with(
         &hook_so(),
         rec.script(),
         true,
         &[("exit-status", r#"{"3": "skip", "4": "drop"}"#)],
     );
-    let kea = Kea::start(&ns, &cfg).unwrap();
-    not_served(&ns, &victim);
-    let evs = rec.events();
+    let kea = Kea::start(ns, &cfg).unwrap();
+    not_served(ns, victim);
+    (kea, rec.events())
+}
+
+#[test]
+fn drop_at_pkt4_receive() {
+    let ns = v4_bare();
+    let victim = mac(0xd01);
+    let (kea, evs) = start_and_refuse(&ns, "pkt4_receive", &victim, 4);
     let mine: Vec<&Event> = evs.iter().filter(|e| e.get("KEA_QUERY4_HWADDR") == Some(victim.as_str())).collect();
     assert!(!mine.is_empty(), "the script never saw the dropped client");
     assert!(mine.iter().all(|e| e.hook == "pkt4_receive"), "Kea went on with a dropped query: {}", summary(&evs));
@@ -66,16 +73,7 @@ fn drop_at_pkt4_receive() {
 fn skip_at_lease4_select() {
     let ns = v4_bare();
     let victim = mac(0xd11);
-    let rec = exiting_recorder(&ns, "lease4_select", &victim, 3);
-    let cfg = KeaConfig::v4().debug_log().runscript_with(
-        &hook_so(),
-        rec.script(),
-        true,
-        &[("exit-status", r#"{"3": "skip", "4": "drop"}"#)],
-    );
-    let kea = Kea::start(&ns, &cfg).unwrap();
-    not_served(&ns, &victim);
-    let evs = rec.events();
+    let (kea, evs) = start_and_refuse(&ns, "lease4_select", &victim, 3);
     let mine = |hook: &str| -> Vec<&Event> {
         evs.iter().filter(|e| e.hook == hook && e.get("KEA_QUERY4_HWADDR") == Some(victim.as_str())).collect()
     };

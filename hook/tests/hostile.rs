@@ -27,6 +27,39 @@ fn markers_present() -> Vec<String> {
     (0..10).map(marker).filter(|m| Path::new(m).exists()).collect()
 }
 
+fn remove_markers() {
+    for m in (0..10).map(marker) {
+        let _ = std::fs::remove_file(m);
+    }
+}
+
+/// No injected command ran, and no problem was found.
+fn assert_no_injection_and_no_problems(problems: &[String]) {
+    assert_eq!(markers_present(), Vec::<String>::new(), "an injected command ran");
+    assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
+}
+
+/// Whether `e` is the granted (not fake) `hook` event of the client whose `var` is `value`.
+fn granted(e: &Event, hook: &str, var: &str, value: &str) -> bool {
+    e.hook == hook && e.get(var) == Some(value) && e.var("KEA_FAKE_ALLOCATION") == "0"
+}
+
+/// The hostname variable `var` of the granted event `sel` holds what Kea stored with the lease
+/// (`stored`, its `lease4-get`/`lease6-get` answer), NUL dropped; a mismatch is added to
+/// `problems`.
+fn check_stored_hostname(problems: &mut Vec<String>, name: &str, sel: &Event, var: &str, stored: &serde_json::Value) {
+    let want = without_nul(&json_bytes(stored, "hostname"));
+    let got = sel.bytes(var).unwrap_or_default();
+    if got != want.as_slice() {
+        problems.push(format!(
+            "{name}: {var} {:?}, Kea stored {:?}",
+            String::from_utf8_lossy(got),
+            String::from_utf8_lossy(&want)
+        ));
+    }
+    eprintln!("{name}: Kea stored hostname {:?}", String::from_utf8_lossy(&want));
+}
+
 /// The payloads: each at most 255 bytes, at least 2.
 fn payloads() -> Vec<(&'static str, Vec<u8>)> {
     let mut long = Vec::new();
@@ -92,22 +125,28 @@ const CAREFUL: &str = r#"printf '%s|%s\n' "$KEA_LEASE4_HOSTNAME$KEA_LEASE6_HOSTN
 [ -n "$KEA_LEASE4_HOSTNAME" ] && case "$KEA_LEASE4_HOSTNAME" in *x*) : ;; esac
 exit 0"#;
 
-#[test]
-fn hostile_dhcp4_data_is_passed_as_data() {
-    for m in (0..10).map(marker) {
-        let _ = std::fs::remove_file(m);
-    }
-    let ns = v4_bare();
-    let rec = EventLog::create(ns.dir(), "careful", CAREFUL).unwrap();
-    let cfg = KeaConfig::v4()
+/// Kea of `family` with the [`CAREFUL`] recorder (`<ns dir>/<rec_name>/`), a control socket
+/// and lease_cmds (to read back what it stored), and every hostname character let through;
+/// its captured output trimmed while the guard lives.
+fn start_careful<'a>(ns: &'a Netns, family: Family, rec_name: &str) -> (EventLog, Kea<'a>, TrimCapturedOutput) {
+    let rec = EventLog::create(ns.dir(), rec_name, CAREFUL).unwrap();
+    let cfg = KeaConfig::new(family)
         .control_socket()
         // Kea's default replaces all but [A-Za-z0-9.-] in hostnames: let
         // everything through, so that the hook sees the worst.
         .extra(r#""hostname-char-set": """#)
         .hook(hook_library(Path::new(LEASE_CMDS), "{}"))
         .runscript(&hook_so(), rec.script(), true);
-    let kea = Kea::start(&ns, &cfg).unwrap();
-    let _captured = TrimCapturedOutput::new(&kea);
+    let kea = Kea::start(ns, &cfg).unwrap();
+    let captured = TrimCapturedOutput::new(&kea);
+    (rec, kea, captured)
+}
+
+#[test]
+fn hostile_dhcp4_data_is_passed_as_data() {
+    remove_markers();
+    let ns = v4_bare();
+    let (rec, kea, _captured) = start_careful(&ns, Family::V4, "careful");
     let mut problems = Vec::new();
     for (n, (name, p)) in payloads().into_iter().enumerate() {
         let m = mac(0x400 + n as u32);
@@ -132,21 +171,9 @@ fn hostile_dhcp4_data_is_passed_as_data() {
         let stored = kea
             .command_ok(&format!(r#"{{"command": "lease4-get", "arguments": {{"ip-address": "{addr}"}}}}"#))
             .unwrap();
-        let evs = rec.wait_for(&format!("{name}: granted lease4_select"), |e| {
-            e.iter().any(|e| {
-                e.hook == "lease4_select"
-                    && e.get("KEA_QUERY4_HWADDR") == Some(&m)
-                    && e.var("KEA_FAKE_ALLOCATION") == "0"
-            })
-        });
-        let sel = evs
-            .iter()
-            .find(|e| {
-                e.hook == "lease4_select"
-                    && e.get("KEA_QUERY4_HWADDR") == Some(&m)
-                    && e.var("KEA_FAKE_ALLOCATION") == "0"
-            })
-            .unwrap();
+        let is_sel = |e: &Event| granted(e, "lease4_select", "KEA_QUERY4_HWADDR", &m);
+        let evs = rec.wait_for(&format!("{name}: granted lease4_select"), |e| e.iter().any(is_sel));
+        let sel = evs.iter().find(|e| is_sel(e)).unwrap();
         // Option 60: the client's bytes, NUL dropped (Kea trims trailing NULs itself).
         for ev in evs.iter().filter(|e| e.get("KEA_QUERY4_HWADDR") == Some(&m)) {
             let got = ev.bytes("KEA_QUERY4_OPTION60").unwrap_or_default();
@@ -171,19 +198,9 @@ fn hostile_dhcp4_data_is_passed_as_data() {
             ));
         }
         // Hostname: what Kea stored with the lease, NUL dropped.
-        let want = without_nul(&json_bytes(&stored, "hostname"));
-        let got = sel.bytes("KEA_LEASE4_HOSTNAME").unwrap_or_default();
-        if got != want.as_slice() {
-            problems.push(format!(
-                "{name}: KEA_LEASE4_HOSTNAME {:?}, Kea stored {:?}",
-                String::from_utf8_lossy(got),
-                String::from_utf8_lossy(&want)
-            ));
-        }
-        eprintln!("{name}: Kea stored hostname {:?}", String::from_utf8_lossy(&want));
+        check_stored_hostname(&mut problems, name, sel, "KEA_LEASE4_HOSTNAME", &stored);
     }
-    assert_eq!(markers_present(), Vec::<String>::new(), "an injected command ran");
-    assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
+    assert_no_injection_and_no_problems(&problems);
     served_within(&ns, &kea, &mac(0x4ff), Duration::from_secs(10));
     assert_eq!(unexpected_errors(&kea, &[]), Vec::<String>::new());
 }
@@ -252,18 +269,9 @@ fn fqdn_wire(labels: &[&[u8]], absolute: bool) -> Vec<u8> {
 
 #[test]
 fn hostile_dhcp6_data_is_passed_as_data() {
-    for m in (0..10).map(marker) {
-        let _ = std::fs::remove_file(m);
-    }
+    remove_markers();
     let ns = Netns::new().unwrap();
-    let rec = EventLog::create(ns.dir(), "careful6", CAREFUL).unwrap();
-    let cfg = KeaConfig::v6()
-        .control_socket()
-        .extra(r#""hostname-char-set": """#)
-        .hook(hook_library(Path::new(LEASE_CMDS), "{}"))
-        .runscript(&hook_so(), rec.script(), true);
-    let kea = Kea::start(&ns, &cfg).unwrap();
-    let _captured = TrimCapturedOutput::new(&kea);
+    let (rec, kea, _captured) = start_careful(&ns, Family::V6, "careful6");
     let m4 = marker(4);
     let m5 = marker(5);
     let l63: Vec<u8> = b"$(touch x)`;`\\\"'&|<>{}*?[]!~=\x01\x7f\xff".iter().copied().cycle().take(63).collect();
@@ -307,13 +315,8 @@ fn hostile_dhcp6_data_is_passed_as_data() {
             .command_ok(&format!(r#"{{"command": "lease6-get", "arguments": {{"ip-address": "{addr}"}}}}"#))
             .unwrap();
         let dhex = hex(&duid);
-        let evs = rec.wait_for(&format!("{name}: granted lease6_select"), |e| {
-            e.iter().any(|e| {
-                e.hook == "lease6_select"
-                    && e.get("KEA_QUERY6_DUID") == Some(&dhex)
-                    && e.var("KEA_FAKE_ALLOCATION") == "0"
-            })
-        });
+        let is_sel = |e: &Event| granted(e, "lease6_select", "KEA_QUERY6_DUID", &dhex);
+        let evs = rec.wait_for(&format!("{name}: granted lease6_select"), |e| e.iter().any(is_sel));
         for ev in evs.iter().filter(|e| e.get("KEA_QUERY6_DUID") == Some(&dhex)) {
             if let Some(d) = ev.get("KEA_LEASE6_CLIENT_DUID") {
                 if d != dhex {
@@ -321,30 +324,13 @@ fn hostile_dhcp6_data_is_passed_as_data() {
                 }
             }
         }
-        let sel = evs
-            .iter()
-            .find(|e| {
-                e.hook == "lease6_select"
-                    && e.get("KEA_QUERY6_DUID") == Some(&dhex)
-                    && e.var("KEA_FAKE_ALLOCATION") == "0"
-            })
-            .unwrap();
+        let sel = evs.iter().find(|e| is_sel(e)).unwrap();
         if sel.var("KEA_LEASE6_ADDRESS") != addr {
             problems.push(format!("{name}: KEA_LEASE6_ADDRESS {} != {addr}", sel.var("KEA_LEASE6_ADDRESS")));
         }
-        let want = without_nul(&json_bytes(&stored, "hostname"));
-        let got = sel.bytes("KEA_LEASE6_HOSTNAME").unwrap_or_default();
-        if got != want.as_slice() {
-            problems.push(format!(
-                "{name}: KEA_LEASE6_HOSTNAME {:?}, Kea stored {:?}",
-                String::from_utf8_lossy(got),
-                String::from_utf8_lossy(&want)
-            ));
-        }
-        eprintln!("{name}: Kea stored hostname {:?}", String::from_utf8_lossy(&want));
+        check_stored_hostname(&mut problems, name, sel, "KEA_LEASE6_HOSTNAME", &stored);
     }
-    assert_eq!(markers_present(), Vec::<String>::new(), "an injected command ran");
-    assert!(problems.is_empty(), "{} problem(s):\n{}", problems.len(), problems.join("\n"));
+    assert_no_injection_and_no_problems(&problems);
     let r = dhcp6_client(&ns, &["--mac", &mac(0x6ff)]).unwrap();
     assert!(r.str("address").is_some(), "Kea no longer serves");
     assert_eq!(unexpected_errors(&kea, &[]), Vec::<String>::new());

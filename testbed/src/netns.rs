@@ -163,11 +163,7 @@ impl Netns {
         ip(&["link", "add", &r.lower_if, "netns", &r.ns, "type", "veth", "peer", "name", &ci, "netns", &c])?;
         let links = [(&s, &si), (&r.ns, &r.upper_if), (&r.ns, &r.lower_if), (&c, &ci)];
         for (ns, ifname) in links {
-            util::run_ok(
-                Command::new("ip")
-                    .args(["netns", "exec", ns, "sysctl", "-q", "-w"])
-                    .arg(format!("net.ipv6.conf.{ifname}.accept_dad=0")),
-            )?;
+            skip_dad(ns, ifname)?;
         }
         ip(&["-n", &s, "-6", "addr", "add", &format!("{SERVER_V6}/64"), "dev", &si, "nodad"])?;
         ip(&["-n", &r.ns, "-6", "addr", "add", &format!("{RELAY_UPPER_V6}/64"), "dev", &r.upper_if, "nodad"])?;
@@ -176,8 +172,7 @@ impl Netns {
             ip(&["-n", ns, "link", "set", ifname, "up"])?;
         }
         for (ns, ifname) in links {
-            wait_until(Duration::from_secs(20), || link_local_ready(ns, ifname).then_some(()))
-                .map_err(|e| other(format!("link-local IPv6 address of {ifname} in {ns} not usable: {e}")))?;
+            wait_link_local(ns, ifname)?;
         }
         Ok(())
     }
@@ -211,11 +206,7 @@ impl Netns {
             // usable once duplicate address detection has finished. Skipping
             // DAD on this private link makes that immediate; we still wait.
             for (ns, ifname) in [(&s, &si), (&c, &ci)] {
-                util::run_ok(
-                    Command::new("ip")
-                        .args(["netns", "exec", ns, "sysctl", "-q", "-w"])
-                        .arg(format!("net.ipv6.conf.{ifname}.accept_dad=0")),
-                )?;
+                skip_dad(ns, ifname)?;
             }
             ip(&["-n", &s, "-6", "addr", "add", &format!("{SERVER_V6}/64"), "dev", &si, "nodad"])?;
             ip(&["-n", &c, "-6", "addr", "add", &format!("{CLIENT_V6}/64"), "dev", &ci, "nodad"])?;
@@ -224,8 +215,7 @@ impl Netns {
         ip(&["-n", &c, "link", "set", &ci, "up"])?;
         if opts.ipv6 {
             for (ns, ifname) in [(&s, &si), (&c, &ci)] {
-                wait_until(Duration::from_secs(20), || link_local_ready(ns, ifname).then_some(()))
-                    .map_err(|e| other(format!("link-local IPv6 address of {ifname} in {ns} not usable: {e}")))?;
+                wait_link_local(ns, ifname)?;
             }
         }
         Ok(())
@@ -376,6 +366,22 @@ fn link_local(ns: &str, ifname: &str) -> io::Result<String> {
 
 /// A link-local address exists and is neither tentative nor dadfailed, and
 /// the link has carrier.
+/// Turns off duplicate address detection on `ifname` in `ns` (a private link: no duplicate).
+fn skip_dad(ns: &str, ifname: &str) -> io::Result<()> {
+    util::run_ok(
+        Command::new("ip")
+            .args(["netns", "exec", ns, "sysctl", "-q", "-w"])
+            .arg(format!("net.ipv6.conf.{ifname}.accept_dad=0")),
+    )?;
+    Ok(())
+}
+
+/// Waits (20 s at most) until the link-local IPv6 address of `ifname` in `ns` is usable.
+fn wait_link_local(ns: &str, ifname: &str) -> io::Result<()> {
+    wait_until(Duration::from_secs(20), || link_local_ready(ns, ifname).then_some(()))
+        .map_err(|e| other(format!("link-local IPv6 address of {ifname} in {ns} not usable: {e}")))
+}
+
 fn link_local_ready(ns: &str, ifname: &str) -> bool {
     let Ok(out) = ip(&["-n", ns, "-6", "-o", "addr", "show", "dev", ifname, "scope", "link"]) else { return false };
     let addr_ok =

@@ -222,7 +222,10 @@ pub const SHELL_VARS: &[&str] = &["PWD", "OLDPWD", "SHLVL", "_"];
 pub const PASSED_BY_DEFAULT: &[&str] = &["PATH"];
 
 /// Variables that Kea has no value for in a given scenario (they must still
-/// be present, but may be empty). Everything else must be non-empty.
+/// be present, but may be empty). Everything else must be non-empty: see
+/// [`always_may_be_empty`], which adds the named options ([`NAMED4_OPTIONS`],
+/// [`NAMED6_OPTIONS`]) and the relay fields ([`RELAY6_FIELDS`],
+/// [`RELAY6_OPTIONS`]) to these.
 pub const ALWAYS_MAY_BE_EMPTY: &[&str] = &[
     "KEA_QUERY4_OPTION60",
     "KEA_QUERY4_RAI",
@@ -231,7 +234,10 @@ pub const ALWAYS_MAY_BE_EMPTY: &[&str] = &[
     "KEA_LEASE4_HOSTNAME",
     "KEA_LEASE4_CLIENT_ID",
     "KEA_LEASE6_HOSTNAME",
-    // Named options: empty when the client (or relay) did not send them.
+];
+
+/// The named DHCPv4 option variables: empty when the client (or relay) did not send them.
+pub const NAMED4_OPTIONS: &[&str] = &[
     "KEA_QUERY4_CLIENT_ID",
     "KEA_QUERY4_HOSTNAME",
     "KEA_QUERY4_FQDN",
@@ -242,30 +248,33 @@ pub const ALWAYS_MAY_BE_EMPTY: &[&str] = &[
     "KEA_QUERY4_RAI_SUBSCRIBER_ID",
     "KEA_QUERY4_RAI_VENDOR",
     "KEA_QUERY4_RAI_RELAY_ID",
-    "KEA_QUERY6_VENDOR_CLASS",
-    "KEA_QUERY6_USER_CLASS",
-    "KEA_QUERY6_FQDN",
-    "KEA_QUERY6_FQDN_FLAGS",
-    // Relay fields: empty when not relayed (checked below).
-    "KEA_QUERY6_RELAY_LINK_ADDRESS",
-    "KEA_QUERY6_RELAY_PEER_ADDRESS",
-    "KEA_QUERY6_RELAY_HOP_COUNT",
-    "KEA_QUERY6_RELAY_INTERFACE_ID",
-    "KEA_QUERY6_RELAY_REMOTE_ID",
-    "KEA_QUERY6_RELAY_SUBSCRIBER_ID",
 ];
 
+/// The named DHCPv6 option variables of the client's own message: empty when
+/// the client did not send them.
+pub const NAMED6_OPTIONS: &[&str] =
+    &["KEA_QUERY6_VENDOR_CLASS", "KEA_QUERY6_USER_CLASS", "KEA_QUERY6_FQDN", "KEA_QUERY6_FQDN_FLAGS"];
+
 /// The relay fields of a DHCPv6 query that are set exactly when it was
-/// relayed (the relay options may be absent even then).
+/// relayed (the relay options may be absent even then); empty when not
+/// relayed (checked in [`contract_problems`]).
 pub const RELAY6_FIELDS: &[&str] =
     &["KEA_QUERY6_RELAY_LINK_ADDRESS", "KEA_QUERY6_RELAY_PEER_ADDRESS", "KEA_QUERY6_RELAY_HOP_COUNT"];
 pub const RELAY6_OPTIONS: &[&str] =
     &["KEA_QUERY6_RELAY_INTERFACE_ID", "KEA_QUERY6_RELAY_REMOTE_ID", "KEA_QUERY6_RELAY_SUBSCRIBER_ID"];
 
+/// Whether `name` may be empty in any scenario: [`ALWAYS_MAY_BE_EMPTY`], the
+/// named options and the DHCPv6 relay fields.
+pub fn always_may_be_empty(name: &str) -> bool {
+    [ALWAYS_MAY_BE_EMPTY, NAMED4_OPTIONS, NAMED6_OPTIONS, RELAY6_FIELDS, RELAY6_OPTIONS]
+        .iter()
+        .any(|list| list.contains(&name))
+}
+
 /// Checks one event against the contract: every expected variable present,
 /// no other `KEA_*` variable, nothing else but what the shell adds, values
-/// non-empty unless listed in `may_be_empty` (as `VAR` or `hook:VAR`) or in
-/// [`ALWAYS_MAY_BE_EMPTY`], and of the right form. Returns the problems found.
+/// non-empty unless listed in `may_be_empty` (as `VAR` or `hook:VAR`) or
+/// [`always_may_be_empty`], and of the right form. Returns the problems found.
 pub fn contract_problems(ev: &Event, may_be_empty: &[&str]) -> Vec<String> {
     let mut p = Vec::new();
     let expected = expected_vars(&ev.hook);
@@ -288,7 +297,7 @@ pub fn contract_problems(ev: &Event, may_be_empty: &[&str]) -> Vec<String> {
             p.push(format!("{name} missing"));
             continue;
         };
-        let optional = ALWAYS_MAY_BE_EMPTY.contains(&name)
+        let optional = always_may_be_empty(name)
             || may_be_empty.contains(&name)
             || may_be_empty.contains(&format!("{}:{name}", ev.hook).as_str())
             || (!is_pd && matches!(name, "KEA_LEASE6_DELEGATED_PREFIX" | "KEA_LEASE6_DELEGATED_PREFIXLEN"));
