@@ -1,4 +1,4 @@
-//! The library's one background thread. It
+//! A script's background thread (one per configured script). It
 //! - starts background runs (`wait: false`) from a bounded queue, at most `max-running` at once,
 //!   so the packet path only queues (it never spawns, never blocks, and never grows without bound);
 //! - collects every background script as it exits (no zombie), without touching SIGCHLD: it polls
