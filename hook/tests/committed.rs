@@ -13,20 +13,15 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
-use kea_runscript_testbed::util::json_str;
+use kea_runscript_testbed::serde_json::{json, Value};
 
 fn bare(ipv6: bool) -> Netns {
     Netns::with_options(NetnsOptions { ipv6, client_v4: false }).unwrap()
 }
 
 /// `{"script": <recorder>, "wait": true, "hook-points": [..]}`.
-fn params(rec: &EventLog, hooks: &[&str]) -> String {
-    let hooks: Vec<String> = hooks.iter().map(json_str).collect();
-    format!(
-        "{{\"script\": {}, \"wait\": true, \"hook-points\": [{}]}}",
-        json_str(rec.script().to_string_lossy()),
-        hooks.join(", ")
-    )
+fn params(rec: &EventLog, hooks: &[&str]) -> Value {
+    json!({"script": rec.script().to_string_lossy(), "wait": true, "hook-points": hooks})
 }
 
 /// The variables of a committed-lease run: the query's, the lease's and KEA_LEASE_DELETED;
@@ -59,8 +54,8 @@ fn check_committed_vars(ev: &Event, query: &[(&str, Kind)], lease: &[(&str, Kind
 fn leases4_committed_grant_and_release() {
     let ns = bare(false);
     let rec = EventLog::new(ns.dir()).unwrap();
-    let _kea = Kea::start(&ns, &KeaConfig::v4().hook(hook_library(&hook_so(), &params(&rec, &["leases4_committed"]))))
-        .unwrap();
+    let _kea =
+        Kea::start(&ns, &KeaConfig::v4().hook(hook_library(&hook_so(), params(&rec, &["leases4_committed"])))).unwrap();
     let mut dh = Dhclient::v4(&ns).unwrap();
     let lease = dh.obtain().unwrap();
     let addr = lease.address.clone().unwrap();
@@ -102,10 +97,12 @@ fn leases4_committed_replaced_lease_is_given_up() {
     let (mac, client_id) = ("02:00:00:00:0d:01", "01:02:00:00:00:0d:01");
     let ns = bare(false);
     let rec = EventLog::new(ns.dir()).unwrap();
-    let reservation = format!(
-        r#""reservations-global": true, "reservations-in-subnet": true, "reservations": [{{"client-id": "{client_id}", "ip-address": "{RESERVED}"}}]"#
-    );
-    let cfg = KeaConfig::v4().hook(hook_library(&hook_so(), &params(&rec, &["leases4_committed"]))).extra(reservation);
+    let reservation = json!({
+        "reservations-global": true,
+        "reservations-in-subnet": true,
+        "reservations": [{"client-id": client_id, "ip-address": RESERVED}],
+    });
+    let cfg = KeaConfig::v4().hook(hook_library(&hook_so(), params(&rec, &["leases4_committed"]))).extra(reservation);
     let _kea = Kea::start(&ns, &cfg).unwrap();
 
     let first = dhcp4_client(&ns, &["--mac", mac]).unwrap();
@@ -141,8 +138,8 @@ fn leases4_committed_replaced_lease_is_given_up() {
 fn leases6_committed_address_and_prefix() {
     let ns = bare(true);
     let rec = EventLog::new(ns.dir()).unwrap();
-    let _kea = Kea::start(&ns, &KeaConfig::v6().hook(hook_library(&hook_so(), &params(&rec, &["leases6_committed"]))))
-        .unwrap();
+    let _kea =
+        Kea::start(&ns, &KeaConfig::v6().hook(hook_library(&hook_so(), params(&rec, &["leases6_committed"])))).unwrap();
     let mut dh = Dhclient::v6_pd(&ns).unwrap();
     let lease = dh.obtain().unwrap();
     let addr = lease.address.clone().unwrap();
@@ -187,8 +184,8 @@ fn leases6_committed_address_and_prefix() {
 fn declined_lease_is_committed_in_the_declined_state() {
     let ns = bare(false);
     let rec = EventLog::create(ns.dir(), "v4", "").unwrap();
-    let _kea = Kea::start(&ns, &KeaConfig::v4().hook(hook_library(&hook_so(), &params(&rec, &["leases4_committed"]))))
-        .unwrap();
+    let _kea =
+        Kea::start(&ns, &KeaConfig::v4().hook(hook_library(&hook_so(), params(&rec, &["leases4_committed"])))).unwrap();
     let r = dhcp4_client(&ns, &["--mac", "02:00:00:00:0d:02", "--then", "decline"]).unwrap();
     let declined4 = r.str("address").unwrap().to_string();
     let evs = rec.wait_for("the DECLINE's committed run", |evs| {
@@ -199,7 +196,7 @@ fn declined_lease_is_committed_in_the_declined_state() {
     let ns6 = bare(true);
     let rec6 = EventLog::create(ns6.dir(), "v6", "").unwrap();
     let _kea6 =
-        Kea::start(&ns6, &KeaConfig::v6().hook(hook_library(&hook_so(), &params(&rec6, &["leases6_committed"]))))
+        Kea::start(&ns6, &KeaConfig::v6().hook(hook_library(&hook_so(), params(&rec6, &["leases6_committed"]))))
             .unwrap();
     let r = dhcp6_client(&ns6, &["--pd", "--then", "decline"]).unwrap();
     let declined6 = r.str("address").unwrap().to_string();

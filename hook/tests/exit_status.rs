@@ -159,7 +159,7 @@ fn new_parameters_are_checked_at_load_and_by_the_check_command() {
     let so = hook_so();
     let s = "/bin/true";
     let p = |wait: bool, more: &[(&str, &str)]| runscript_params_with(std::path::Path::new(s), wait, more);
-    let bad: Vec<(String, &str)> = vec![
+    let bad: Vec<(serde_json::Value, &str)> = vec![
         (p(false, &[("exit-status", r#"{"4": "drop"}"#)]), "exit-status"),
         (p(true, &[("exit-status", r#"{"4": "explode"}"#)]), "exit-status"),
         (p(true, &[("exit-status", r#"{"x": "drop"}"#)]), "exit-status"),
@@ -175,7 +175,7 @@ fn new_parameters_are_checked_at_load_and_by_the_check_command() {
         (p(false, &[("max-queued", "1000001")]), "max-queued"),
         (p(false, &[("max-queud", "5")]), "max-queud"),
     ];
-    let good: Vec<String> = vec![
+    let good: Vec<serde_json::Value> = vec![
         p(true, &[("timeout-ms", "1"), ("exit-status", r#"{"3": "skip", "4": "drop", "5": "continue"}"#)]),
         p(true, &[("timeout-ms", "3600000")]),
         p(false, &[("max-running", "1"), ("max-queued", "0")]),

@@ -134,8 +134,8 @@ fn start_careful<'a>(ns: &'a Netns, family: Family, rec_name: &str) -> (EventLog
         .control_socket()
         // Kea's default replaces all but [A-Za-z0-9.-] in hostnames: let
         // everything through, so that the hook sees the worst.
-        .extra(r#""hostname-char-set": """#)
-        .hook(hook_library(Path::new(LEASE_CMDS), "{}"))
+        .extra(serde_json::json!({"hostname-char-set": ""}))
+        .hook(hook_library(Path::new(LEASE_CMDS), serde_json::json!({})))
         .runscript(&hook_so(), rec.script(), true);
     let kea = Kea::start(ns, &cfg).unwrap();
     let captured = TrimCapturedOutput::new(&kea);

@@ -12,8 +12,10 @@ use std::time::Duration;
 
 use common::*;
 
-const MT: &str =
-    r#""multi-threading": {"enable-multi-threading": true, "thread-pool-size": 4, "packet-queue-size": 64}"#;
+/// Kea's multi-threading, as `Dhcp4` members.
+fn mt() -> serde_json::Value {
+    serde_json::json!({"multi-threading": {"enable-multi-threading": true, "thread-pool-size": 4, "packet-queue-size": 64}})
+}
 
 /// perfdhcp's client id `01` + MAC (hex, no separators) → `aa:bb:...`.
 fn mac_of_perf_client_id(cid: &str) -> Option<String> {
@@ -25,7 +27,7 @@ fn mac_of_perf_client_id(cid: &str) -> Option<String> {
 fn run(wait: bool) -> String {
     let ns = Netns::with_options(NetnsOptions { ipv6: false, client_v4: true }).unwrap();
     let rec = EventLog::create(ns.dir(), "mt", "").unwrap();
-    let cfg = KeaConfig::v4().runscript(&hook_so(), rec.script(), wait).extra(MT);
+    let cfg = KeaConfig::v4().runscript(&hook_so(), rec.script(), wait).extra(mt());
     let kea = Kea::start(&ns, &cfg).unwrap();
     kea.wait_log("DHCP4_MULTI_THREADING_INFO enabled: yes", Duration::from_secs(10))
         .unwrap_or_else(|e| panic!("multi-threading is not on: {e}"));

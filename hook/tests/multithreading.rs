@@ -4,16 +4,19 @@
 
 use kea_runscript_testbed::clients::Perfdhcp;
 use kea_runscript_testbed::kea::{Kea, KeaConfig};
-use kea_runscript_testbed::{hook_so_path, EventLog, Netns};
+use kea_runscript_testbed::{hook_so_path, serde_json, EventLog, Netns};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-const MT: &str = r#""multi-threading": {"enable-multi-threading": true, "thread-pool-size": 4, "packet-queue-size": 64}"#;
+/// Kea's multi-threading, as `Dhcp4` members.
+fn mt() -> serde_json::Value {
+    serde_json::json!({"multi-threading": {"enable-multi-threading": true, "thread-pool-size": 4, "packet-queue-size": 64}})
+}
 
 fn run(wait: bool) {
     let ns = Netns::new().expect("namespaces");
     let rec = EventLog::create(ns.dir(), "mt", "").unwrap();
-    let cfg = KeaConfig::v4().runscript(&hook_so_path(), rec.script(), wait).extra(MT);
+    let cfg = KeaConfig::v4().runscript(&hook_so_path(), rec.script(), wait).extra(mt());
     let kea = Kea::start(&ns, &cfg).expect("kea-dhcp4 starts");
     kea.wait_log("DHCP4_MULTI_THREADING_INFO enabled: yes", Duration::from_secs(10))
         .unwrap_or_else(|e| panic!("multi-threading is not on: {e}\n{}", kea.log()));

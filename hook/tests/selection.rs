@@ -13,21 +13,25 @@ use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
 use common::*;
-use kea_runscript_testbed::util::{json_str, sh_quote};
+use kea_runscript_testbed::serde_json::{json, Value};
+use kea_runscript_testbed::util::sh_quote;
 
 /// Namespaces without a client-side address: real clients get theirs from Kea.
 fn bare(ipv6: bool) -> Netns {
     Netns::with_options(NetnsOptions { ipv6, client_v4: false }).unwrap()
 }
 
-fn path_json(p: &Path) -> String {
-    json_str(p.to_string_lossy())
+/// Parameters of one recorder script: `{"script": ..., "wait": ...}` and the members of `more`
+/// (a JSON object).
+fn params(rec: &EventLog, wait: bool, more: Value) -> Value {
+    let mut p = json!({"script": rec.script().to_string_lossy(), "wait": wait});
+    p.as_object_mut().unwrap().extend(more.as_object().expect("more: a JSON object").clone());
+    p
 }
 
-/// Parameters of one recorder script: `{"script": ..., "wait": ..., <more>}`.
-fn params(rec: &EventLog, wait: bool, more: &str) -> String {
-    let more = if more.is_empty() { String::new() } else { format!(", {more}") };
-    format!("{{\"script\": {}, \"wait\": {wait}{more}}}", path_json(rec.script()))
+/// Kea's unix control socket at `socket`, as `Dhcp4`/`Dhcp6` members.
+fn control_socket(socket: &Path) -> Value {
+    json!({"control-socket": {"socket-type": "unix", "socket-name": socket.to_string_lossy()}})
 }
 
 /// The hook points Kea's hooks framework registered a callout for, one entry per registration,
@@ -65,8 +69,8 @@ fn hook_set(evs: &[Event]) -> BTreeSet<&str> {
 fn chosen_hook_points_only_v4() {
     let ns = bare(false);
     let rec = EventLog::new(ns.dir()).unwrap();
-    let p = params(&rec, true, r#""hook-points": ["lease4_select", "lease4_release"]"#);
-    let kea = Kea::start(&ns, &KeaConfig::v4().debug_log().hook(hook_library(&hook_so(), &p))).unwrap();
+    let p = params(&rec, true, json!({"hook-points": ["lease4_select", "lease4_release"]}));
+    let kea = Kea::start(&ns, &KeaConfig::v4().debug_log().hook(hook_library(&hook_so(), p))).unwrap();
     assert_eq!(
         registered(&kea.log()),
         sorted(&["lease4_select", "lease4_release"]),
@@ -98,8 +102,8 @@ fn chosen_hook_points_only_v4() {
 fn chosen_hook_points_only_v6() {
     let ns = bare(true);
     let rec = EventLog::new(ns.dir()).unwrap();
-    let p = params(&rec, true, r#""hook-points": ["lease6_release", "lease6_select"]"#);
-    let kea = Kea::start(&ns, &KeaConfig::v6().debug_log().hook(hook_library(&hook_so(), &p))).unwrap();
+    let p = params(&rec, true, json!({"hook-points": ["lease6_release", "lease6_select"]}));
+    let kea = Kea::start(&ns, &KeaConfig::v6().debug_log().hook(hook_library(&hook_so(), p))).unwrap();
     assert_eq!(
         registered(&kea.log()),
         sorted(&["lease6_select", "lease6_release"]),
@@ -136,7 +140,7 @@ fn chosen_hook_points_only_v6() {
 fn default_hook_points(family: Family) {
     let ns = bare(family == Family::V6);
     let rec = EventLog::new(ns.dir()).unwrap();
-    let cfg = KeaConfig::new(family).debug_log().hook(hook_library(&hook_so(), &params(&rec, true, "")));
+    let cfg = KeaConfig::new(family).debug_log().hook(hook_library(&hook_so(), params(&rec, true, json!({}))));
     let kea = Kea::start(&ns, &cfg).unwrap();
     let (seed, committed, select) = match family {
         Family::V4 => (HOOKS4, "leases4_committed", "lease4_select"),
@@ -186,33 +190,31 @@ fn default_hook_points_v6() {
 fn unknown_or_foreign_hook_point_fails_the_load() {
     let ns = bare(false);
     let rec = EventLog::new(ns.dir()).unwrap();
-    let s = path_json(rec.script());
-    let cases: Vec<(Family, String, &str)> = vec![
+    let s = rec.script().to_string_lossy();
+    let cases: Vec<(Family, Value, &str)> = vec![
         (
             Family::V4,
-            format!(r#"{{"script": {s}, "hook-points": ["load", "lease4_selec"]}}"#),
+            json!({"script": s, "hook-points": ["load", "lease4_selec"]}),
             r#"parameter 'hook-points': unknown hook point "lease4_selec""#,
         ),
         (
             Family::V4,
-            format!(r#"{{"script": {s}, "hook-points": ["load", "lease4_select", "lease6_select"]}}"#),
+            json!({"script": s, "hook-points": ["load", "lease4_select", "lease6_select"]}),
             r#"parameter 'hook-points': "lease6_select" is a DHCPv6 hook point, and this is kea-dhcp4"#,
         ),
         (
             Family::V6,
-            format!(r#"{{"script": {s}, "hook-points": ["load", "pkt4_receive"]}}"#),
+            json!({"script": s, "hook-points": ["load", "pkt4_receive"]}),
             r#"parameter 'hook-points': "pkt4_receive" is a DHCPv4 hook point, and this is kea-dhcp6"#,
         ),
         (
             Family::V6,
-            format!(r#"{{"script": {s}, "hook-points": ["load", "leases4_committed"]}}"#),
+            json!({"script": s, "hook-points": ["load", "leases4_committed"]}),
             r#""leases4_committed" is a DHCPv4 hook point, and this is kea-dhcp6"#,
         ),
         (
             Family::V4,
-            format!(
-                r#"{{"scripts": [{{"script": {s}, "hook-points": ["load"]}}, {{"script": {s}, "hook-points": ["pkt4_recieve"]}}]}}"#
-            ),
+            json!({"scripts": [{"script": s, "hook-points": ["load"]}, {"script": s, "hook-points": ["pkt4_recieve"]}]}),
             r#"parameter 'scripts[1].hook-points': unknown hook point "pkt4_recieve""#,
         ),
     ];
@@ -241,14 +243,11 @@ fn several_scripts_run_in_list_order() {
     let ns = bare(false);
     let first = EventLog::create(ns.dir(), "first", "").unwrap();
     let second = EventLog::create(ns.dir(), "second", "").unwrap();
-    let p = format!(
-        r#"{{"scripts": [
-            {{"script": {}, "wait": true, "hook-points": ["lease4_select", "pkt4_send"]}},
-            {{"script": {}, "wait": true, "hook-points": ["pkt4_receive", "lease4_select"]}}]}}"#,
-        path_json(first.script()),
-        path_json(second.script())
-    );
-    let kea = Kea::start(&ns, &KeaConfig::v4().debug_log().hook(hook_library(&hook_so(), &p))).unwrap();
+    let p = json!({"scripts": [
+        {"script": first.script().to_string_lossy(), "wait": true, "hook-points": ["lease4_select", "pkt4_send"]},
+        {"script": second.script().to_string_lossy(), "wait": true, "hook-points": ["pkt4_receive", "lease4_select"]},
+    ]});
+    let kea = Kea::start(&ns, &KeaConfig::v4().debug_log().hook(hook_library(&hook_so(), p))).unwrap();
     assert_eq!(registered(&kea.log()), sorted(&["lease4_select", "pkt4_receive", "pkt4_send"]), "{}", kea.log());
 
     let mut dh = Dhclient::v4(&ns).unwrap();
@@ -342,10 +341,8 @@ fn load_unload_and_config_reload_v4() {
     let (rec, parents) = parent_recorder(ns.dir());
     let version = kea_version(Family::V4);
     let socket = ns.dir().join("ctrl.sock");
-    let p = params(&rec, false, r#""hook-points": ["load", "unload", "lease4_select"], "extra-env": {"GEN": "1"}"#);
-    let cfg = KeaConfig::v4()
-        .hook(hook_library(&hook_so(), &p))
-        .extra(format!(r#""control-socket": {{"socket-type": "unix", "socket-name": {}}}"#, path_json(&socket)));
+    let p = params(&rec, false, json!({"hook-points": ["load", "unload", "lease4_select"], "extra-env": {"GEN": "1"}}));
+    let cfg = KeaConfig::v4().hook(hook_library(&hook_so(), p)).extra(control_socket(&socket));
     let kea = Kea::start(&ns, &cfg).unwrap();
     let pid = kea.pid();
     let alive = |hook: &str| format!("{hook} {pid} kea-dhcp4");
@@ -410,10 +407,8 @@ fn refused_config_reload_v4() {
     let ns = bare(false);
     let rec = EventLog::new(ns.dir()).unwrap();
     let socket = ns.dir().join("ctrl.sock");
-    let p = params(&rec, true, r#""hook-points": ["load", "unload", "lease4_select"]"#);
-    let cfg = KeaConfig::v4()
-        .hook(hook_library(&hook_so(), &p))
-        .extra(format!(r#""control-socket": {{"socket-type": "unix", "socket-name": {}}}"#, path_json(&socket)));
+    let p = params(&rec, true, json!({"hook-points": ["load", "unload", "lease4_select"]}));
+    let cfg = KeaConfig::v4().hook(hook_library(&hook_so(), p)).extra(control_socket(&socket));
     let kea = Kea::start(&ns, &cfg).unwrap();
     assert_eq!(summary(&rec.events()), "load×1");
     let text = std::fs::read_to_string(kea.config_path()).unwrap();
@@ -439,8 +434,8 @@ fn load_and_unload_v6() {
     let ns = bare(true);
     let (rec, parents) = parent_recorder(ns.dir());
     let version = kea_version(Family::V6);
-    let p = params(&rec, true, r#""hook-points": ["unload", "lease6_select", "load"]"#);
-    let kea = Kea::start(&ns, &KeaConfig::v6().hook(hook_library(&hook_so(), &p))).unwrap();
+    let p = params(&rec, true, json!({"hook-points": ["unload", "lease6_select", "load"]}));
+    let kea = Kea::start(&ns, &KeaConfig::v6().hook(hook_library(&hook_so(), p))).unwrap();
     let pid = kea.pid();
     let evs = rec.events();
     assert_eq!(summary(&evs), "load×1", "right after start");
@@ -492,8 +487,8 @@ fn hex4(addr: &str) -> String {
 fn options_v4() {
     let ns = Netns::with_options(NetnsOptions { ipv6: false, client_v4: true }).unwrap();
     let rec = EventLog::new(ns.dir()).unwrap();
-    let p = params(&rec, true, r#""options": [50, 93, 224]"#);
-    let kea = Kea::start(&ns, &KeaConfig::v4().hook(hook_library(&hook_so(), &p))).unwrap();
+    let p = params(&rec, true, json!({"options": [50, 93, 224]}));
+    let kea = Kea::start(&ns, &KeaConfig::v4().hook(hook_library(&hook_so(), p))).unwrap();
     let mut perf = Perfdhcp::v4().option("93,0000").option("224,CAFE01");
     perf.clients = 2;
     perf.period = 2;
@@ -558,7 +553,7 @@ fn options_v4() {
 
     let refused = Kea::expect_load_failure(
         &ns,
-        &KeaConfig::v4().hook(hook_library(&hook_so(), &params(&rec, true, r#""options": [93, 60]"#))),
+        &KeaConfig::v4().hook(hook_library(&hook_so(), params(&rec, true, json!({"options": [93, 60]})))),
     )
     .unwrap_or_else(|e| panic!("options [93, 60]: {e}"));
     assert!(
@@ -576,8 +571,8 @@ fn options_v4() {
 fn options_v6() {
     let ns = Netns::with_options(NetnsOptions { ipv6: true, client_v4: false }).unwrap();
     let rec = EventLog::new(ns.dir()).unwrap();
-    let p = params(&rec, true, r#""options": [8, 15, 65000]"#);
-    let kea = Kea::start(&ns, &KeaConfig::v6().hook(hook_library(&hook_so(), &p))).unwrap();
+    let p = params(&rec, true, json!({"options": [8, 15, 65000]}));
+    let kea = Kea::start(&ns, &KeaConfig::v6().hook(hook_library(&hook_so(), p))).unwrap();
     let mut perf = Perfdhcp::v6().option("15,0003616263").option("65000,CAFE");
     perf.clients = 1;
     perf.period = 2;

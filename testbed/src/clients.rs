@@ -508,7 +508,12 @@ pub fn iaid_from_leases(text: &str) -> Option<u32> {
         for (kw, slot) in [("ia-na ", &mut na), ("ia-pd ", &mut pd)] {
             if let Some(rest) = l.strip_prefix(kw) {
                 let id = rest.trim_end_matches('{').trim();
-                let bytes: Option<Vec<u8>> = id.split(':').map(|b| u8::from_str_radix(b, 16).ok()).collect();
+                // dhclient writes the IAID as hex bytes (`e6:42:de:bb`), or as a quoted string
+                // when all four bytes are printable (`"KL4W"`, with ISC's escapes).
+                let bytes: Option<Vec<u8>> = match id.strip_prefix('"').and_then(|q| q.strip_suffix('"')) {
+                    Some(quoted) => Some(unescape_dhcpd(quoted)),
+                    None => id.split(':').map(|b| u8::from_str_radix(b, 16).ok()).collect(),
+                };
                 if let Some(b) = bytes.filter(|b| b.len() == 4) {
                     *slot = Some(u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
                 }
@@ -770,6 +775,13 @@ pub fn dhcp6_client(ns: &Netns, args: &[&str]) -> io::Result<PyReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iaid_in_hex_or_quoted_form() {
+        assert_eq!(iaid_from_leases("  ia-na e6:42:de:bb {\n"), Some(0xe642debb));
+        assert_eq!(iaid_from_leases("  ia-na \"KL4W\" {\n"), Some(u32::from_be_bytes(*b"KL4W")));
+        assert_eq!(iaid_from_leases("  ia-pd \"%d\\\"F\" {\n"), Some(u32::from_be_bytes(*b"%d\"F")));
+    }
 
     #[test]
     fn duid_parsing() {

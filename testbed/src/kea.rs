@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::Duration;
 
+use serde_json::{json, Map, Value};
+
 use crate::netns::{Netns, RELAY_SUBNET_V6, SUBNET_V4, SUBNET_V6};
-use crate::util::{json_str, other, read_or_empty, wait_until, Proc, DEFAULT_TIMEOUT};
+use crate::util::{other, read_or_empty, wait_until, Proc, DEFAULT_TIMEOUT};
 
 /// DHCPv4 or DHCPv6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,33 +62,73 @@ pub const PD_POOL: &str = "2001:db8:8000::";
 pub const PD_POOL_LEN: u8 = 48;
 pub const PD_DELEGATED_LEN: u8 = 56;
 
-/// A `hooks-libraries` entry: `{"library": ..., "parameters": <json>}`.
-pub fn hook_library(library: &Path, parameters_json: &str) -> String {
-    format!("{{\"library\": {}, \"parameters\": {}}}", json_str(library.to_string_lossy()), parameters_json)
+/// A `hooks-libraries` entry: `{"library": ..., "parameters": ...}`. `parameters` is a
+/// [`Value`] or JSON text (see [`IntoJson`]).
+pub fn hook_library(library: &Path, parameters: impl IntoJson) -> Value {
+    json!({"library": library.to_string_lossy(), "parameters": parameters.into_json()})
 }
 
 /// Parameters for kea-runscript: `{"script": <path>, "wait": <bool>}`.
-pub fn runscript_params(script: &Path, wait: bool) -> String {
-    format!("{{\"script\": {}, \"wait\": {}}}", json_str(script.to_string_lossy()), wait)
+pub fn runscript_params(script: &Path, wait: bool) -> Value {
+    json!({"script": script.to_string_lossy(), "wait": wait})
 }
 
-/// Parameters for kea-runscript with more members after `script` and
-/// `wait`, each `(name, raw JSON value)`: e.g. `[("timeout-ms", "500")]`.
-pub fn runscript_params_with(script: &Path, wait: bool, more: &[(&str, &str)]) -> String {
-    let mut m = vec![format!("\"script\": {}", json_str(script.to_string_lossy())), format!("\"wait\": {wait}")];
-    m.extend(more.iter().map(|(k, v)| format!("{}: {v}", json_str(k))));
-    format!("{{{}}}", m.join(", "))
+/// Parameters for kea-runscript with more members besides `script` and `wait`, each
+/// `(name, JSON text of the value)`, parsed with serde_json: e.g. `[("timeout-ms", "500")]`.
+pub fn runscript_params_with(script: &Path, wait: bool, more: &[(&str, &str)]) -> Value {
+    let mut p = runscript_params(script, wait);
+    let m = p.as_object_mut().expect("runscript_params gives an object");
+    for (k, v) in more {
+        m.insert(k.to_string(), v.into_json());
+    }
+    p
 }
 
 /// ISC's own run_script hook shipped with Kea (useful as a reference).
 pub const ISC_RUN_SCRIPT: &str = "/usr/lib/x86_64-linux-gnu/kea/hooks/libdhcp_run_script.so";
 
 /// Parameters for ISC's run_script: `{"name": <path>, "sync": <bool>}`.
-pub fn isc_run_script_params(script: &Path, sync: bool) -> String {
-    format!("{{\"name\": {}, \"sync\": {}}}", json_str(script.to_string_lossy()), sync)
+pub fn isc_run_script_params(script: &Path, sync: bool) -> Value {
+    json!({"name": script.to_string_lossy(), "sync": sync})
 }
 
-/// A Kea configuration, rendered as JSON text (no serde needed).
+/// A JSON value for a configuration: a [`Value`] as it is, or JSON text parsed with
+/// serde_json (panics, naming the text, when it is not JSON).
+pub trait IntoJson {
+    fn into_json(self) -> Value;
+}
+
+impl IntoJson for Value {
+    fn into_json(self) -> Value {
+        self
+    }
+}
+
+impl IntoJson for &Value {
+    fn into_json(self) -> Value {
+        self.clone()
+    }
+}
+
+impl IntoJson for &str {
+    fn into_json(self) -> Value {
+        serde_json::from_str(self).unwrap_or_else(|e| panic!("testbed: not JSON ({e}): {self}"))
+    }
+}
+
+impl IntoJson for String {
+    fn into_json(self) -> Value {
+        self.as_str().into_json()
+    }
+}
+
+impl IntoJson for &String {
+    fn into_json(self) -> Value {
+        self.as_str().into_json()
+    }
+}
+
+/// A Kea configuration, built as a [`Value`] and written by serde_json.
 #[derive(Debug, Clone)]
 pub struct KeaConfig {
     pub family: Family,
@@ -98,18 +140,17 @@ pub struct KeaConfig {
     /// Reclaim expired leases every second and remove them at once.
     pub fast_reclaim: bool,
     pub decline_probation_period: Option<u32>,
-    /// Each entry is the JSON text of one `hooks-libraries` element
-    /// (see [`hook_library`]).
-    pub hooks: Vec<String>,
+    /// The `hooks-libraries` elements (see [`hook_library`]).
+    pub hooks: Vec<Value>,
     /// `None`: the server's veth. `Some(vec![])`: no interface at all.
     pub interfaces: Option<Vec<String>>,
     /// "INFO" or "DEBUG" (the latter at debuglevel 99).
     pub log_severity: String,
-    /// Extra members of the `Dhcp4`/`Dhcp6` object, raw JSON `"key": value`.
-    pub extra: Vec<String>,
-    /// More elements of the `subnet4`/`subnet6` list, raw JSON objects (after the served
-    /// subnet, id 1).
-    pub subnets: Vec<String>,
+    /// Extra members of the `Dhcp4`/`Dhcp6` object, set last (they replace a member of the
+    /// same name).
+    pub extra: Map<String, Value>,
+    /// More elements of the `subnet4`/`subnet6` list (after the served subnet, id 1).
+    pub subnets: Vec<Value>,
     /// `Some(lfc_interval)`: memfile with `persist: true`, the lease file
     /// `leases4.csv`/`leases6.csv` in the server's private directory, Kea's
     /// lease file cleanup (kea-lfc) every `lfc_interval` seconds (0: never).
@@ -132,7 +173,7 @@ impl KeaConfig {
             hooks: Vec::new(),
             interfaces: None,
             log_severity: "INFO".into(),
-            extra: Vec::new(),
+            extra: Map::new(),
             subnets: Vec::new(),
             persist_leases: None,
             control_socket: false,
@@ -168,19 +209,19 @@ impl KeaConfig {
         self.decline_probation_period = Some(secs);
         self
     }
-    /// Adds a raw `hooks-libraries` element.
-    pub fn hook(mut self, entry_json: String) -> Self {
-        self.hooks.push(entry_json);
+    /// Adds a `hooks-libraries` element: a [`Value`] (see [`hook_library`]) or JSON text.
+    pub fn hook(mut self, entry: impl IntoJson) -> Self {
+        self.hooks.push(entry.into_json());
         self
     }
     /// Adds kea-runscript with `script` and `wait`.
     pub fn runscript(self, library: &Path, script: &Path, wait: bool) -> Self {
-        self.hook(hook_library(library, &runscript_params(script, wait)))
+        self.hook(hook_library(library, runscript_params(script, wait)))
     }
     /// Adds kea-runscript with `script`, `wait` and more parameters (see
     /// [`runscript_params_with`]).
     pub fn runscript_with(self, library: &Path, script: &Path, wait: bool, more: &[(&str, &str)]) -> Self {
-        self.hook(hook_library(library, &runscript_params_with(script, wait, more)))
+        self.hook(hook_library(library, runscript_params_with(script, wait, more)))
     }
     /// Keeps leases in a lease file and runs kea-lfc every `lfc_interval` s.
     pub fn persist_leases(mut self, lfc_interval: u32) -> Self {
@@ -200,104 +241,136 @@ impl KeaConfig {
         self.log_severity = "DEBUG".into();
         self
     }
-    pub fn extra(mut self, member_json: impl Into<String>) -> Self {
-        self.extra.push(member_json.into());
+    /// Adds members to the `Dhcp4`/`Dhcp6` object: `members` is a JSON object, e.g.
+    /// `json!({"multi-threading": {"enable-multi-threading": true}})`; they replace a member of
+    /// the same name.
+    pub fn extra(mut self, members: Value) -> Self {
+        match members {
+            Value::Object(m) => self.extra.extend(m),
+            other => panic!("testbed: KeaConfig::extra takes a JSON object, not {other}"),
+        }
         self
     }
-    /// Adds a raw subnet object to the `subnet4`/`subnet6` list.
-    pub fn subnet(mut self, subnet_json: impl Into<String>) -> Self {
-        self.subnets.push(subnet_json.into());
+    /// Adds a subnet object to the `subnet4`/`subnet6` list: a [`Value`] or JSON text.
+    pub fn subnet(mut self, subnet: impl IntoJson) -> Self {
+        self.subnets.push(subnet.into_json());
         self
     }
     /// DHCPv6: the subnet behind the relay of [`Netns::with_relay`], [`RELAY_SUBNET_V6`] (id
     /// [`RELAY_SUBNET6_ID`], pool [`POOL_RELAY_V6`], no interface: Kea selects it by the relay's
     /// link-address).
     pub fn relay_subnet6(self) -> Self {
-        self.subnet(format!(
-            "{{\"id\": {RELAY_SUBNET6_ID}, \"subnet\": \"{RELAY_SUBNET_V6}\", \"pools\": [{{\"pool\": \"{} - {}\"}}]}}",
-            POOL_RELAY_V6.0, POOL_RELAY_V6.1
-        ))
+        self.subnet(json!({
+            "id": RELAY_SUBNET6_ID,
+            "subnet": RELAY_SUBNET_V6,
+            "pools": [{"pool": format!("{} - {}", POOL_RELAY_V6.0, POOL_RELAY_V6.1)}],
+        }))
     }
 
     /// Renders the configuration; `iface` is the server veth, `dir` the
     /// server's private directory (log file, DUID file).
     pub fn render(&self, iface: &str, dir: &Path) -> String {
+        let mut text = serde_json::to_string_pretty(&self.to_json(iface, dir)).expect("a Value serializes");
+        text.push('\n');
+        text
+    }
+
+    /// The configuration as a [`Value`] (what [`KeaConfig::render`] writes).
+    pub fn to_json(&self, iface: &str, dir: &Path) -> Value {
+        let path = |p: PathBuf| Value::from(p.to_string_lossy());
         let ifaces: Vec<String> = match &self.interfaces {
             None => vec![iface.to_string()],
             Some(v) => v.clone(),
         };
-        let ifaces = ifaces.iter().map(json_str).collect::<Vec<_>>().join(", ");
-        let mut m: Vec<String> = Vec::new();
-        let socket_type = if self.family == Family::V4 { ", \"dhcp-socket-type\": \"raw\"" } else { "" };
-        m.push(format!("\"interfaces-config\": {{\"interfaces\": [{ifaces}]{socket_type}}}"));
-        match self.persist_leases {
-            None => m.push("\"lease-database\": {\"type\": \"memfile\", \"persist\": false}".into()),
-            Some(lfc) => m.push(format!(
-                "\"lease-database\": {{\"type\": \"memfile\", \"persist\": true, \"name\": {}, \"lfc-interval\": {lfc}}}",
-                json_str(dir.join(self.family.lease_file()).to_string_lossy())
-            )),
+        let mut m = Map::new();
+        let mut interfaces_config = json!({"interfaces": ifaces});
+        if self.family == Family::V4 {
+            interfaces_config["dhcp-socket-type"] = json!("raw");
         }
+        m.insert("interfaces-config".into(), interfaces_config);
+        let lease_database = match self.persist_leases {
+            None => json!({"type": "memfile", "persist": false}),
+            Some(lfc) => json!({
+                "type": "memfile",
+                "persist": true,
+                "name": path(dir.join(self.family.lease_file())),
+                "lfc-interval": lfc,
+            }),
+        };
+        m.insert("lease-database".into(), lease_database);
         if self.control_socket {
-            m.push(format!(
-                "\"control-socket\": {{\"socket-type\": \"unix\", \"socket-name\": {}}}",
-                json_str(dir.join(CONTROL_SOCKET).to_string_lossy())
-            ));
+            m.insert(
+                "control-socket".into(),
+                json!({"socket-type": "unix", "socket-name": path(dir.join(CONTROL_SOCKET))}),
+            );
         }
-        m.push(format!("\"valid-lifetime\": {}", self.valid_lifetime));
+        m.insert("valid-lifetime".into(), json!(self.valid_lifetime));
         if let Some(p) = self.preferred_lifetime {
-            m.push(format!("\"preferred-lifetime\": {p}"));
+            m.insert("preferred-lifetime".into(), json!(p));
         } else if self.family == Family::V6 {
-            m.push(format!("\"preferred-lifetime\": {}", (self.valid_lifetime * 3 / 4).max(1)));
+            m.insert("preferred-lifetime".into(), json!((self.valid_lifetime * 3 / 4).max(1)));
         }
         if let Some(t) = self.renew_timer {
-            m.push(format!("\"renew-timer\": {t}"));
+            m.insert("renew-timer".into(), json!(t));
         }
         if let Some(t) = self.rebind_timer {
-            m.push(format!("\"rebind-timer\": {t}"));
+            m.insert("rebind-timer".into(), json!(t));
         }
         if self.fast_reclaim {
-            m.push(
-                "\"expired-leases-processing\": {\"reclaim-timer-wait-time\": 1, \"hold-reclaimed-time\": 0, \
-                 \"flush-reclaimed-timer-wait-time\": 0, \"max-reclaim-leases\": 0, \"max-reclaim-time\": 0}"
-                    .into(),
+            m.insert(
+                "expired-leases-processing".into(),
+                json!({
+                    "reclaim-timer-wait-time": 1,
+                    "hold-reclaimed-time": 0,
+                    "flush-reclaimed-timer-wait-time": 0,
+                    "max-reclaim-leases": 0,
+                    "max-reclaim-time": 0,
+                }),
             );
         }
         if let Some(p) = self.decline_probation_period {
-            m.push(format!("\"decline-probation-period\": {p}"));
+            m.insert("decline-probation-period".into(), json!(p));
         }
         if self.family == Family::V6 {
-            m.push(format!("\"data-directory\": {}", json_str(dir.to_string_lossy())));
+            m.insert("data-directory".into(), path(dir.to_path_buf()));
         }
-        m.push(format!("\"hooks-libraries\": [{}]", self.hooks.join(", ")));
-        let more: String = self.subnets.iter().map(|s| format!(", {s}")).collect();
-        match self.family {
-            Family::V4 => m.push(format!(
-                "\"subnet4\": [{{\"id\": 1, \"subnet\": \"{SUBNET_V4}\", \"interface\": {iface}, \
-                 \"pools\": [{{\"pool\": \"{} - {}\"}}]}}{more}]",
-                POOL_V4.0,
-                POOL_V4.1,
-                iface = json_str(iface)
-            )),
-            Family::V6 => m.push(format!(
-                "\"subnet6\": [{{\"id\": 1, \"subnet\": \"{SUBNET_V6}\", \"interface\": {iface}, \
-                 \"pools\": [{{\"pool\": \"{} - {}\"}}], \
-                 \"pd-pools\": [{{\"prefix\": \"{PD_POOL}\", \"prefix-len\": {PD_POOL_LEN}, \"delegated-len\": {PD_DELEGATED_LEN}}}]}}{more}]",
-                POOL_V6.0,
-                POOL_V6.1,
-                iface = json_str(iface)
-            )),
-        }
+        m.insert("hooks-libraries".into(), Value::Array(self.hooks.clone()));
+        let (subnets_key, served) = match self.family {
+            Family::V4 => (
+                "subnet4",
+                json!({
+                    "id": 1,
+                    "subnet": SUBNET_V4,
+                    "interface": iface,
+                    "pools": [{"pool": format!("{} - {}", POOL_V4.0, POOL_V4.1)}],
+                }),
+            ),
+            Family::V6 => (
+                "subnet6",
+                json!({
+                    "id": 1,
+                    "subnet": SUBNET_V6,
+                    "interface": iface,
+                    "pools": [{"pool": format!("{} - {}", POOL_V6.0, POOL_V6.1)}],
+                    "pd-pools": [{"prefix": PD_POOL, "prefix-len": PD_POOL_LEN, "delegated-len": PD_DELEGATED_LEN}],
+                }),
+            ),
+        };
+        let subnets: Vec<Value> = std::iter::once(served).chain(self.subnets.iter().cloned()).collect();
+        m.insert(subnets_key.into(), Value::Array(subnets));
         // "maxsize": 0: the log is never rotated, a test reads all of it.
-        let logger = self.family.binary();
         let debuglevel = if self.log_severity == "DEBUG" { 99 } else { 0 };
-        m.push(format!(
-            "\"loggers\": [{{\"name\": \"{logger}\", \"output_options\": [{{\"output\": {}, \"flush\": true, \"maxsize\": 0}}], \
-             \"severity\": {}, \"debuglevel\": {debuglevel}}}]",
-            json_str(dir.join("kea.log").to_string_lossy()),
-            json_str(&self.log_severity)
-        ));
-        m.extend(self.extra.iter().cloned());
-        format!("{{\"{}\": {{\n  {}\n}}}}\n", self.family.section(), m.join(",\n  "))
+        m.insert(
+            "loggers".into(),
+            json!([{
+                "name": self.family.binary(),
+                "output_options": [{"output": path(dir.join("kea.log")), "flush": true, "maxsize": 0}],
+                "severity": self.log_severity,
+                "debuglevel": debuglevel,
+            }]),
+        );
+        m.extend(self.extra.clone());
+        json!({ self.family.section(): m })
     }
 }
 

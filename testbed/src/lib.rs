@@ -35,7 +35,7 @@ pub use clients::{
 };
 pub use events::{summary, Event, EventLog};
 pub use kea::{
-    hook_library, isc_run_script_params, runscript_params, runscript_params_with, Family, Kea, KeaConfig,
+    hook_library, isc_run_script_params, runscript_params, runscript_params_with, Family, IntoJson, Kea, KeaConfig,
     CONTROL_SOCKET, ISC_RUN_SCRIPT, PD_DELEGATED_LEN, PD_POOL, PD_POOL_LEN, POOL_RELAY_V6, POOL_V4, POOL_V6,
     RELAY_SUBNET6_ID,
 };
@@ -45,7 +45,8 @@ pub use netns::{
 };
 pub use procs::{ProcEntry, ProcSnapshot, Sampler};
 pub use relay::{Dhcrelay, Dhcrelay6Options};
-/// The JSON crate of [`Kea::command`]'s answers, for the tests.
+/// The JSON crate of the configurations ([`KeaConfig`]) and of [`Kea::command`]'s answers, for
+/// the tests.
 pub use serde_json;
 pub use util::{wait_until, Elapsed, Proc, TempDir, DEFAULT_TIMEOUT};
 

@@ -2,7 +2,6 @@
 //! awaited conditions with deadlines, processes killed by PID, quoting.
 
 use std::ffi::OsStr;
-use std::fmt::Write as _;
 use std::fs;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -151,26 +150,6 @@ pub fn sh_quote(s: impl AsRef<OsStr>) -> String {
         }
     }
     out.push('\'');
-    out
-}
-
-/// Quotes a string as a JSON string literal.
-pub fn json_str(s: impl AsRef<str>) -> String {
-    let mut out = String::from("\"");
-    for c in s.as_ref().chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
     out
 }
 

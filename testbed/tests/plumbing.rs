@@ -7,7 +7,7 @@ use std::time::Duration;
 use kea_runscript_testbed::*;
 
 fn isc(cfg: KeaConfig, rec: &EventLog) -> KeaConfig {
-    cfg.hook(hook_library(std::path::Path::new(ISC_RUN_SCRIPT), &isc_run_script_params(rec.script(), true)))
+    cfg.hook(hook_library(std::path::Path::new(ISC_RUN_SCRIPT), isc_run_script_params(rec.script(), true)))
 }
 
 #[test]
