@@ -49,6 +49,19 @@ pub struct Script {
     pub hooks: Vec<u16>,
 }
 
+impl Script {
+    /// One line for logs and the pre-flight check: `script PATH (wait …, timeout-ms …, N hook points)`.
+    pub fn describe(&self) -> String {
+        format!(
+            "script {} (wait {}, timeout-ms {}, {} hook points)",
+            self.script.to_string_lossy(),
+            self.wait,
+            self.timeout.as_millis(),
+            self.hooks.len()
+        )
+    }
+}
+
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
 pub const DEFAULT_MAX_RUNNING: u64 = 32;
 pub const DEFAULT_MAX_QUEUED: u64 = 1024;
@@ -103,7 +116,7 @@ pub fn parse_map(map: &Map<String, Value>, family: u8) -> Result<Config, String>
                     other => faults.push(format!("parameter 'scripts[{i}]' must be a map, not {}", json_type(other))),
                 }
             }
-            if faults.is_empty() { Ok(scripts) } else { Err(faults.join("; ")) }
+            all_or_faults(scripts, faults)
         }
         Some(other) => Err(format!("parameter 'scripts' must be a list of maps, not {}", json_type(other))),
     };
@@ -197,7 +210,7 @@ fn hook_points(value: Option<&Value>, family: u8, name: &str) -> Result<Vec<u16>
     if list.is_empty() {
         errors.push(format!("parameter '{name}' lists no hook point"));
     }
-    if errors.is_empty() { Ok(ids) } else { Err(errors.join("; ")) }
+    all_or_faults(ids, errors)
 }
 
 fn is_env_name(name: &str) -> bool {
@@ -267,7 +280,7 @@ fn environment(map: &Map<String, Value>) -> Result<Vec<CString>, String> {
             }
         }
     }
-    if errors.is_empty() { Ok(out) } else { Err(errors.join("; ")) }
+    all_or_faults(out, errors)
 }
 
 /// `options`: option codes whose payload the query's options export as `<prefix><code>`.
@@ -295,7 +308,12 @@ fn options(value: Option<&Value>, family: u8) -> Result<Vec<u16>, String> {
             None => errors.push(format!("parameter 'options': {item} is not a DHCPv{family} option code (1 to {max})")),
         }
     }
-    if errors.is_empty() { Ok(codes) } else { Err(errors.join("; ")) }
+    all_or_faults(codes, errors)
+}
+
+/// `value` when nothing was found at fault, else every fault in one message.
+fn all_or_faults<T>(value: T, faults: Vec<String>) -> Result<T, String> {
+    if faults.is_empty() { Ok(value) } else { Err(faults.join("; ")) }
 }
 
 fn integer(map: &Map<String, Value>, prefix: &str, name: &str, default: u64, min: u64, max: u64) -> Result<u64, String> {
@@ -342,11 +360,7 @@ fn exit_status(value: Option<&Value>, wait: Option<bool>, name: &str) -> Result<
             )),
         }
     }
-    if errors.is_empty() {
-        Ok(table)
-    } else {
-        Err(errors.join("; "))
-    }
+    all_or_faults(table, errors)
 }
 
 fn check_script(path: &str) -> Result<CString, String> {

@@ -41,13 +41,7 @@ fn main() -> ExitCode {
                 Ok(c) => {
                     for s in &c.scripts {
                         let hooks: Vec<&str> = s.hooks.iter().map(|&h| table::HOOK_POINTS[h as usize].name).collect();
-                        println!(
-                            "{at}: OK: script {}, wait {}, timeout-ms {}, hook points {}",
-                            s.script.to_string_lossy(),
-                            s.wait,
-                            s.timeout.as_millis(),
-                            hooks.join(" ")
-                        );
+                        println!("{at}: OK: {}: {}", s.describe(), hooks.join(" "));
                     }
                 }
                 Err(e) => {
