@@ -31,10 +31,8 @@ impl Event {
 
     /// `<prefix><code>=<payload in lower-case hex>`.
     pub fn put_option(&mut self, prefix: &str, code: u16, payload: &[u8]) {
-        let mut entry = format!("{prefix}{code}=");
-        for b in payload {
-            entry.push_str(&format!("{b:02x}"));
-        }
+        let mut entry = format!("{prefix}{code}=").into_bytes();
+        push_hex(&mut entry, payload, b"0123456789abcdef");
         self.options.extend(CString::new(entry).ok());
     }
 
@@ -92,14 +90,19 @@ impl Event {
     }
 }
 
+/// Two hex digits per byte, from `digits` (upper- or lower-case).
+fn push_hex(out: &mut Vec<u8>, bytes: &[u8], digits: &[u8; 16]) {
+    for b in bytes {
+        out.extend_from_slice(&[digits[(b >> 4) as usize], digits[(b & 15) as usize]]);
+    }
+}
+
 fn render(kind: Kind, value: &Value, out: &mut Vec<u8>) {
     match (kind, value) {
         (Kind::Hex, Value::Bytes(bytes)) => {
             if !bytes.is_empty() {
                 out.extend_from_slice(b"0x");
-                for b in bytes {
-                    out.extend_from_slice(format!("{b:02X}").as_bytes());
-                }
+                push_hex(out, bytes, b"0123456789ABCDEF");
             }
         }
         (_, Value::Bytes(bytes)) => out.extend_from_slice(bytes),

@@ -11,7 +11,6 @@ mod runtime;
 mod spawn;
 mod supervisor;
 
-
 use std::os::raw::c_int;
 use std::panic::catch_unwind;
 

@@ -3,23 +3,18 @@
 use crate::event::Event;
 use crate::ffi::bridge::{log, LogMsg};
 use crate::spawn::{self, Deadline, Outcome};
-use crate::supervisor::{report_deadline, Limits, Supervisor};
+use crate::supervisor::{report_deadline, Supervisor};
 use kea_runscript_config::table::{HookPoint, HOOK_POINTS};
-use kea_runscript_config::{self as config, Action, Script};
+use kea_runscript_config::{self as config, Action};
 use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-/// One configured script and the thread that runs its background events.
-struct ScriptRuntime {
-    config: Script,
-    supervisor: Supervisor,
-}
-
 struct Runtime {
-    scripts: Vec<ScriptRuntime>,
+    /// Each configured script, with the thread that runs its background events.
+    scripts: Vec<Supervisor>,
     /// For each hook point id, the scripts that run there, in configuration order.
     by_hook: Vec<Vec<usize>>,
     /// `extra-env` and `pass-env` entries, added to every run.
@@ -50,18 +45,8 @@ pub fn configure(parameters_json: &str, family: i32) -> Result<String, String> {
             for &hook in &script.hooks {
                 by_hook[hook as usize].push(index);
             }
-            summary.push(format!(
-                "script {} (wait {}, timeout-ms {}, {} hook points)",
-                script.script.to_string_lossy(),
-                script.wait,
-                script.timeout.as_millis(),
-                script.hooks.len()
-            ));
-            let limits =
-                Limits { timeout: script.timeout, max_running: script.max_running, max_queued: script.max_queued };
-            let supervisor = Supervisor::start(script.script.clone(), limits)
-                .map_err(|e| format!("cannot start the library's thread: {e}"))?;
-            scripts.push(ScriptRuntime { config: script, supervisor });
+            summary.push(script.describe());
+            scripts.push(Supervisor::start(script).map_err(|e| format!("cannot start the library's thread: {e}"))?);
         }
         let runtime = Runtime { scripts, by_hook, extra_env: config.extra_env, options: Arc::from(config.options) };
         drop(replace(Some(Arc::new(runtime))));
@@ -105,10 +90,10 @@ pub fn dispatch(event: Box<Event>) -> u8 {
             let script = &runtime.scripts[index];
             // `load` and `unload` are always waited for: an unload script must end before the
             // library does.
-            if script.config.wait || hook.library {
+            if script.script().wait || hook.library {
                 next = next.max(run_waited(script, hook, &env));
             } else {
-                script.supervisor.submit(hook.name, env.clone());
+                script.submit(hook.name, env.clone());
             }
         }
         next
@@ -119,8 +104,8 @@ pub fn dispatch(event: Box<Event>) -> u8 {
     })
 }
 
-fn run_waited(script: &ScriptRuntime, hook: &'static HookPoint, env: &[CString]) -> u8 {
-    let config = &script.config;
+fn run_waited(script: &Supervisor, hook: &'static HookPoint, env: &[CString]) -> u8 {
+    let config = script.script();
     let child = match spawn::spawn(&config.script, hook.name, env) {
         Ok(child) => child,
         Err(e) => {
@@ -130,7 +115,7 @@ fn run_waited(script: &ScriptRuntime, hook: &'static HookPoint, env: &[CString])
     };
     let process = child.process;
     let watch: Option<OwnedFd> = process.pidfd.as_ref().and_then(|fd| fd.as_fd().try_clone_to_owned().ok());
-    script.supervisor.adopt_output(hook.name, process.pid, watch, [child.stdout, child.stderr]);
+    script.adopt_output(hook.name, process.pid, watch, [child.stdout, child.stderr]);
 
     let mut deadline = Deadline::new(config.timeout);
     let outcome = loop {

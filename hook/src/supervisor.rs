@@ -10,6 +10,7 @@ use crate::ffi::bridge::{log, LogMsg};
 use crate::output::{self, LineSplitter, RateLimit, LINES_PER_RUN};
 use crate::runtime::report;
 use crate::spawn::{self, Deadline, Process};
+use kea_runscript_config::Script;
 use std::collections::VecDeque;
 use std::ffi::CString;
 use std::io;
@@ -26,20 +27,14 @@ const STOP_GRACE: Duration = Duration::from_secs(1);
 /// Queue-full reports: at most one per this interval.
 const REPORT_EVERY: Duration = Duration::from_secs(1);
 
-pub struct Limits {
-    pub timeout: Duration,
-    pub max_running: usize,
-    pub max_queued: usize,
-}
-
 struct Job {
     hook: &'static str,
     env: Vec<CString>,
 }
 
 struct Shared {
-    script: CString,
-    limits: Limits,
+    /// The script this thread serves (path, time limit, bounds).
+    script: Script,
     queue: Mutex<VecDeque<Job>>,
     /// Background runs started and not yet exited (read by the packet path to admit jobs).
     running: AtomicUsize,
@@ -68,7 +63,7 @@ pub struct Supervisor {
 }
 
 impl Supervisor {
-    pub fn start(script: CString, limits: Limits) -> io::Result<Supervisor> {
+    pub fn start(script: Script) -> io::Result<Supervisor> {
         // SAFETY: eventfd returns a new descriptor or -1.
         let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         if fd < 0 {
@@ -76,7 +71,6 @@ impl Supervisor {
         }
         let shared = Arc::new(Shared {
             script,
-            limits,
             queue: Mutex::new(VecDeque::new()),
             running: AtomicUsize::new(0),
             dropped: AtomicU64::new(0),
@@ -91,13 +85,18 @@ impl Supervisor {
         Ok(Supervisor { shared, thread: Some(thread) })
     }
 
+    /// The script's parameters.
+    pub fn script(&self) -> &Script {
+        &self.shared.script
+    }
+
     /// Queue a background run. Returns at once; past the bounds the event is dropped and counted.
     pub fn submit(&self, hook: &'static str, env: Vec<CString>) {
         let s = &self.shared;
         let admitted = {
             let mut queue = lock(&s.queue);
-            let free = s.limits.max_running.saturating_sub(s.running.load(Ordering::Relaxed));
-            if queue.len() < s.limits.max_queued + free {
+            let free = s.script.max_running.saturating_sub(s.running.load(Ordering::Relaxed));
+            if queue.len() < s.script.max_queued + free {
                 queue.push_back(Job { hook, env });
                 true
             } else {
@@ -265,16 +264,16 @@ impl<'a> Worker<'a> {
             return;
         }
         let s = self.shared;
-        while s.running.load(Ordering::Relaxed) < s.limits.max_running {
+        while s.running.load(Ordering::Relaxed) < s.script.max_running {
             let Some(job) = lock(&s.queue).pop_front() else { break };
-            match spawn::spawn(&s.script, job.hook, &job.env) {
+            match spawn::spawn(&s.script.script, job.hook, &job.env) {
                 Ok(child) => {
                     if child.process.pidfd.is_some() {
                         s.running.fetch_add(1, Ordering::Relaxed);
                     } else {
                         report(job.hook, child.process.pid, &spawn::Outcome::Lost);
                     }
-                    let deadline = Some(Deadline::new(s.limits.timeout));
+                    let deadline = Some(Deadline::new(s.script.timeout));
                     self.runs.push(Run::new(job.hook, child.process, true, [child.stdout, child.stderr], deadline));
                 }
                 Err(e) => log(LogMsg::SpawnFailed, job.hook, &e.to_string()),
@@ -327,7 +326,7 @@ impl<'a> Worker<'a> {
             self.next_report = now + REPORT_EVERY;
         }
         if self.budget.report_due().is_some_and(|due| now >= due) {
-            log(LogMsg::OutputSuppressed, "all scripts (200 lines per second)", &self.budget.refused.to_string());
+            log(LogMsg::OutputSuppressed, "this script's runs (200 lines per second)", &self.budget.refused.to_string());
             self.budget.refused = 0;
         }
     }
