@@ -1,6 +1,6 @@
 //! Scripts' stdout and stderr, turned into Kea log lines with bounds: a line is cut at
-//! [`MAX_LINE`] bytes, a run logs at most [`LINES_PER_RUN`] lines, and all scripts together at
-//! most [`LINES_PER_SECOND`]. What is not logged is read and counted, never buffered: a script
+//! [`MAX_LINE`] bytes, a run logs at most [`LINES_PER_RUN`] lines, and all runs of one configured
+//! script together at most [`LINES_PER_SECOND`]. What is not logged is read and counted, never buffered: a script
 //! printing a gigabyte costs reading time, not memory or disk.
 
 use std::time::{Duration, Instant};
@@ -73,7 +73,7 @@ pub fn render(line: &[u8], cut: bool) -> String {
     out
 }
 
-/// The all-scripts budget: LINES_PER_SECOND, refilled every second.
+/// One configured script's budget (all its runs): LINES_PER_SECOND, refilled every second.
 pub struct RateLimit {
     window: Instant,
     used: u32,
