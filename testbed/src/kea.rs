@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 
 use crate::netns::{Netns, RELAY_SUBNET_V6, SUBNET_V4, SUBNET_V6};
 use crate::util::{other, read_or_empty, wait_until, Proc, DEFAULT_TIMEOUT};
+use crate::versions;
 
 /// DHCPv4 or DHCPv6.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,6 +159,9 @@ pub struct KeaConfig {
     /// A unix control socket `ctrl.sock` in the server's private directory
     /// (see [`Kea::command`]).
     pub control_socket: bool,
+    /// More environment variables for the server process, set after the test bed's own (see
+    /// [`crate::versions`]), so they can replace one, e.g. `KEA_HOOK_SCRIPTS_PATH`.
+    pub env: Vec<(String, String)>,
 }
 
 impl KeaConfig {
@@ -177,6 +181,7 @@ impl KeaConfig {
             subnets: Vec::new(),
             persist_leases: None,
             control_socket: false,
+            env: Vec::new(),
         }
     }
 
@@ -231,6 +236,11 @@ impl KeaConfig {
     /// Opens a unix control socket (`ctrl.sock` in the server's directory).
     pub fn control_socket(mut self) -> Self {
         self.control_socket = true;
+        self
+    }
+    /// Sets an environment variable of the server process (after the test bed's own).
+    pub fn env(mut self, name: &str, value: &str) -> Self {
+        self.env.push((name.to_string(), value.to_string()));
         self
     }
     pub fn no_interfaces(mut self) -> Self {
@@ -389,13 +399,22 @@ impl<'a> Kea<'a> {
     /// pair's scratch directory, starts the server in the server namespace and
     /// waits until it logs that it started (fails with the log if it exits).
     pub fn start(ns: &'a Netns, cfg: &KeaConfig) -> io::Result<Kea<'a>> {
-        Kea::start_text(ns, cfg.family, |dir| cfg.render(&ns.server_if, dir))
+        Kea::start_env(ns, cfg.family, &cfg.env, |dir| cfg.render(&ns.server_if, dir))
     }
 
     /// Like [`Kea::start`] with a configuration text of the caller's (e.g. an example file);
     /// `text` gets the server's private directory.
     pub fn start_text(ns: &'a Netns, family: Family, text: impl FnOnce(&Path) -> String) -> io::Result<Kea<'a>> {
-        let kea = Kea::spawn(ns, family, text)?;
+        Kea::start_env(ns, family, &[], text)
+    }
+
+    fn start_env(
+        ns: &'a Netns,
+        family: Family,
+        env: &[(String, String)],
+        text: impl FnOnce(&Path) -> String,
+    ) -> io::Result<Kea<'a>> {
+        let kea = Kea::spawn(ns, family, env, text)?;
         let started = family.started();
         let r = wait_until(DEFAULT_TIMEOUT, || {
             if kea.log().contains(started) {
@@ -410,7 +429,12 @@ impl<'a> Kea<'a> {
         }
     }
 
-    fn spawn(ns: &'a Netns, family: Family, text: impl FnOnce(&Path) -> String) -> io::Result<Kea<'a>> {
+    fn spawn(
+        ns: &'a Netns,
+        family: Family,
+        env: &[(String, String)],
+        text: impl FnOnce(&Path) -> String,
+    ) -> io::Result<Kea<'a>> {
         let mut n = 0;
         let dir = loop {
             let d = ns.dir().join(format!("{}-{n}", family.binary()));
@@ -421,8 +445,11 @@ impl<'a> Kea<'a> {
         };
         fs::create_dir_all(&dir)?;
         let config = dir.join("kea.json");
-        fs::write(&config, text(&dir))?;
+        // Paths and environment as this Kea version needs them (see crate::versions).
+        let prepared = versions::prepare(&text(&dir), &dir, versions::kea_version())?;
+        fs::write(&config, &prepared.text)?;
         let mut cmd = ns.server_cmd(family.binary());
+        cmd.envs(prepared.env).envs(env.iter().map(|(k, v)| (k, v)));
         cmd.arg("-c")
             .arg(&config)
             .env("KEA_PIDFILE_DIR", &dir)
@@ -439,7 +466,8 @@ impl<'a> Kea<'a> {
     /// exited 0 or kept running (it is then killed).
     pub fn expect_load_failure(ns: &'a Netns, cfg: &KeaConfig) -> Result<String, String> {
         let cfg = cfg.clone().no_interfaces();
-        let kea = Kea::spawn(ns, cfg.family, |dir| cfg.render(&ns.server_if, dir)).map_err(|e| e.to_string())?;
+        let kea =
+            Kea::spawn(ns, cfg.family, &cfg.env, |dir| cfg.render(&ns.server_if, dir)).map_err(|e| e.to_string())?;
         let started = cfg.family.started();
         let r = wait_until(DEFAULT_TIMEOUT, || {
             if let Some(st) = kea.proc.try_status() {
@@ -519,7 +547,8 @@ impl<'a> Kea<'a> {
             return Err(other("rewrite_config: another family"));
         }
         let tmp = self.dir.join("kea.json.new");
-        fs::write(&tmp, cfg.render(&self.ns.server_if, &self.dir))?;
+        let prepared = versions::prepare(&cfg.render(&self.ns.server_if, &self.dir), &self.dir, versions::kea_version())?;
+        fs::write(&tmp, prepared.text)?;
         fs::rename(&tmp, &self.config)
     }
 
@@ -592,9 +621,11 @@ impl Drop for Kea<'_> {
 }
 
 /// Runs `kea-dhcpX -t` on a configuration (syntax check only: it does not
-/// load hook libraries).
+/// load hook libraries). Kea 2.6+ checks file paths with `-t` too: the configuration's
+/// directory stands for the server's private directory (see [`versions::private_dir_env`]).
 pub fn check_config(family: Family, config: &Path) -> io::Result<String> {
-    let out = Command::new(family.binary()).arg("-t").arg(config).output()?;
+    let dir = config.parent().ok_or_else(|| other("check_config: a file name without a directory"))?;
+    let out = Command::new(family.binary()).arg("-t").arg(config).envs(versions::private_dir_env(dir)).output()?;
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     if out.status.success() {
         Ok(text)

@@ -27,6 +27,7 @@ pub mod netns;
 pub mod procs;
 pub mod relay;
 pub mod util;
+pub mod versions;
 
 pub use clients::{
     dhcp4_client, dhcp6_client, duid_from_leases, iaid_from_leases, normalize_hex_id, python_client_available,
@@ -49,6 +50,7 @@ pub use relay::{Dhcrelay, Dhcrelay6Options};
 /// the tests.
 pub use serde_json;
 pub use util::{wait_until, Elapsed, Proc, TempDir, DEFAULT_TIMEOUT};
+pub use versions::{kea_version, KeaVersion};
 
 use std::path::{Path, PathBuf};
 

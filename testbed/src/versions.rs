@@ -1,0 +1,301 @@
+//! What differs between the Kea releases the suite runs against (2.2, 2.6, 3.0), in one place:
+//! the test bed starts every server through [`prepare`], so the tests and their configurations
+//! are the same on all versions.
+//!
+//! - Kea 2.6 and later accept files only in fixed directories, each overridable by an
+//!   environment variable read at start: hook libraries (`KEA_HOOKS_PATH`), log files
+//!   (`KEA_LOG_FILE_DIR`), control sockets (`KEA_CONTROL_SOCKET_DIR`, whose directory must
+//!   have mode 0750 at most, exactly 0750 on 2.6), the lease file and DHCPv6 `data-directory`
+//!   (`KEA_DHCP_DATA_DIR`); Kea 3.0 adds the scripts that hook libraries run
+//!   (`KEA_HOOK_SCRIPTS_PATH`: ISC's run_script, and kea-runscript from 3.0 on). Each check is
+//!   an exact match of the configured file's parent directory (textual: a symbolic link is not
+//!   followed). The test bed keeps a server's log, socket, lease and DUID files in its private
+//!   directory, so it points those variables there, on every version (2.2 ignores them).
+//! - When a configuration's hook libraries, or on 3.0 its scripts, are in more than one
+//!   directory (e.g. kea-runscript from `target/` beside ISC's lease_cmds), the one allowed
+//!   directory cannot hold them all: the test bed then makes a per-server directory of
+//!   symbolic links (`<server dir>/hooks`, `<server dir>/scripts`) and rewrites those paths in
+//!   the configuration text (only then, and only on the versions that need it). A symbolic link
+//!   keeps the script's behaviour: deleting or `chmod -x` of the original affects the run.
+//! - Multi-threading is on by default from 2.6: nothing to do, the suite passes with it.
+
+use std::collections::BTreeSet;
+use std::ffi::OsString;
+use std::fs;
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+use serde_json::Value;
+
+use crate::util::other;
+
+/// A Kea release, as `kea-dhcp4 -v` prints it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeaVersion {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+    /// What `kea-dhcp4 -v` printed, e.g. `2.6.3`.
+    pub text: String,
+}
+
+impl KeaVersion {
+    /// Parses `2.6.3`, `3.0.4-isc20250101`, `2.2.0`…
+    pub fn parse(s: &str) -> Option<KeaVersion> {
+        let t = s.trim();
+        let mut nums = t.split(|c: char| !c.is_ascii_digit()).filter(|p| !p.is_empty()).map(|p| p.parse().ok());
+        Some(KeaVersion { major: nums.next()??, minor: nums.next()??, patch: nums.next()?.unwrap_or(0), text: t.to_string() })
+    }
+
+    /// At least `major.minor`.
+    pub fn at_least(&self, major: u32, minor: u32) -> bool {
+        (self.major, self.minor) >= (major, minor)
+    }
+
+    /// Kea 2.6 and later: hook libraries only from `KEA_HOOKS_PATH`.
+    pub fn restricts_hook_libraries(&self) -> bool {
+        self.at_least(2, 6)
+    }
+
+    /// Kea 3.0 and later: hook scripts only from `KEA_HOOK_SCRIPTS_PATH`.
+    pub fn restricts_hook_scripts(&self) -> bool {
+        self.at_least(3, 0)
+    }
+}
+
+/// The installed Kea's version (`kea-dhcp4 -v`, asked once). Panics when kea-dhcp4 cannot run.
+pub fn kea_version() -> &'static KeaVersion {
+    static V: OnceLock<KeaVersion> = OnceLock::new();
+    V.get_or_init(|| {
+        let out = Command::new("kea-dhcp4").arg("-v").output().expect("testbed: cannot run kea-dhcp4 -v");
+        let text = String::from_utf8_lossy(&out.stdout);
+        KeaVersion::parse(&text).unwrap_or_else(|| panic!("testbed: kea-dhcp4 -v printed {text:?}"))
+    })
+}
+
+/// What starting a server with a configuration text needs on this Kea: the text (rewritten
+/// where the paths require it) and the environment.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub text: String,
+    pub env: Vec<(OsString, OsString)>,
+}
+
+/// The environment variables that point Kea 2.6+'s fixed directories at the server's private
+/// directory `dir` (harmless on 2.2, which ignores them).
+pub fn private_dir_env(dir: &Path) -> Vec<(OsString, OsString)> {
+    let d = OsString::from(dir);
+    ["KEA_LOG_FILE_DIR", "KEA_CONTROL_SOCKET_DIR", "KEA_DHCP_DATA_DIR"]
+        .into_iter()
+        .map(|k| (OsString::from(k), d.clone()))
+        .collect()
+}
+
+/// Prepares a configuration text for a server whose private directory is `dir`, on `version`:
+/// see the module documentation. `dir` is made mode 0750 (what 2.6 and 3.0 require of a control
+/// socket's directory). Idempotent for a given `dir` (a reload's new text gets the same links).
+pub fn prepare(text: &str, dir: &Path, version: &KeaVersion) -> io::Result<Prepared> {
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o750))?;
+    let mut env = private_dir_env(dir);
+    let mut text = text.to_string();
+    let Some(refs) = references(&text) else {
+        // Not JSON Kea would accept: leave it to Kea to say so.
+        return Ok(Prepared { text, env });
+    };
+    let (libs_dir, new_text) = one_directory(&text, &refs.libraries, &dir.join("hooks"), version.restricts_hook_libraries())?;
+    text = new_text;
+    if let Some(d) = libs_dir {
+        env.push(("KEA_HOOKS_PATH".into(), d.into()));
+    }
+    let (scripts_dir, new_text) = one_directory(&text, &refs.scripts, &dir.join("scripts"), version.restricts_hook_scripts())?;
+    text = new_text;
+    if let Some(d) = scripts_dir {
+        env.push(("KEA_HOOK_SCRIPTS_PATH".into(), d.into()));
+    }
+    Ok(Prepared { text, env })
+}
+
+/// The absolute file paths a configuration gives its hook libraries and their scripts.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct References {
+    pub libraries: Vec<String>,
+    /// kea-runscript's `script` and `scripts[].script`, ISC run_script's `name`.
+    pub scripts: Vec<String>,
+}
+
+/// The references of a configuration text (Kea's comments allowed); `None` if it is not JSON.
+pub fn references(text: &str) -> Option<References> {
+    let v: Value = serde_json::from_str(&strip_comments(text)).ok()?;
+    let mut r = References::default();
+    let servers = v.as_object()?;
+    for server in servers.values() {
+        let Some(libs) = server.get("hooks-libraries").and_then(Value::as_array) else { continue };
+        for lib in libs {
+            let Some(path) = lib.get("library").and_then(Value::as_str) else { continue };
+            if path.starts_with('/') {
+                r.libraries.push(path.to_string());
+            }
+            let Some(params) = lib.get("parameters") else { continue };
+            let mut scripts: Vec<&Value> = Vec::new();
+            if path.ends_with("libdhcp_run_script.so") {
+                scripts.extend(params.get("name"));
+            } else {
+                scripts.extend(params.get("script"));
+                if let Some(list) = params.get("scripts").and_then(Value::as_array) {
+                    scripts.extend(list.iter().filter_map(|s| s.get("script")));
+                }
+            }
+            for s in scripts.into_iter().filter_map(Value::as_str) {
+                if s.starts_with('/') && !s.ends_with('/') {
+                    r.scripts.push(s.to_string());
+                }
+            }
+        }
+    }
+    Some(r)
+}
+
+/// The one directory that holds every path of `paths` (their common parent), or, when they are in
+/// several and `restricted`, `links` filled with a symbolic link per file and the text rewritten
+/// to name the links. Returns the directory (None without paths) and the text.
+fn one_directory(text: &str, paths: &[String], links: &Path, restricted: bool) -> io::Result<(Option<PathBuf>, String)> {
+    let parents: BTreeSet<&Path> = paths.iter().filter_map(|p| Path::new(p).parent()).collect();
+    match parents.len() {
+        0 => return Ok((None, text.to_string())),
+        1 => return Ok((parents.first().map(|p| p.to_path_buf()), text.to_string())),
+        _ if !restricted => return Ok((parents.first().map(|p| p.to_path_buf()), text.to_string())),
+        _ => {}
+    }
+    fs::create_dir_all(links)?;
+    let mut text = text.to_string();
+    let unique: BTreeSet<&String> = paths.iter().collect();
+    for p in unique {
+        let path = Path::new(p);
+        let name = path.file_name().ok_or_else(|| other(format!("testbed: no file name in {p}")))?;
+        let mut link = links.join(name);
+        // Two files of the same name: number the second one's link.
+        let mut n = 1;
+        while let Ok(target) = fs::read_link(&link) {
+            if target == path {
+                break;
+            }
+            link = links.join(format!("{n}-{}", name.to_string_lossy()));
+            n += 1;
+        }
+        if fs::symlink_metadata(&link).is_err() {
+            std::os::unix::fs::symlink(path, &link)?;
+        }
+        let quoted = |s: &str| serde_json::to_string(s).expect("a string serializes");
+        text = text.replace(&quoted(p), &quoted(&link.to_string_lossy()));
+    }
+    Ok((Some(links.to_path_buf()), text))
+}
+
+/// Kea's comment syntax (`#`, `//`, `/* */`) blanked out, strings left alone.
+pub fn strip_comments(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    let mut in_string = false;
+    while i < b.len() {
+        let c = b[i];
+        if in_string {
+            out.push(c);
+            if c == b'\\' && i + 1 < b.len() {
+                out.push(b[i + 1]);
+                i += 1;
+            } else if c == b'"' {
+                in_string = false;
+            }
+            i += 1;
+            continue;
+        }
+        if c == b'#' || (c == b'/' && b.get(i + 1) == Some(&b'/')) {
+            while i < b.len() && b[i] != b'\n' {
+                out.push(b' ');
+                i += 1;
+            }
+            continue;
+        }
+        if c == b'/' && b.get(i + 1) == Some(&b'*') {
+            let end = text[i + 2..].find("*/").map_or(b.len(), |e| i + 2 + e + 2);
+            out.extend(b[i..end].iter().map(|&x| if x == b'\n' { b'\n' } else { b' ' }));
+            i = end;
+            continue;
+        }
+        in_string = c == b'"';
+        out.push(c);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(s: &str) -> KeaVersion {
+        KeaVersion::parse(s).unwrap()
+    }
+
+    #[test]
+    fn versions_parse() {
+        assert_eq!((v("2.2.0\n").major, v("2.2.0").minor), (2, 2));
+        assert_eq!(v("3.0.4-isc20250101").patch, 4);
+        assert!(v("2.6.3").restricts_hook_libraries() && !v("2.6.3").restricts_hook_scripts());
+        assert!(v("3.0.4").restricts_hook_scripts());
+        assert!(!v("2.2.0").restricts_hook_libraries());
+        assert!(KeaVersion::parse("garbage").is_none());
+    }
+
+    const TEXT: &str = r#"// comment
+    { "Dhcp4": { "hooks-libraries": [
+        { "library": "/a/libdhcp_lease_cmds.so" },
+        { "library": "/b/libkea_runscript.so", "parameters": {
+            "script": "/s1/x.sh", "scripts": [ { "script": "/s2/x.sh" }, { "script": "/s1/y.sh" } ] } },
+        { "library": "/a/libdhcp_run_script.so", "parameters": { "name": "/s3/r.sh" } }
+    ] } }"#;
+
+    #[test]
+    fn references_are_found() {
+        let r = references(TEXT).unwrap();
+        assert_eq!(r.libraries, ["/a/libdhcp_lease_cmds.so", "/b/libkea_runscript.so", "/a/libdhcp_run_script.so"]);
+        assert_eq!(r.scripts, ["/s1/x.sh", "/s2/x.sh", "/s1/y.sh", "/s3/r.sh"]);
+        assert!(references("{ not json").is_none());
+    }
+
+    #[test]
+    fn one_directory_links_only_when_needed() {
+        let tmp = std::env::temp_dir().join(format!("krs-versions-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&tmp);
+        fs::create_dir_all(&tmp).unwrap();
+
+        let p = prepare(TEXT, &tmp, &v("2.2.0")).unwrap();
+        assert_eq!(p.text, TEXT, "2.2: unchanged");
+        assert!(p.env.iter().any(|(k, _)| k == "KEA_DHCP_DATA_DIR"));
+
+        let p = prepare(TEXT, &tmp, &v("2.6.3")).unwrap();
+        let hooks = tmp.join("hooks");
+        assert!(p.text.contains(&format!("\"{}/libdhcp_lease_cmds.so\"", hooks.display())), "{}", p.text);
+        assert!(p.text.contains("\"/s2/x.sh\""), "2.6: scripts unchanged");
+        assert!(p.env.contains(&("KEA_HOOKS_PATH".into(), hooks.clone().into())));
+        assert_eq!(fs::read_link(hooks.join("libkea_runscript.so")).unwrap(), Path::new("/b/libkea_runscript.so"));
+
+        let p = prepare(TEXT, &tmp, &v("3.0.4")).unwrap();
+        let scripts = tmp.join("scripts");
+        assert_eq!(fs::read_link(scripts.join("x.sh")).unwrap(), Path::new("/s1/x.sh"));
+        assert_eq!(fs::read_link(scripts.join("1-x.sh")).unwrap(), Path::new("/s2/x.sh"));
+        assert!(p.text.contains(&format!("\"{}/1-x.sh\"", scripts.display())), "{}", p.text);
+        assert!(p.env.contains(&("KEA_HOOK_SCRIPTS_PATH".into(), scripts.clone().into())));
+
+        let single = r#"{"Dhcp6": {"hooks-libraries": [{"library": "/b/l.so", "parameters": {"script": "/s/x.sh"}}]}}"#;
+        let p = prepare(single, &tmp, &v("3.0.4")).unwrap();
+        assert_eq!(p.text, single);
+        assert!(p.env.contains(&("KEA_HOOKS_PATH".into(), "/b".into())));
+        assert!(p.env.contains(&("KEA_HOOK_SCRIPTS_PATH".into(), "/s".into())));
+        fs::remove_dir_all(&tmp).unwrap();
+    }
+}
