@@ -6,7 +6,8 @@ use std::path::PathBuf;
 fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let spec = manifest.parent().unwrap().join("spec/spec.toml");
-    let model = kea_runscript_codegen::load(&spec).unwrap_or_else(|errors| {
+    // Narrowed to the installed Kea's release: its hook points and variables only.
+    let model = kea_runscript_codegen::load_for_installed_kea(&spec).unwrap_or_else(|errors| {
         eprintln!("{errors}");
         std::process::exit(1);
     });
@@ -14,4 +15,5 @@ fn main() {
     kea_runscript_codegen::write_if_changed(&out, &kea_runscript_codegen::generate(&model).rust)
         .unwrap_or_else(|e| panic!("cannot write {}: {e}", out.display()));
     println!("cargo:rerun-if-changed={}", spec.display());
+    println!("cargo:rerun-if-env-changed=KEA_INCLUDE");
 }

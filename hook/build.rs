@@ -9,25 +9,16 @@ fn main() {
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap());
     let spec = root.join("spec/spec.toml");
 
-    let model = match kea_runscript_codegen::load(&spec) {
-        Ok(model) => model,
-        Err(errors) => {
-            eprintln!("{errors}");
-            std::process::exit(1);
-        }
-    };
+    // The spec narrowed to the release of the installed Kea headers (KEA_HOOKS_VERSION).
+    let model = kea_runscript_codegen::load_for_installed_kea(&spec).unwrap_or_else(|errors| {
+        eprintln!("{errors}");
+        std::process::exit(1);
+    });
+    let release = model.current_release().expect("the spec lists Kea releases");
     let generated = kea_runscript_codegen::generate(&model);
     let callouts = out.join("callouts.cc");
     write(&callouts, &generated.cpp);
-
-    let kea_include = std::env::var("KEA_INCLUDE").unwrap_or_else(|_| "/usr/include/kea".into());
-    if !Path::new(&kea_include).join("hooks/hooks.h").exists() {
-        eprintln!(
-            "Kea's development headers were not found in {kea_include} (no hooks/hooks.h).\n\
-             Install them with `apt-get install kea-dev libboost-dev`, or set KEA_INCLUDE."
-        );
-        std::process::exit(1);
-    }
+    let kea_include = kea_runscript_codegen::kea_include();
 
     cxx_build::bridge("src/ffi.rs")
         .file(root.join("shim/entry.cc"))
@@ -45,7 +36,7 @@ fn main() {
     if let Ok(dir) = std::env::var("KEA_LIB") {
         println!("cargo:rustc-link-search=native={dir}");
     }
-    for lib in ["kea-dhcpsrv", "kea-dhcp++", "kea-hooks", "kea-log", "kea-cc", "kea-asiolink", "kea-util", "kea-exceptions"] {
+    for lib in &release.libraries {
         println!("cargo:rustc-link-lib=dylib={lib}");
     }
     for path in ["spec/spec.toml", "shim"] {

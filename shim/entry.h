@@ -12,6 +12,10 @@ enum class LogMsg : std::uint8_t;
 /// KEA_HOOKS_VERSION of the headers this library was built against.
 int kea_hooks_version() noexcept;
 
+/// Whether this Kea accepts hook scripts only from its scripts directory (generated from the
+/// spec's `scripts-directory`; false before Kea 3.0, and when Kea runs with `-X`).
+bool script_paths_enforced() noexcept;
+
 /// The body of Kea's `load()`: parameters to Rust, callouts registered for this server's family.
 int shim_load(isc::hooks::LibraryHandle* handle) noexcept;
 

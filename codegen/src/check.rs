@@ -1,20 +1,39 @@
 //! Stage 2: validate the spec and build the model. Every error is collected, none stops the pass.
 
 use crate::error::{Diagnostic, Lines};
-use crate::model::{Argument, Each, Hook, Model, OptionSource, Source, ValueType, Variable};
-use crate::spec::{SpecFile, VariableDecl};
+use crate::model::{Argument, Each, Hook, Model, OptionSource, Release, ScriptsDirectory, Source, ValueType, Variable};
+use crate::spec::{KeaDecl, SpecFile, VariableDecl};
 use std::collections::{BTreeMap, BTreeSet};
 use toml::Spanned;
 
 struct Checker<'a> {
     lines: &'a Lines,
     errors: Vec<Diagnostic>,
+    /// `[[kea]]` versions in order, for `since`.
+    versions: Vec<String>,
 }
 
 impl Checker<'_> {
     fn error<T>(&mut self, at: &Spanned<T>, item: String, message: String) {
         let line = self.lines.line(at.span().start);
         self.errors.push(Diagnostic { line, item, message });
+    }
+
+    /// The release index a `since` names (0 when absent).
+    fn release(&mut self, since: Option<&Spanned<String>>, item: &str) -> usize {
+        let Some(since) = since else { return 0 };
+        self.release_named(since, since.get_ref(), item)
+    }
+
+    fn release_named<T>(&mut self, at: &Spanned<T>, version: &str, item: &str) -> usize {
+        match self.versions.iter().position(|v| v == version) {
+            Some(i) => i,
+            None => {
+                let known = if self.versions.is_empty() { "none: add [[kea]] tables".to_string() } else { self.versions.join(", ") };
+                self.error(at, item.to_string(), format!("{version:?} is not a Kea release of the spec (known: {known})"));
+                0
+            }
+        }
     }
 }
 
@@ -41,7 +60,8 @@ fn mentions(expr: &str, ident: &str) -> bool {
 }
 
 pub fn check(spec: SpecFile, lines: &Lines) -> Result<Model, Vec<Diagnostic>> {
-    let mut c = Checker { lines, errors: Vec::new() };
+    let mut c = Checker { lines, errors: Vec::new(), versions: Vec::new() };
+    let releases = check_releases(&mut c, &spec.releases);
     let hooks = check_hooks(&mut c, &spec);
     let variables: Vec<Variable> =
         spec.variables.iter().filter_map(|v| check_variable(&mut c, &hooks, v)).collect();
@@ -56,7 +76,49 @@ pub fn check(spec: SpecFile, lines: &Lines) -> Result<Model, Vec<Diagnostic>> {
             hooks[h].variables.push(index);
         }
     }
-    Ok(Model { hooks, variables, options })
+    Ok(Model { hooks, variables, options, releases, release: None })
+}
+
+fn check_releases(c: &mut Checker, decls: &[KeaDecl]) -> Vec<Release> {
+    let mut releases: Vec<Release> = Vec::new();
+    for decl in decls {
+        let version = decl.version.get_ref();
+        let item = format!("kea {version}");
+        let well_formed = version.split('.').count() == 2 && version.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        if !well_formed {
+            c.error(&decl.version, item.clone(), "a version is major.minor, e.g. \"2.6\"".into());
+        }
+        if releases.iter().any(|r| &r.version == version) {
+            c.error(&decl.version, item.clone(), "defined twice".into());
+        }
+        let hooks_version = *decl.hooks_version.get_ref();
+        if let Some(last) = releases.last() {
+            if hooks_version <= last.hooks_version {
+                c.error(
+                    &decl.hooks_version,
+                    item.clone(),
+                    format!("releases go oldest first: hooks-version {hooks_version} is not above {}'s {}", last.version, last.hooks_version),
+                );
+            }
+        }
+        if decl.libraries.is_empty() {
+            c.error(&decl.version, item.clone(), "lists no library to link against".into());
+        }
+        c.versions.push(version.clone());
+        releases.push(Release {
+            version: version.clone(),
+            hooks_version,
+            debian: decl.debian.trim().to_string(),
+            libraries: decl.libraries.clone(),
+            includes: decl.includes.clone(),
+            scripts_directory: decl.scripts_directory.as_ref().map(|d| ScriptsDirectory {
+                default: d.default.clone(),
+                env: d.env.clone(),
+                enforced: d.enforced.clone(),
+            }),
+        });
+    }
+    releases
 }
 
 fn check_hooks(c: &mut Checker, spec: &SpecFile) -> Vec<Hook> {
@@ -89,13 +151,42 @@ fn check_hooks(c: &mut Checker, spec: &SpecFile) -> Vec<Hook> {
             }
             (None, true) => 0,
         };
+        let hook_since = c.release(decl.since.as_ref(), &item);
         if decl.library && !decl.each.is_empty() {
             c.error(&decl.name, item.clone(), "a library hook point has no collection to run `each` over".into());
         }
         let mut arguments = Vec::new();
         let source = if decl.library { Source::Library } else { Source::Callout };
+        // Per argument: the Kea name, the release it comes with, its later types.
+        let mut versions: BTreeMap<&str, (String, usize, Vec<(usize, String)>)> = BTreeMap::new();
         for arg in &decl.arguments {
             arguments.push((&arg.name, &arg.cpp_type, source));
+            let since = match &arg.since {
+                Some(s) => {
+                    let r = c.release(Some(s), &item);
+                    if r <= hook_since {
+                        c.error(s, item.clone(), format!("argument {} comes with the hook point: drop its `since`", arg.name.get_ref()));
+                    }
+                    r
+                }
+                None => hook_since,
+            };
+            let mut later = Vec::new();
+            if let Some(types) = &arg.type_since {
+                for (version, ty) in types.get_ref() {
+                    let r = c.release_named(types, version, &item);
+                    if r <= since {
+                        c.error(types, item.clone(), format!("argument {}: type_since {version:?} is not after the argument's first release", arg.name.get_ref()));
+                    }
+                    later.push((r, ty.clone()));
+                }
+            }
+            later.sort();
+            let kea_name = arg.kea_name.as_ref().map(|n| n.get_ref().clone()).unwrap_or_else(|| arg.name.get_ref().clone());
+            if arg.kea_name.as_ref().is_some_and(|n| n.get_ref() == arg.name.get_ref()) {
+                c.error(arg.kea_name.as_ref().unwrap(), item.clone(), "kea_name repeats name: drop it".into());
+            }
+            versions.insert(arg.name.get_ref().as_str(), (kea_name, since, later));
         }
         for each in &decl.each {
             if !decl.arguments.iter().any(|a| a.name.get_ref() == each.over.get_ref()) {
@@ -115,7 +206,9 @@ fn check_hooks(c: &mut Checker, spec: &SpecFile) -> Vec<Hook> {
             if !arg_names.insert(n) {
                 c.error(arg_name, item.clone(), format!("argument {n} is listed twice"));
             }
-            let ty = cpp_type.get_ref();
+            let later = versions.get(n).map(|v| &v.2[..]).unwrap_or(&[]);
+            let later: Vec<String> = later.iter().map(|(r, t)| format!(", from {} {t}", c.versions[*r])).collect();
+            let ty = &format!("{}{}", cpp_type.get_ref(), later.concat());
             match argument_types.get(n) {
                 Some(first) if first != ty => c.error(
                     cpp_type,
@@ -129,13 +222,26 @@ fn check_hooks(c: &mut Checker, spec: &SpecFile) -> Vec<Hook> {
         }
         let mut arguments: Vec<Argument> = arguments
             .into_iter()
-            .map(|(n, t, source)| Argument { name: n.get_ref().clone(), cpp_type: t.get_ref().clone(), source })
+            .map(|(n, t, source)| {
+                let name = n.get_ref().clone();
+                let (kea_name, since, later_types) =
+                    versions.remove(name.as_str()).unwrap_or_else(|| (name.clone(), hook_since, Vec::new()));
+                Argument { name, kea_name, cpp_type: t.get_ref().clone(), later_types, since, source }
+            })
             .collect();
         if !decl.each.is_empty() {
-            arguments.push(Argument { name: "deleted".into(), cpp_type: "bool".into(), source: Source::Deleted });
+            arguments.push(Argument {
+                name: "deleted".into(),
+                kea_name: "deleted".into(),
+                cpp_type: "bool".into(),
+                later_types: Vec::new(),
+                since: hook_since,
+                source: Source::Deleted,
+            });
         }
         hooks.push(Hook {
             name: name.clone(),
+            since: hook_since,
             family,
             library: decl.library,
             default: decl.default.unwrap_or(true),
@@ -175,6 +281,7 @@ fn check_variable(c: &mut Checker, hooks: &[Hook], decl: &VariableDecl) -> Optio
             format!("unknown type {:?}; expected one of {}", decl.value_type.get_ref(), known.join(", ")),
         );
     }
+    let since = c.release(decl.since.as_ref(), &item);
     let argument = decl.argument.get_ref();
     if !hooks.iter().any(|h| h.arguments.iter().any(|a| &a.name == argument)) {
         c.error(&decl.argument, item.clone(), format!("no hook point has an argument named {argument}"));
@@ -225,6 +332,7 @@ fn check_variable(c: &mut Checker, hooks: &[Hook], decl: &VariableDecl) -> Optio
     }
     Some(Variable {
         name: name.clone(),
+        since,
         value_type: value_type?,
         description: decl.description.trim().to_string(),
         reference: decl.reference.clone().filter(|r| !r.trim().is_empty()),

@@ -45,6 +45,37 @@ pub fn generate(model: &Model) -> Generated {
     Generated { cpp: emit::cpp::emit(model), rust: emit::rust::emit(model), markdown: emit::markdown::emit(model) }
 }
 
+/// The directory of the Kea headers to build against: `$KEA_INCLUDE`, else `/usr/include/kea`.
+pub fn kea_include() -> PathBuf {
+    std::env::var_os("KEA_INCLUDE").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/include/kea"))
+}
+
+/// `KEA_HOOKS_VERSION` of the Kea headers in `include` (a `const int` in `hooks/hooks.h`).
+pub fn hooks_version(include: &Path) -> Result<u32, String> {
+    let header = include.join("hooks/hooks.h");
+    let text = std::fs::read_to_string(&header).map_err(|e| {
+        format!(
+            "Kea's development headers were not found: cannot read {}: {e}.\n\
+             Install them with `apt-get install kea-dev libboost-dev`, or set KEA_INCLUDE.",
+            header.display()
+        )
+    })?;
+    text.lines()
+        .filter_map(|l| l.split_once("KEA_HOOKS_VERSION")?.1.trim().strip_prefix('='))
+        .filter_map(|v| v.trim().trim_end_matches(';').trim().parse().ok())
+        .next()
+        .ok_or_else(|| format!("{} does not define KEA_HOOKS_VERSION", header.display()))
+}
+
+/// The spec at `spec`, narrowed to the Kea release of the headers in [`kea_include`]: what a
+/// build script generates from. Errors are ready to print.
+pub fn load_for_installed_kea(spec: &Path) -> Result<Model, String> {
+    let model = load(spec).map_err(|e| e.to_string())?;
+    let version = hooks_version(&kea_include())?;
+    let release = model.release_for(version)?;
+    Ok(model.at(release))
+}
+
 /// The workspace root (this crate's parent directory).
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("codegen/ has a parent").to_path_buf()

@@ -26,15 +26,40 @@ impl ValueType {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Model {
     pub hooks: Vec<Hook>,
     pub variables: Vec<Variable>,
     pub options: Vec<OptionSource>,
+    /// The Kea releases of the spec, oldest first; `since` fields are indices here.
+    pub releases: Vec<Release>,
+    /// The release this model was narrowed to ([`Model::at`]); `None`: every release's items.
+    pub release: Option<usize>,
+}
+
+/// One Kea release (`[[kea]]`).
+#[derive(Debug, Clone)]
+pub struct Release {
+    /// `major.minor`.
+    pub version: String,
+    /// The lowest `KEA_HOOKS_VERSION` of the release.
+    pub hooks_version: u32,
+    pub debian: String,
+    pub libraries: Vec<String>,
+    pub includes: Vec<String>,
+    pub scripts_directory: Option<ScriptsDirectory>,
+}
+
+/// Scripts only from this directory: `$env` when set, else `default`; while `enforced` (C++) holds.
+#[derive(Debug, Clone)]
+pub struct ScriptsDirectory {
+    pub default: String,
+    pub env: String,
+    pub enforced: String,
 }
 
 /// Options of a packet argument exported on request (`options` parameter) as `<prefix><code>`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct OptionSource {
     pub argument: String,
     pub prefix: String,
@@ -42,9 +67,11 @@ pub struct OptionSource {
     pub description: String,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Hook {
     pub name: String,
+    /// The first release with this hook point (index into `Model::releases`).
+    pub since: usize,
     /// 4 or 6; 0 for a library hook point (both families).
     pub family: u8,
     /// Run by the library itself at load/unload, not a Kea callout.
@@ -63,10 +90,18 @@ pub struct Hook {
     pub variables: Vec<usize>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Argument {
+    /// The name variables use (`argument = ...`), and the C++ variable's.
     pub name: String,
+    /// The name `CalloutHandle::getArgument` knows it by (usually `name`).
+    pub kea_name: String,
+    /// The C++ type in the first release that has the argument.
     pub cpp_type: String,
+    /// Later types: from release `.0` on, `.1`, in release order.
+    pub later_types: Vec<(usize, String)>,
+    /// The first release that passes it at this hook point.
+    pub since: usize,
     pub source: Source,
 }
 
@@ -83,7 +118,7 @@ pub enum Source {
     Library,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Each {
     pub over: String,
     pub name: String,
@@ -92,15 +127,22 @@ pub struct Each {
 }
 
 impl Argument {
+    /// Its C++ type in release `release`.
+    pub fn type_at(&self, release: usize) -> &str {
+        self.later_types.iter().rev().find(|(r, _)| *r <= release).map(|(_, t)| t.as_str()).unwrap_or(&self.cpp_type)
+    }
+
     /// Smart pointers (`...Ptr`) may be null: their variables are read only when set.
     pub fn nullable(&self) -> bool {
         self.cpp_type.ends_with("Ptr")
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Variable {
     pub name: String,
+    /// The first release with this value.
+    pub since: usize,
     pub value_type: ValueType,
     pub description: String,
     pub reference: Option<String>,
@@ -112,6 +154,64 @@ pub struct Variable {
 }
 
 impl Model {
+    /// The first release in which hook point `hook` carries variable `var`: the latest of the
+    /// variable's, the hook point's, and its argument's there.
+    pub fn carried_since(&self, hook: &Hook, var: &Variable) -> usize {
+        let arg = hook.arguments.iter().find(|a| a.name == var.argument).map(|a| a.since).unwrap_or(0);
+        var.since.max(hook.since).max(arg)
+    }
+
+    /// The release a Kea of `hooks_version` (its `KEA_HOOKS_VERSION`) is: the newest release not
+    /// newer than it. `Err` when it is older than every release of the spec.
+    pub fn release_for(&self, hooks_version: u32) -> Result<usize, String> {
+        self.releases.iter().rposition(|r| r.hooks_version <= hooks_version).ok_or_else(|| {
+            let known: Vec<&str> = self.releases.iter().map(|r| r.version.as_str()).collect();
+            format!("Kea with KEA_HOOKS_VERSION {hooks_version} is older than every release supported ({})", known.join(", "))
+        })
+    }
+
+    /// This model narrowed to what Kea release `release` has: its hook points, arguments (with
+    /// their types there) and variables, renumbered. What the C++ and Rust emitters read.
+    pub fn at(&self, release: usize) -> Model {
+        let mut hook_ids = vec![None; self.hooks.len()];
+        let mut hooks = Vec::new();
+        for (old, hook) in self.hooks.iter().enumerate().filter(|(_, h)| h.since <= release) {
+            hook_ids[old] = Some(hooks.len());
+            let mut hook = hook.clone();
+            hook.arguments.retain(|a| a.since <= release);
+            for arg in &mut hook.arguments {
+                arg.cpp_type = arg.type_at(release).to_string();
+                arg.later_types.clear();
+                arg.since = 0;
+            }
+            hook.variables.clear();
+            hook.since = 0;
+            hooks.push(hook);
+        }
+        let mut variables = Vec::new();
+        for var in self.variables.iter().filter(|v| v.since <= release) {
+            let carried: Vec<usize> = var
+                .hooks
+                .iter()
+                .filter(|&&h| self.carried_since(&self.hooks[h], var) <= release)
+                .filter_map(|&h| hook_ids[h])
+                .collect();
+            if carried.is_empty() {
+                continue;
+            }
+            for &h in &carried {
+                hooks[h].variables.push(variables.len());
+            }
+            variables.push(Variable { hooks: carried, since: 0, ..var.clone() });
+        }
+        Model { hooks, variables, options: self.options.clone(), releases: self.releases.clone(), release: Some(release) }
+    }
+
+    /// The release the model was narrowed to, or the oldest.
+    pub fn current_release(&self) -> Option<&Release> {
+        self.releases.get(self.release.unwrap_or(0))
+    }
+
     pub fn hook(&self, name: &str) -> Option<&Hook> {
         self.hooks.iter().find(|h| h.name == name)
     }

@@ -14,6 +14,39 @@ pub struct SpecFile {
     pub variables: Vec<VariableDecl>,
     #[serde(default, rename = "options")]
     pub options: Vec<OptionsDecl>,
+    #[serde(default, rename = "kea")]
+    pub releases: Vec<KeaDecl>,
+}
+
+/// `[[kea]]`: one Kea release the hook builds against, oldest first. `since` keys elsewhere name
+/// one of these.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct KeaDecl {
+    /// `major.minor`, e.g. `"2.6"`.
+    pub version: Spanned<String>,
+    /// The lowest `KEA_HOOKS_VERSION` (hooks/hooks.h) of this release, e.g. 20600.
+    pub hooks_version: Spanned<u32>,
+    /// Where operators get it, for the README (e.g. `Debian 13 (trixie)`).
+    pub debian: String,
+    /// The Kea libraries the hook links against (`-l` names).
+    pub libraries: Vec<String>,
+    /// Extra Kea headers the generated code includes for this release.
+    #[serde(default)]
+    pub includes: Vec<String>,
+    /// Scripts are accepted only from one trusted directory (Kea 3.0's rule for hook scripts).
+    #[serde(default)]
+    pub scripts_directory: Option<ScriptsDirectoryDecl>,
+}
+
+/// The trusted scripts directory: `env` when set, else `default`; enforced while `enforced`
+/// (a C++ expression) is true.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptsDirectoryDecl {
+    pub default: String,
+    pub env: String,
+    pub enforced: String,
 }
 
 /// `[[options]]`: a packet argument whose options the `options` parameter exports, as
@@ -41,6 +74,9 @@ pub struct HookDecl {
     #[serde(default)]
     pub default: Option<bool>,
     pub description: String,
+    /// The first Kea release (`[[kea]] version`) with this hook point; absent: every release.
+    #[serde(default)]
+    pub since: Option<Spanned<String>>,
     /// What `NEXT_STEP_SKIP` does at this hook point; absent: Kea ignores it here.
     #[serde(default)]
     pub skip: Option<String>,
@@ -75,6 +111,16 @@ pub struct ArgumentDecl {
     pub name: Spanned<String>,
     #[serde(rename = "type")]
     pub cpp_type: Spanned<String>,
+    /// The name Kea gives it, when the spec names it otherwise (so that e.g. `new_lease6` carries
+    /// the `@lease6` variables); absent: `name`.
+    #[serde(default)]
+    pub kea_name: Option<Spanned<String>>,
+    /// The first Kea release that passes it here; absent: the hook point's.
+    #[serde(default)]
+    pub since: Option<Spanned<String>>,
+    /// Its C++ type from a later release on, e.g. `{ "3.0" = "isc::dhcp::ConstSubnet4Ptr" }`.
+    #[serde(default)]
+    pub type_since: Option<Spanned<std::collections::BTreeMap<String, String>>>,
 }
 
 /// `[[variable]]`: one `KEA_*` environment variable.
@@ -90,6 +136,9 @@ pub struct VariableDecl {
     pub argument: Spanned<String>,
     pub read: Spanned<String>,
     pub hooks: Spanned<Vec<Spanned<String>>>,
+    /// The first Kea release with this value; absent: every release.
+    #[serde(default)]
+    pub since: Option<Spanned<String>>,
 }
 
 pub fn parse(text: &str) -> Result<SpecFile, toml::de::Error> {

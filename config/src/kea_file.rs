@@ -1,7 +1,7 @@
 //! Reading a Kea configuration file to find this library's `hooks-libraries` entries, for the
 //! pre-flight check (`kea-dhcp4 -t` does not call hook libraries' `load()`).
 
-use crate::{parse_map, Config};
+use crate::{parse_map, scripts_directory, Config};
 use serde_json::{Map, Value};
 
 /// One `hooks-libraries` entry that loads this library.
@@ -41,9 +41,10 @@ pub fn check(text: &str) -> Result<Vec<Entry>, String> {
                 continue;
             }
             let empty = Map::new();
+            let dir = scripts_directory(true);
             let result = match lib.get("parameters") {
-                None => parse_map(&empty, family),
-                Some(Value::Object(map)) => parse_map(map, family),
+                None => parse_map(&empty, family, dir.as_deref()),
+                Some(Value::Object(map)) => parse_map(map, family, dir.as_deref()),
                 Some(_) => Err("\"parameters\" must be a map".into()),
             };
             entries.push(Entry { server: server.into(), position: i + 1, library: library.into(), result });

@@ -7,7 +7,7 @@ pub mod table;
 use serde_json::{Map, Value};
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use table::{HOOK_POINTS, OPTION_SOURCES, VARIABLES};
 
@@ -71,17 +71,32 @@ const SCRIPT_KEYS: &[&str] = &["script", "wait", "timeout-ms", "exit-status", "m
 /// Parameters of the library as a whole.
 const LIBRARY_KEYS: &[&str] = &["scripts", "extra-env", "pass-env", "options"];
 
-/// Parse Kea's parameters (JSON text) for a server of `family` (4 or 6). The error names every
-/// offending parameter.
+/// Parse Kea's parameters (JSON text) for a server of `family` (4 or 6), with this Kea release's
+/// rule on script paths enforced. The error names every offending parameter.
 pub fn parse(json: &str, family: u8) -> Result<Config, String> {
+    parse_in(json, family, scripts_directory(true).as_deref())
+}
+
+/// [`parse`], with scripts accepted only from `scripts_directory` when it is given (see
+/// [`scripts_directory`]).
+pub fn parse_in(json: &str, family: u8, scripts_directory: Option<&Path>) -> Result<Config, String> {
     let value: Value = serde_json::from_str(json).map_err(|e| format!("parameters are not valid JSON: {e}"))?;
     let Value::Object(map) = value else {
         return Err("\"parameters\" must be a map".into());
     };
-    parse_map(&map, family)
+    parse_map(&map, family, scripts_directory)
 }
 
-pub fn parse_map(map: &Map<String, Value>, family: u8) -> Result<Config, String> {
+/// The one directory this Kea release accepts scripts from (Kea 3.0 on: `$KEA_HOOK_SCRIPTS_PATH`,
+/// else Kea's `share/kea/scripts`, as for ISC's own run_script), or `None` where any path goes
+/// (earlier releases, or `enforced` false: Kea started with `-X`).
+pub fn scripts_directory(enforced: bool) -> Option<PathBuf> {
+    let rule = table::KEA.scripts_directory.as_ref().filter(|_| enforced)?;
+    let dir = std::env::var_os(rule.env).filter(|d| !d.is_empty()).map(PathBuf::from);
+    Some(dir.unwrap_or_else(|| PathBuf::from(rule.default)))
+}
+
+pub fn parse_map(map: &Map<String, Value>, family: u8, scripts_directory: Option<&Path>) -> Result<Config, String> {
     let mut errors = Vec::new();
     for key in map.keys().filter(|k| !SCRIPT_KEYS.contains(&k.as_str()) && !LIBRARY_KEYS.contains(&k.as_str())) {
         errors.push(format!(
@@ -91,7 +106,7 @@ pub fn parse_map(map: &Map<String, Value>, family: u8) -> Result<Config, String>
         ));
     }
     let scripts = match map.get("scripts") {
-        None => parse_script(map, "", family).map(|s| vec![s]),
+        None => parse_script(map, "", family, scripts_directory).map(|s| vec![s]),
         Some(Value::Array(list)) => {
             let mut scripts = Vec::new();
             let mut faults = Vec::new();
@@ -108,7 +123,7 @@ pub fn parse_map(map: &Map<String, Value>, family: u8) -> Result<Config, String>
                         for key in m.keys().filter(|k| !SCRIPT_KEYS.contains(&k.as_str())) {
                             faults.push(format!("unknown parameter '{prefix}{key}' (known: {})", SCRIPT_KEYS.join(", ")));
                         }
-                        match parse_script(m, &prefix, family) {
+                        match parse_script(m, &prefix, family, scripts_directory) {
                             Ok(s) => scripts.push(s),
                             Err(e) => faults.push(e),
                         }
@@ -133,11 +148,13 @@ pub fn parse_map(map: &Map<String, Value>, family: u8) -> Result<Config, String>
     }
 }
 
-fn parse_script(map: &Map<String, Value>, prefix: &str, family: u8) -> Result<Script, String> {
+fn parse_script(map: &Map<String, Value>, prefix: &str, family: u8, scripts_directory: Option<&Path>) -> Result<Script, String> {
     let p = |name: &str| format!("{prefix}{name}");
     let script = match map.get("script") {
         None => Err(format!("parameter '{}' is missing: give the absolute path of the program to run", p("script"))),
-        Some(Value::String(s)) => check_script(s).map_err(|e| format!("parameter '{}' ({s:?}) {e}", p("script"))),
+        Some(Value::String(s)) => {
+            check_script(s, scripts_directory).map_err(|e| format!("parameter '{}' ({s:?}) {e}", p("script")))
+        }
         Some(other) => Err(format!("parameter '{}' must be a string, not {}", p("script"), json_type(other))),
     };
     let wait = match map.get("wait") {
@@ -363,12 +380,29 @@ fn exit_status(value: Option<&Value>, wait: Option<bool>, name: &str) -> Result<
     all_or_faults(table, errors)
 }
 
-fn check_script(path: &str) -> Result<CString, String> {
-    let p = Path::new(path);
+fn check_script(path: &str, scripts_directory: Option<&Path>) -> Result<CString, String> {
+    let mut p = PathBuf::from(path);
+    if let Some(dir) = scripts_directory {
+        // Kea 3.0's rule for hook scripts (PathChecker): a bare file name is taken from the
+        // directory; a path must have exactly that directory as its parent.
+        let rule = table::KEA.scripts_directory.as_ref().map(|r| r.env).unwrap_or("");
+        match p.parent() {
+            Some(parent) if parent.as_os_str().is_empty() && !path.is_empty() => p = dir.join(path),
+            Some(parent) if parent == dir => {}
+            _ => {
+                return Err(format!(
+                    "is not in {}: Kea {} runs hook scripts only from that directory (set {rule} to use another, \
+                     or start Kea with -X to lift the restriction)",
+                    dir.display(),
+                    table::KEA.version
+                ))
+            }
+        }
+    }
     if path.is_empty() || !p.is_absolute() {
         return Err("must be an absolute path".into());
     }
-    let meta = std::fs::metadata(p).map_err(|e| format!("cannot be used: {e}"))?;
+    let meta = std::fs::metadata(&p).map_err(|e| format!("cannot be used: {e}"))?;
     if !meta.is_file() {
         return Err("is not a regular file".into());
     }
@@ -511,5 +545,28 @@ mod tests {
         for expected in ["unknown parameter 'colour'", "'script' is missing", "'wait' must be", "'timeout-ms' must be"] {
             assert!(err.contains(expected), "{err:?} lacks {expected:?}");
         }
+    }
+
+    #[test]
+    fn scripts_directory_rule_of_kea_3() {
+        // What load() applies when Kea enforces its scripts directory (3.0 without -X).
+        let dir = std::env::temp_dir().join(format!("krs-scripts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("hook.sh");
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let parse_with = |path: &str| parse_in(&format!(r#"{{"script": "{path}"}}"#), 4, Some(&dir));
+        assert_eq!(parse_with(script.to_str().unwrap()).unwrap().scripts[0].script.to_str().unwrap(), script.to_str().unwrap());
+        // A bare name is taken from the directory, as Kea's own PathChecker does.
+        assert_eq!(parse_with("hook.sh").unwrap().scripts[0].script.to_str().unwrap(), script.to_str().unwrap());
+        let elsewhere = parse_with("/bin/true").unwrap_err();
+        assert!(elsewhere.contains(&format!("parameter 'script' (\"/bin/true\") is not in {}", dir.display())), "{elsewhere}");
+        assert!(elsewhere.contains("start Kea with -X"), "{elsewhere}");
+        // Subdirectories are not the directory.
+        let nested = parse_with(&format!("{}/sub/hook.sh", dir.display())).unwrap_err();
+        assert!(nested.contains("is not in"), "{nested}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        // Without the rule (Kea 2.2, 2.6, or -X) a relative path is still refused.
+        assert!(parse_in(r#"{"script": "hook.sh"}"#, 4, None).unwrap_err().contains("must be an absolute path"));
     }
 }

@@ -38,6 +38,22 @@ pub struct OptionSource {
     pub family: u8,
 }
 
+/// The Kea release this build is for.
+pub struct KeaRelease {
+    /// `major.minor`.
+    pub version: &'static str,
+    /// The lowest `KEA_HOOKS_VERSION` of that release.
+    pub hooks_version: u32,
+    /// Scripts only from one directory (Kea 3.0 on).
+    pub scripts_directory: Option<ScriptsDirectory>,
+}
+
+/// The trusted scripts directory: the environment variable `env` when set, else `default`.
+pub struct ScriptsDirectory {
+    pub default: &'static str,
+    pub env: &'static str,
+}
+
 include!(concat!(env!("OUT_DIR"), "/env_table.rs"));
 
 impl HookPoint {

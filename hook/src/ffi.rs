@@ -46,6 +46,7 @@ pub mod bridge {
         #[namespace = "isc::hooks"]
         type LibraryHandle;
         fn kea_hooks_version() -> i32;
+        fn script_paths_enforced() -> bool;
         unsafe fn shim_load(handle: *mut LibraryHandle) -> i32;
         fn shim_unload();
         fn log(msg: LogMsg, arg1: &str, arg2: &str);

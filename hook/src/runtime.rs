@@ -37,7 +37,8 @@ fn replace(new: Option<Arc<Runtime>>) -> Option<Arc<Runtime>> {
 pub fn configure(parameters_json: &str, family: i32) -> Result<String, String> {
     catch_unwind(|| {
         let family = u8::try_from(family).map_err(|_| format!("unknown DHCP family {family}"))?;
-        let config = config::parse(parameters_json, family)?;
+        let scripts_directory = config::scripts_directory(crate::ffi::bridge::script_paths_enforced());
+        let config = config::parse_in(parameters_json, family, scripts_directory.as_deref())?;
         let mut by_hook = vec![Vec::new(); HOOK_POINTS.len()];
         let mut summary = Vec::new();
         let mut scripts = Vec::new();

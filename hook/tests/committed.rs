@@ -63,7 +63,7 @@ fn leases4_committed_grant_and_release() {
     let evs = rec.events();
     assert_eq!(summary(&evs), "leases4_committed×1", "after the DORA");
     let ev = &evs[0];
-    check_committed_vars(ev, QUERY4, LEASE4, '4');
+    check_committed_vars(ev, QUERY4, &lease_vars('4'), '4');
     assert_eq!(ev.var("KEA_QUERY4_TYPE"), "DHCPREQUEST", "{ev}");
     assert_eq!(ev.var("KEA_QUERY4_HWADDR"), lease.mac, "{ev}");
     assert_eq!(ev.var("KEA_QUERY4_INTERFACE"), ns.server_if, "{ev}");
@@ -78,7 +78,7 @@ fn leases4_committed_grant_and_release() {
     let evs = rec.wait_for("the RELEASE's committed run", |evs| evs.len() >= 2);
     let evs = if evs.len() == 2 { evs } else { panic!("more than one run for one RELEASE: {}", summary(&evs)) };
     let ev = &evs[1];
-    check_committed_vars(ev, QUERY4, LEASE4, '4');
+    check_committed_vars(ev, QUERY4, &lease_vars('4'), '4');
     assert_eq!(ev.var("KEA_QUERY4_TYPE"), "DHCPRELEASE", "{ev}");
     assert_eq!(ev.var("KEA_QUERY4_CIADDR"), addr, "{ev}");
     assert_eq!(ev.var("KEA_LEASE4_ADDRESS"), addr, "{ev}");
@@ -117,7 +117,7 @@ fn leases4_committed_replaced_lease_is_given_up() {
     let evs = rec.events();
     assert_eq!(summary(&evs), "leases4_committed×3", "the second REQUEST: one run per lease");
     for ev in &evs[1..] {
-        check_committed_vars(ev, QUERY4, LEASE4, '4');
+        check_committed_vars(ev, QUERY4, &lease_vars('4'), '4');
         assert_eq!(ev.var("KEA_QUERY4_TYPE"), "DHCPREQUEST", "{ev}");
         assert_eq!(ev.var("KEA_QUERY4_HWADDR"), mac, "{ev}");
         assert_eq!(ev.var("KEA_QUERY4_CLIENT_ID"), format!("0x{}", client_id.replace(':', "").to_uppercase()), "{ev}");
@@ -150,7 +150,7 @@ fn leases6_committed_address_and_prefix() {
     let check = |evs: &[Event], query: &str, deleted: &str| {
         assert_eq!(evs.len(), 2, "one {query}, two leases: {}", summary(evs));
         for ev in evs {
-            check_committed_vars(ev, QUERY6, LEASE6, '6');
+            check_committed_vars(ev, QUERY6, &lease_vars('6'), '6');
             assert_eq!(ev.var("KEA_QUERY6_TYPE"), query, "{ev}");
             assert_eq!(hexid(ev.var("KEA_QUERY6_DUID")), duid, "{ev}");
             assert_eq!(hexid(ev.var("KEA_LEASE6_CLIENT_DUID")), duid, "{ev}");

@@ -12,8 +12,23 @@ pub fn emit(model: &Model) -> String {
     out.comment(HEADER);
     out.line("");
     out.line("#include \"shim/glue.h\"");
+    let release = model.current_release();
+    for header in release.map(|r| &r.includes[..]).unwrap_or(&[]) {
+        out.line(format!("#include <{header}>"));
+    }
     out.line("");
     out.line("namespace kea_runscript {");
+    out.line("");
+    if let Some(r) = release {
+        out.comment(&format!("Built for Kea {} (KEA_HOOKS_VERSION {} or later).", r.version, r.hooks_version));
+    }
+    out.comment("Whether this Kea accepts hook scripts only from its scripts directory (spec: scripts-directory).");
+    let enforced = release.and_then(|r| r.scripts_directory.as_ref()).map(|d| d.enforced.as_str()).unwrap_or("false");
+    out.block("bool script_paths_enforced() noexcept", "}", |out| {
+        out.block("try", "}", |out| out.line(format!("return {enforced};")));
+        out.block("catch (...)", "}", |out| out.line("return true;"));
+    });
+    out.line("");
     out.line("namespace generated {");
     out.line("namespace {");
     out.line("");
@@ -111,7 +126,7 @@ fn callout(out: &mut Out, model: &Model, id: usize, hook: &Hook) {
         out.block(format!("return run_callout_each(handle, {id}, [&](const auto& emit)"), "});", |out| {
             for arg in hook.arguments.iter().filter(|a| a.source == Source::Callout && uses(model, hook, a)) {
                 out.line(format!("{} {}{{}};", arg.cpp_type, arg.name));
-                out.line(format!("handle.getArgument(\"{}\", {});", arg.name, arg.name));
+                out.line(format!("handle.getArgument(\"{}\", {});", arg.kea_name, arg.name));
             }
             // What one event reads: the callout's own arguments, plus, with `each`, the element
             // and whether it was deleted, as parameters.

@@ -36,10 +36,23 @@ pub fn emit(model: &Model) -> String {
         let (prefix, family) = (&o.prefix, o.family);
         quote! { OptionSource { prefix: #prefix, family: #family } }
     });
+    let release = model.current_release();
+    let (version, hooks_version) = release.map(|r| (r.version.as_str(), r.hooks_version)).unwrap_or(("", 0));
+    let scripts_directory = match release.and_then(|r| r.scripts_directory.as_ref()) {
+        Some(d) => {
+            let (default, env) = (&d.default, &d.env);
+            quote! { Some(ScriptsDirectory { default: #default, env: #env }) }
+        }
+        None => quote! { None },
+    };
     let option_count = model.options.len();
     let var_count = model.variables.len();
     let hook_count = model.hooks.len();
     let tokens = quote! {
+        /// The Kea release this build is for (spec: `[[kea]]`).
+        pub static KEA: KeaRelease = KeaRelease {
+            version: #version, hooks_version: #hooks_version, scripts_directory: #scripts_directory
+        };
         /// Every variable of spec/spec.toml; a variable's id is its index here.
         pub static VARIABLES: [Variable; #var_count] = [#(#variables),*];
         /// Every hook point of spec/spec.toml, in the order of the C++ callout table; a hook point's id is its index here.

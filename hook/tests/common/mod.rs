@@ -163,13 +163,54 @@ pub const LEASE6: &[(&str, Kind)] = &[
     ("KEA_LEASE6_SUBNET_ID", Int),
 ];
 
+/// Lease values Kea stores from 2.6 on.
+pub const LEASE4_FROM_2_6: &[(&str, Kind)] =
+    &[("KEA_LEASE4_REMOTE_ID", Hex), ("KEA_LEASE4_RELAY_ID", Hex), ("KEA_LEASE4_POOL_ID", Int)];
+pub const LEASE6_FROM_2_6: &[(&str, Kind)] = &[("KEA_LEASE6_POOL_ID", Int)];
+
 pub const FAKE: &[(&str, Kind)] = &[("KEA_FAKE_ALLOCATION", Bool)];
 pub const REMOVE: &[(&str, Kind)] = &[("KEA_REMOVE_LEASE", Bool)];
 
 /// The variables a hook point passes: the seed's tables (plus the new
 /// `KEA_LEASE4_CLIENT_ID`, the subnet identifiers and the named options of
-/// the queries).
+/// the queries), and what the Kea under test adds: from 2.6 the subnet at
+/// `pkt4_send`/`pkt6_send` and the leases' pool (and v4 remote/relay) ids.
 pub fn expected_vars(hook: &str) -> Vec<(&'static str, Kind)> {
+    let mut vars = seed_vars(hook);
+    if kea_at_least(2, 6) {
+        let more: &[&[(&str, Kind)]] = match hook {
+            "pkt4_send" => &[SUBNET4],
+            "pkt6_send" => &[SUBNET6],
+            _ if vars.iter().any(|(n, _)| *n == "KEA_LEASE4_ADDRESS") => &[LEASE4_FROM_2_6],
+            _ if vars.iter().any(|(n, _)| *n == "KEA_LEASE6_ADDRESS") => &[LEASE6_FROM_2_6],
+            _ => &[],
+        };
+        vars.extend(more.iter().flat_map(|g| g.iter().copied()));
+    }
+    vars
+}
+
+/// A lease's variables on the Kea under test (`v`: '4' or '6').
+pub fn lease_vars(v: char) -> Vec<(&'static str, Kind)> {
+    let (seed, later) = if v == '4' { (LEASE4, LEASE4_FROM_2_6) } else { (LEASE6, LEASE6_FROM_2_6) };
+    let later: &[(&str, Kind)] = if kea_at_least(2, 6) { later } else { &[] };
+    seed.iter().chain(later).copied().collect()
+}
+
+/// Whether the Kea under test (`kea-dhcp4 -v`) is at least `major.minor`.
+pub fn kea_at_least(major: u32, minor: u32) -> bool {
+    static VERSION: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
+    let &(have_major, have_minor) = VERSION.get_or_init(|| {
+        let out = std::process::Command::new("kea-dhcp4").arg("-v").output().expect("kea-dhcp4 -v runs");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let mut parts = text.trim().split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
+    });
+    (have_major, have_minor) >= (major, minor)
+}
+
+/// The seed's per-hook-point tables.
+fn seed_vars(hook: &str) -> Vec<(&'static str, Kind)> {
     let groups: &[&[(&str, Kind)]] = match hook {
         "pkt4_receive" => &[QUERY4],
         "pkt4_send" => &[QUERY4, RESPONSE4],
@@ -227,6 +268,8 @@ pub const PASSED_BY_DEFAULT: &[&str] = &["PATH"];
 /// [`NAMED6_OPTIONS`]) and the relay fields ([`RELAY6_FIELDS`],
 /// [`RELAY6_OPTIONS`]) to these.
 pub const ALWAYS_MAY_BE_EMPTY: &[&str] = &[
+    "KEA_LEASE4_REMOTE_ID",
+    "KEA_LEASE4_RELAY_ID",
     "KEA_QUERY4_OPTION60",
     "KEA_QUERY4_RAI",
     "KEA_QUERY4_RAI_CIRCUIT_ID",
