@@ -337,6 +337,12 @@ impl KeaConfig {
                     "max-reclaim-time": 0,
                 }),
             );
+        } else {
+            // Lease affinity off, as on Kea 2.2: a RELEASE deletes the lease. Kea 2.6 and 3.0
+            // keep a released lease, expired, for `hold-reclaimed-time` (default 3600 s) when it
+            // and `flush-reclaimed-timer-wait-time` are non-zero, and reclaim it at the next
+            // reclaim cycle: lease4_expire/lease6_expire for every release, seconds later.
+            m.insert("expired-leases-processing".into(), json!({"hold-reclaimed-time": 0}));
         }
         if let Some(p) = self.decline_probation_period {
             m.insert("decline-probation-period".into(), json!(p));

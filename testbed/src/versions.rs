@@ -55,8 +55,9 @@ impl KeaVersion {
         (self.major, self.minor) >= (major, minor)
     }
 
-    /// Kea 2.6 and later: hook libraries only from `KEA_HOOKS_PATH`.
-    pub fn restricts_hook_libraries(&self) -> bool {
+    /// Kea 2.6 and later: hook libraries, log files, control sockets, lease files only from
+    /// their fixed directories (or the environment's).
+    pub fn restricts_paths(&self) -> bool {
         self.at_least(2, 6)
     }
 
@@ -87,16 +88,19 @@ pub struct Prepared {
 /// The environment variables that point Kea 2.6+'s fixed directories at the server's private
 /// directory `dir` (harmless on 2.2, which ignores them).
 pub fn private_dir_env(dir: &Path) -> Vec<(OsString, OsString)> {
-    let d = OsString::from(dir);
-    ["KEA_LOG_FILE_DIR", "KEA_CONTROL_SOCKET_DIR", "KEA_DHCP_DATA_DIR"]
-        .into_iter()
-        .map(|k| (OsString::from(k), d.clone()))
-        .collect()
+    [LOG_DIR, SOCKET_DIR, DATA_DIR].into_iter().map(|k| (OsString::from(k), OsString::from(dir))).collect()
 }
 
+const LOG_DIR: &str = "KEA_LOG_FILE_DIR";
+const SOCKET_DIR: &str = "KEA_CONTROL_SOCKET_DIR";
+const DATA_DIR: &str = "KEA_DHCP_DATA_DIR";
+
 /// Prepares a configuration text for a server whose private directory is `dir`, on `version`:
-/// see the module documentation. `dir` is made mode 0750 (what 2.6 and 3.0 require of a control
-/// socket's directory). Idempotent for a given `dir` (a reload's new text gets the same links).
+/// see the module documentation. Each fixed directory is the one the configuration uses (the
+/// parent of its log file, control socket, lease file, its `data-directory`), or `dir` when it
+/// uses none or several. `dir`, and on 2.6+ the control socket's directory, are made mode 0750
+/// (what 2.6 and 3.0 require of a control socket's directory). Idempotent for a given `dir` (a
+/// reload's new text gets the same links).
 pub fn prepare(text: &str, dir: &Path, version: &KeaVersion) -> io::Result<Prepared> {
     fs::set_permissions(dir, fs::Permissions::from_mode(0o750))?;
     let mut env = private_dir_env(dir);
@@ -105,17 +109,34 @@ pub fn prepare(text: &str, dir: &Path, version: &KeaVersion) -> io::Result<Prepa
         // Not JSON Kea would accept: leave it to Kea to say so.
         return Ok(Prepared { text, env });
     };
-    let (libs_dir, new_text) = one_directory(&text, &refs.libraries, &dir.join("hooks"), version.restricts_hook_libraries())?;
+    let only = |files: &[String]| -> Option<PathBuf> {
+        let dirs: BTreeSet<&Path> = files.iter().filter_map(|f| Path::new(f).parent()).collect();
+        (dirs.len() == 1).then(|| dirs.first().unwrap().to_path_buf())
+    };
+    for (var, files) in [(LOG_DIR, &refs.log_files), (SOCKET_DIR, &refs.control_sockets), (DATA_DIR, &refs.data_files)] {
+        if let Some(d) = only(files) {
+            if var == SOCKET_DIR && version.restricts_paths() && d != dir {
+                fs::set_permissions(&d, fs::Permissions::from_mode(0o750))?;
+            }
+            set(&mut env, var, d.into());
+        }
+    }
+    let (libs_dir, new_text) = one_directory(&text, &refs.libraries, &dir.join("hooks"), version.restricts_paths())?;
     text = new_text;
     if let Some(d) = libs_dir {
-        env.push(("KEA_HOOKS_PATH".into(), d.into()));
+        set(&mut env, "KEA_HOOKS_PATH", d.into());
     }
     let (scripts_dir, new_text) = one_directory(&text, &refs.scripts, &dir.join("scripts"), version.restricts_hook_scripts())?;
     text = new_text;
     if let Some(d) = scripts_dir {
-        env.push(("KEA_HOOK_SCRIPTS_PATH".into(), d.into()));
+        set(&mut env, "KEA_HOOK_SCRIPTS_PATH", d.into());
     }
     Ok(Prepared { text, env })
+}
+
+fn set(env: &mut Vec<(OsString, OsString)>, name: &str, value: OsString) {
+    env.retain(|(k, _)| k != name);
+    env.push((name.into(), value));
 }
 
 /// The absolute file paths a configuration gives its hook libraries and their scripts.
@@ -124,6 +145,12 @@ pub struct References {
     pub libraries: Vec<String>,
     /// kea-runscript's `script` and `scripts[].script`, ISC run_script's `name`.
     pub scripts: Vec<String>,
+    /// The loggers' output files.
+    pub log_files: Vec<String>,
+    /// The unix control sockets.
+    pub control_sockets: Vec<String>,
+    /// The memfile lease file, and a file in `data-directory`.
+    pub data_files: Vec<String>,
 }
 
 /// The references of a configuration text (Kea's comments allowed); `None` if it is not JSON.
@@ -131,7 +158,24 @@ pub fn references(text: &str) -> Option<References> {
     let v: Value = serde_json::from_str(&strip_comments(text)).ok()?;
     let mut r = References::default();
     let servers = v.as_object()?;
+    let abs = |v: Option<&Value>| v.and_then(Value::as_str).filter(|s| s.starts_with('/')).map(str::to_string);
     for server in servers.values() {
+        for logger in server.get("loggers").and_then(Value::as_array).into_iter().flatten() {
+            let outputs = logger.get("output_options").or_else(|| logger.get("output-options"));
+            for o in outputs.and_then(Value::as_array).into_iter().flatten() {
+                r.log_files.extend(abs(o.get("output")));
+            }
+        }
+        let sockets = server.get("control-sockets").and_then(Value::as_array).cloned().unwrap_or_default();
+        for sock in server.get("control-socket").into_iter().chain(sockets.iter()) {
+            if sock.get("socket-type").and_then(Value::as_str).unwrap_or("unix") == "unix" {
+                r.control_sockets.extend(abs(sock.get("socket-name")));
+            }
+        }
+        r.data_files.extend(abs(server.get("lease-database").and_then(|d| d.get("name"))));
+        if let Some(d) = abs(server.get("data-directory")) {
+            r.data_files.push(format!("{}/duid", d.trim_end_matches('/')));
+        }
         let Some(libs) = server.get("hooks-libraries").and_then(Value::as_array) else { continue };
         for lib in libs {
             let Some(path) = lib.get("library").and_then(Value::as_str) else { continue };
@@ -245,9 +289,9 @@ mod tests {
     fn versions_parse() {
         assert_eq!((v("2.2.0\n").major, v("2.2.0").minor), (2, 2));
         assert_eq!(v("3.0.4-isc20250101").patch, 4);
-        assert!(v("2.6.3").restricts_hook_libraries() && !v("2.6.3").restricts_hook_scripts());
+        assert!(v("2.6.3").restricts_paths() && !v("2.6.3").restricts_hook_scripts());
         assert!(v("3.0.4").restricts_hook_scripts());
-        assert!(!v("2.2.0").restricts_hook_libraries());
+        assert!(!v("2.2.0").restricts_paths());
         assert!(KeaVersion::parse("garbage").is_none());
     }
 
@@ -265,6 +309,13 @@ mod tests {
         assert_eq!(r.libraries, ["/a/libdhcp_lease_cmds.so", "/b/libkea_runscript.so", "/a/libdhcp_run_script.so"]);
         assert_eq!(r.scripts, ["/s1/x.sh", "/s2/x.sh", "/s1/y.sh", "/s3/r.sh"]);
         assert!(references("{ not json").is_none());
+        let other = r#"{"Dhcp6": {"loggers": [{"output_options": [{"output": "stdout"}, {"output": "/l/kea.log"}]}],
+            "control-socket": {"socket-type": "unix", "socket-name": "/c/ctrl.sock"},
+            "lease-database": {"type": "memfile", "name": "/d/leases6.csv"}, "data-directory": "/d/"}}"#;
+        let r = references(other).unwrap();
+        assert_eq!(r.log_files, ["/l/kea.log"]);
+        assert_eq!(r.control_sockets, ["/c/ctrl.sock"]);
+        assert_eq!(r.data_files, ["/d/leases6.csv", "/d/duid"]);
     }
 
     #[test]
