@@ -128,8 +128,9 @@ void log_callout_failure(std::uint16_t hook, const char* what) noexcept {
 
 namespace {
 
+// VERSION, not PACKAGE_VERSION: Kea 3.0's config.h (meson) defines PACKAGE_VERSION unquoted (3.0.4).
 LibraryInfo library_info(int family) {
-    return LibraryInfo{family, PACKAGE_VERSION, KEA_HOOKS_VERSION};
+    return LibraryInfo{family, VERSION, KEA_HOOKS_VERSION};
 }
 
 /// Run the scripts of a library hook point (`load`, `unload`) if any script asked for it.

@@ -34,6 +34,17 @@ struct LibraryInfo {
     std::int64_t hooks_version;
 };
 
+/// The value a callout argument's variable starts with, before `getArgument` sets it: empty for
+/// pointers and most types; `IOAddress` (addr6_register's `address6`) has no default constructor.
+template <typename T>
+T default_argument() {
+    return T{};
+}
+template <>
+inline isc::asiolink::IOAddress default_argument<isc::asiolink::IOAddress>() {
+    return isc::asiolink::IOAddress::IPV6_ZERO_ADDRESS();
+}
+
 /// One row of the generated callout table.
 struct CalloutEntry {
     const char* hook_point;

@@ -125,7 +125,11 @@ fn callout(out: &mut Out, model: &Model, id: usize, hook: &Hook) {
     out.block(format!("int callout_{}(isc::hooks::CalloutHandle& handle)", hook.name), "}", |out| {
         out.block(format!("return run_callout_each(handle, {id}, [&](const auto& emit)"), "});", |out| {
             for arg in hook.arguments.iter().filter(|a| a.source == Source::Callout && uses(model, hook, a)) {
-                out.line(format!("{} {}{{}};", arg.cpp_type, arg.name));
+                if arg.cpp_type.ends_with("Ptr") {
+                    out.line(format!("{} {}{{}};", arg.cpp_type, arg.name));
+                } else {
+                    out.line(format!("{t} {} = ::kea_runscript::default_argument<{t}>();", arg.name, t = arg.cpp_type));
+                }
                 out.line(format!("handle.getArgument(\"{}\", {});", arg.kea_name, arg.name));
             }
             // What one event reads: the callout's own arguments, plus, with `each`, the element
