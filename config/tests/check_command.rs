@@ -7,8 +7,11 @@ use std::process::Command;
 
 const CHECK: &str = env!("CARGO_BIN_EXE_kea-runscript-check");
 
+/// Runs the check on a file, with the scripts directory Kea 3.0 would be started with for it (as
+/// the test bed starts Kea: the directory of the file's scripts).
 fn check(file: &std::path::Path) -> (i32, String, String) {
-    let out = Command::new(CHECK).arg(file).output().expect("kea-runscript-check runs");
+    let env = kea_runscript_testbed::versions::tool_env(&std::fs::read_to_string(file).unwrap_or_default());
+    let out = Command::new(CHECK).arg(file).envs(env).output().expect("kea-runscript-check runs");
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
 }

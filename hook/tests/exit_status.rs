@@ -149,8 +149,10 @@ fn load_failure_reason(log: &str) -> String {
 /// Writes `cfg` as Kea would read it and runs the pre-flight check on it.
 fn run_check(ns: &Netns, cfg: &KeaConfig, n: usize) -> std::process::Output {
     let path = ns.dir().join(format!("check-{n}.json"));
-    std::fs::write(&path, cfg.clone().no_interfaces().render(&ns.server_if, ns.dir())).unwrap();
-    Command::new(check_binary()).arg(&path).output().unwrap()
+    let text = cfg.clone().no_interfaces().render(&ns.server_if, ns.dir());
+    std::fs::write(&path, &text).unwrap();
+    // The scripts directory Kea 3.0 would be started with (as the test bed starts it).
+    Command::new(check_binary()).arg(&path).envs(kea_runscript_testbed::versions::tool_env(&text)).output().unwrap()
 }
 
 #[test]

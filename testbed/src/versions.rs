@@ -134,6 +134,22 @@ pub fn prepare(text: &str, dir: &Path, version: &KeaVersion) -> io::Result<Prepa
     Ok(Prepared { text, env })
 }
 
+/// The environment for a program that reads a configuration as Kea would, e.g.
+/// `kea-runscript-check`: `KEA_HOOKS_PATH` and `KEA_HOOK_SCRIPTS_PATH` of the directory its hook
+/// libraries and its scripts are in, when each is one (what [`prepare`] gives the server).
+pub fn tool_env(text: &str) -> Vec<(OsString, OsString)> {
+    let mut env = Vec::new();
+    if let Some(refs) = references(text) {
+        for (var, files) in [("KEA_HOOKS_PATH", &refs.libraries), ("KEA_HOOK_SCRIPTS_PATH", &refs.scripts)] {
+            let dirs: BTreeSet<&Path> = files.iter().filter_map(|f| Path::new(f).parent()).collect();
+            if dirs.len() == 1 {
+                env.push((OsString::from(var), OsString::from(dirs.first().unwrap())));
+            }
+        }
+    }
+    env
+}
+
 fn set(env: &mut Vec<(OsString, OsString)>, name: &str, value: OsString) {
     env.retain(|(k, _)| k != name);
     env.push((name.into(), value));
