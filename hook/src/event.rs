@@ -1,4 +1,5 @@
-//! One hook point's values, filled by the generated C++ callout, turned into the script's environment.
+//! One hook point's values, filled by the generated C++ callout, turned into the script's environment
+//! (spawn mode) or into one JSON line (worker mode): both from the same name/value pairs.
 
 use kea_runscript_config::table::{HookPoint, Kind, HOOK_POINTS, VARIABLES};
 use std::ffi::CString;
@@ -13,9 +14,10 @@ enum Value {
 pub struct Event {
     hook: u16,
     values: Vec<Option<Value>>,
-    /// Option codes to export (`options`), and the `<prefix><code>=<hex>` entries found.
+    /// Option codes to export (`options`), and the `<prefix><code>` variables found, with their value
+    /// in lower-case hex.
     wanted: Arc<[u16]>,
-    options: Vec<CString>,
+    options: Vec<(String, Vec<u8>)>,
 }
 
 impl Event {
@@ -29,11 +31,11 @@ impl Event {
         &self.wanted
     }
 
-    /// `<prefix><code>=<payload in lower-case hex>`.
+    /// `<prefix><code>`, its value the payload in lower-case hex.
     pub fn put_option(&mut self, prefix: &str, code: u16, payload: &[u8]) {
-        let mut entry = format!("{prefix}{code}=").into_bytes();
-        push_hex(&mut entry, payload, b"0123456789abcdef");
-        self.options.extend(CString::new(entry).ok());
+        let mut value = Vec::with_capacity(2 * payload.len());
+        push_hex(&mut value, payload, b"0123456789abcdef");
+        self.options.push((format!("{prefix}{code}"), value));
     }
 
     pub fn hook(&self) -> Option<&'static HookPoint> {
@@ -66,28 +68,65 @@ impl Event {
         self.set(var, Value::Bytes(value.to_vec()));
     }
 
+    /// Each variable of this hook point, in spec order, with its value as the script gets it (a
+    /// variable Kea had no value for is present and empty), then the exported options. The one
+    /// source of both [`Event::environment`] and [`Event::json_line`].
+    fn pairs(&self) -> impl Iterator<Item = (&str, Vec<u8>)> + '_ {
+        let variables = HOOK_POINTS.get(self.hook as usize).map_or(&[][..], |h| h.variables);
+        let spec = variables.iter().map(|&id| {
+            let var = &VARIABLES[id as usize];
+            let mut value = Vec::new();
+            if let Some(v) = &self.values[id as usize] {
+                render(var.kind, v, &mut value);
+            }
+            // A NUL cannot be carried in an environment entry: it is dropped (documented), from the
+            // JSON line too, so that both say the same.
+            value.retain(|&b| b != 0);
+            (var.name, value)
+        });
+        spec.chain(self.options.iter().map(|(name, value)| (name.as_str(), value.clone())))
+    }
+
     /// `NAME=value` for every variable of this hook point, in spec order (a variable Kea had no
     /// value for is present and empty), then the exported options, then `extra`.
     pub fn environment(&self, extra: &[CString]) -> Vec<CString> {
-        let Some(hook) = HOOK_POINTS.get(self.hook as usize) else { return Vec::new() };
-        let mut env: Vec<CString> = hook
-            .variables
-            .iter()
-            .map(|&id| {
-                let var = &VARIABLES[id as usize];
-                let mut entry = var.assign.to_vec();
-                if let Some(value) = &self.values[id as usize] {
-                    render(var.kind, value, &mut entry);
-                }
-                // A NUL cannot be carried in an environment entry: it is dropped (documented).
-                entry.retain(|&b| b != 0);
+        let mut env: Vec<CString> = self
+            .pairs()
+            .map(|(name, value)| {
+                let mut entry = Vec::with_capacity(name.len() + 1 + value.len());
+                entry.extend_from_slice(name.as_bytes());
+                entry.push(b'=');
+                entry.extend_from_slice(&value);
                 CString::new(entry).expect("NUL bytes removed")
             })
             .collect();
-        env.extend(self.options.iter().cloned());
         env.extend(extra.iter().cloned());
         env
     }
+
+    /// The event as a worker reads it: one line of JSON, `{"hook":"<hook point>","NAME":"value",...}`
+    /// and a newline, with the same variables and values as [`Event::environment`] (without
+    /// `extra-env`/`pass-env`, which are in the worker's own environment). JSON text is Unicode:
+    /// bytes that are not UTF-8 (a client's hostname can be anything) become U+FFFD.
+    pub fn json_line(&self) -> Vec<u8> {
+        let hook = self.hook().map_or("", |h| h.name);
+        let mut line = Vec::with_capacity(2048);
+        line.extend_from_slice(b"{\"hook\":");
+        push_json_string(&mut line, hook);
+        for (name, value) in self.pairs() {
+            line.push(b',');
+            push_json_string(&mut line, name);
+            line.push(b':');
+            push_json_string(&mut line, &String::from_utf8_lossy(&value));
+        }
+        line.extend_from_slice(b"}\n");
+        line
+    }
+}
+
+/// A JSON string (quoted and escaped by serde_json: a newline in a value stays inside the line).
+fn push_json_string(out: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(&mut *out, s).expect("a string serializes into a Vec");
 }
 
 /// Two hex digits per byte, from `digits` (upper- or lower-case).
@@ -183,5 +222,51 @@ mod tests {
         let mut e = Event::new(u16::MAX, none());
         e.put_int(u16::MAX, 1);
         assert!(e.environment(&[]).is_empty());
+        assert_eq!(e.json_line(), b"{\"hook\":\"\"}\n");
+    }
+
+    /// The JSON line carries exactly the environment's names and values (without `extra`), the
+    /// hook point first, on one line whatever the values hold.
+    #[test]
+    fn the_json_line_says_what_the_environment_says() {
+        let mut e = Event::new(hook("lease4_select"), Arc::from(vec![50u16]));
+        e.put_string(id("KEA_LEASE4_ADDRESS"), b"192.0.2.100");
+        e.put_int(id("KEA_LEASE4_VALID_LIFETIME"), 4000);
+        e.put_bool(id("KEA_FAKE_ALLOCATION"), false);
+        e.put_hex(id("KEA_QUERY4_CLIENT_ID"), &[0x01, 0xab]);
+        e.put_string(id("KEA_LEASE4_HOSTNAME"), b"a\"b\\c\nd\0e;$(x)");
+        e.put_option("KEA_QUERY4_OPTION", 50, &[0xc0, 0x00, 0x02, 0x64]);
+        let line = e.json_line();
+        assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1, "one line");
+        assert!(line.starts_with(b"{\"hook\":\"lease4_select\","));
+        let parsed: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&line).unwrap();
+        let mut from_json: Vec<(String, String)> = parsed
+            .iter()
+            .filter(|(k, _)| *k != "hook")
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+            .collect();
+        let mut from_env: Vec<(String, String)> = env(&e)
+            .into_iter()
+            .map(|entry| {
+                let (k, v) = entry.split_once('=').unwrap();
+                (k.to_string(), v.to_string())
+            })
+            .collect();
+        from_json.sort();
+        from_env.sort();
+        assert_eq!(from_json, from_env);
+        assert_eq!(parsed["hook"], "lease4_select");
+        assert_eq!(parsed["KEA_LEASE4_HOSTNAME"], "a\"b\\c\nde;$(x)");
+        assert_eq!(parsed["KEA_QUERY4_CLIENT_ID"], "0x01AB");
+        assert_eq!(parsed["KEA_QUERY4_OPTION50"], "c0000264");
+        assert_eq!(parsed["KEA_FAKE_ALLOCATION"], "0");
+    }
+
+    #[test]
+    fn invalid_utf8_becomes_the_replacement_character_in_json() {
+        let mut e = Event::new(hook("lease4_select"), none());
+        e.put_string(id("KEA_LEASE4_HOSTNAME"), b"h\xffst");
+        let parsed: serde_json::Value = serde_json::from_slice(&e.json_line()).unwrap();
+        assert_eq!(parsed["KEA_LEASE4_HOSTNAME"], "h\u{FFFD}st");
     }
 }

@@ -10,6 +10,7 @@ mod output;
 mod runtime;
 mod spawn;
 mod supervisor;
+mod worker;
 
 use std::os::raw::c_int;
 use std::panic::catch_unwind;
