@@ -45,6 +45,8 @@ usage: bench [options]        (as root; ./bench.sh builds everything in release 
                     most 98,294: the rest of 198.18.0.0/15 is the pool)
   --so PATH         kea-runscript library (default target/release/libkea_runscript.so)
   --quick           --reps 1 --secs 2 --probe-secs 1 (to check that it works)
+
+KRS_BENCH_DEBUG=1 prints Kea's packet statistics and perfdhcp's report after each run.
 ";
 
 struct Options {
@@ -296,12 +298,13 @@ fn run(o: &Options) -> Result<(), String> {
             match measure::run(&bed, &r.row, offered, o.probe_secs) {
                 Ok(s) => {
                     progress(&format!(
-                        "probe {:?} {}: offered {}/s → {}/s (perfdhcp {}/s)",
+                        "probe {:?} {}: offered {}/s → {}/s (perfdhcp {}/s; Kea started in {:.1} s)",
                         r.row.family,
                         r.row.id,
                         thousands(offered as f64),
                         thousands(s.effective),
-                        thousands(s.raw)
+                        thousands(s.raw),
+                        s.startup.as_secs_f64()
                     ));
                     best = best.max(s.effective);
                     let kept_up = s.effective >= 0.85 * offered as f64;
@@ -337,7 +340,7 @@ fn run(o: &Options) -> Result<(), String> {
                 match measure::run(&bed, &r.row, offered, o.secs) {
                     Ok(s) => {
                         progress(&format!(
-                            "run {}/{} {:?} {}: offered {}/s → {}/s (perfdhcp {}/s, events run {:.2}%)",
+                            "run {}/{} {:?} {}: offered {}/s → {}/s (perfdhcp {}/s; hook events {} = {:.1} per exchange, {:.2}% run)",
                             rep + 1,
                             o.reps,
                             r.row.family,
@@ -345,6 +348,8 @@ fn run(o: &Options) -> Result<(), String> {
                             thousands(offered as f64),
                             thousands(s.effective),
                             thousands(s.raw),
+                            thousands(s.expected as f64),
+                            s.expected as f64 / (s.raw * o.secs as f64).max(1.0),
                             s.run_fraction() * 100.0
                         ));
                         if overload {

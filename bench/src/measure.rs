@@ -53,6 +53,8 @@ pub struct Sample {
     pub effective: f64,
     /// Kea ran out of addresses (the run is not valid).
     pub exhausted: bool,
+    /// How long Kea took to start (loading held leases, starting a worker).
+    pub startup: Duration,
 }
 
 impl Sample {
@@ -116,13 +118,14 @@ pub fn run(bed: &Bed, row: &Row, offered: u32, period: u32) -> Result<Sample, Ru
         Hook::Worker { wait, .. } => Some(crate::rows::worker_wrapper(&dir, &bed.worker_bin, &counts, wait)?),
         _ => None,
     };
-    let cfg = row.config(&bed.so, &bed.script, wrapper.as_deref());
+    let cfg = row.config(&bed.so, &bed.script, wrapper.as_deref(), &bed.ns.server_if);
     let held = match (row.leases, row.family) {
         (Leases::PersistHeld(_), Family::V4) => bed.held_v4.clone(),
         (Leases::PersistHeld(_), Family::V6) => bed.held_v6.clone(),
         _ => None,
     };
     let mut copy_err = None;
+    let t_start = Instant::now();
     let started = Kea::start_text(bed.ns, row.family, |kdir| {
         if let Some(src) = &held {
             if let Err(e) = fs::copy(src, kdir.join(row.family.lease_file())) {
@@ -146,6 +149,7 @@ pub fn run(bed: &Bed, row: &Row, offered: u32, period: u32) -> Result<Sample, Ru
         }
     };
     let kdir = kea.dir().to_path_buf();
+    let startup = t_start.elapsed();
     let result = measure(bed, row, &kea, &counts, offered, period);
     drop(kea); // stops Kea (SIGTERM: unload reports what the hook dropped)
     let result = result.and_then(|mut s| {
@@ -160,6 +164,7 @@ pub fn run(bed: &Bed, row: &Row, offered: u32, period: u32) -> Result<Sample, Ru
             }
         }
         s.compute_effective();
+        s.startup = startup;
         Ok(s)
     });
     let _ = fs::remove_dir_all(&kdir);
@@ -196,11 +201,26 @@ fn measure(bed: &Bed, row: &Row, kea: &Kea, counts: &Path, offered: u32, period:
         drain_children(kea.pid(), end)
     };
     let mut s = Sample { offered, raw, drain, period, ..Default::default() };
-    if row.hook.is_runscript() {
-        if row.hook.is_worker() && !row.hook.background() {
-            wait_counts_stable(counts);
+    if row.hook.is_worker() && !row.hook.background() {
+        wait_counts_stable(counts);
+    }
+    let stats = kea.statistics()?;
+    if std::env::var_os("KRS_BENCH_DEBUG").is_some() {
+        let pk: Vec<String> = stats.iter().filter(|(k, _)| k.starts_with("pkt")).map(|(k, v)| format!("{k}={v}")).collect();
+        eprintln!("bench: debug: {}\n{}", pk.join(" "), out.stdout);
+    }
+    if let Leases::PersistHeld(n) = row.leases {
+        // Kea counts the leases it loaded: the held ones must all be there.
+        let key = match row.family {
+            Family::V4 => "subnet[1].assigned-addresses",
+            Family::V6 => "subnet[1].assigned-nas",
+        };
+        let assigned = stats.get(key).copied().unwrap_or(0).max(0) as u64;
+        if assigned < n {
+            return Err(RunError::Other(format!("Kea holds {assigned} leases ({key}), not the {n} of the lease file")));
         }
-        let stats = kea.statistics()?;
+    }
+    if row.hook.is_runscript() {
         let names = match row.hook {
             Hook::Spawn { points, .. } | Hook::Worker { points, .. } => points.names(row.family),
             _ => None,

@@ -227,6 +227,17 @@ pub fn notes(results: &[RowResult]) -> String {
                 }
             }
         }
+        if let (Some(ov), Some(_)) = (r.overload_rate(), r.rate()) {
+            if ov > 1.1 * r.matched_offered as f64 {
+                out.push_str(&format!(
+                    "  note: {}: more under overload ({}/s) than the matched rate offered ({}/s): the probe \
+                     underestimated its capacity (a disturbed probe run?); rerun for a matched figure\n",
+                    r.row.label(),
+                    thousands(ov),
+                    thousands(r.matched_offered as f64)
+                ));
+            }
+        }
         for e in &r.errors {
             out.push_str(&format!("  error: {}: {}\n", r.row.label(), e.replace('\n', "\n    ")));
         }

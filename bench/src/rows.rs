@@ -174,12 +174,19 @@ impl Row {
     }
 
     /// The Kea configuration of this row. `script` is the no-op script, `worker` the worker
-    /// wrapper (worker rows), `so` kea-runscript.
-    pub fn config(&self, so: &Path, script: &Path, worker: Option<&Path>) -> KeaConfig {
+    /// wrapper (worker rows), `so` kea-runscript, `server_if` the server's veth.
+    pub fn config(&self, so: &Path, script: &Path, worker: Option<&Path>, server_if: &str) -> KeaConfig {
         let cfg = match self.family {
             Family::V4 => {
                 let pool = if matches!(self.leases, Leases::PersistHeld(_)) { V4_HELD_POOL } else { BENCH_POOL_V4 };
-                KeaConfig::v4().served_subnet(json!({"subnet": BENCH_SUBNET_V4, "pools": [{"pool": pool}]}))
+                let mut c =
+                    KeaConfig::v4().served_subnet(json!({"subnet": BENCH_SUBNET_V4, "pools": [{"pool": pool}]}));
+                // Bound to the benchmark address only: the veth also has the test bed's
+                // 192.0.2.1, and Kea opens a socket per address, so each broadcast query would
+                // be received (and answered) twice.
+                let addr = BENCH_SERVER_V4.split('/').next().unwrap_or(BENCH_SERVER_V4);
+                c.interfaces = Some(vec![format!("{server_if}/{addr}")]);
+                c
             }
             Family::V6 => KeaConfig::v6()
                 .served_subnet(json!({"subnet": BENCH_SUBNET_V6, "pools": [{"pool": BENCH_POOL_V6}]}))
@@ -264,10 +271,11 @@ mod tests {
         let so = Path::new("/x/libkea_runscript.so");
         let script = Path::new("/x/noop.sh");
         let r = rows(Family::V4, 5).into_iter().find(|r| r.id == "worker-sync-committed").unwrap();
-        let v = r.config(so, script, Some(Path::new("/x/w.sh"))).to_json("veth0", Path::new("/d"));
+        let v = r.config(so, script, Some(Path::new("/x/w.sh")), "veth0").to_json("veth0", Path::new("/d"));
         let d = &v["Dhcp4"];
         assert_eq!(d["subnet4"][0]["subnet"], BENCH_SUBNET_V4);
         assert_eq!(d["subnet4"][0]["interface"], "veth0");
+        assert_eq!(d["interfaces-config"]["interfaces"], json!(["veth0/198.18.0.1"]));
         let p = &d["hooks-libraries"][0]["parameters"];
         assert_eq!(p["mode"], "worker");
         assert_eq!(p["script"], "/x/w.sh");
@@ -275,7 +283,7 @@ mod tests {
         assert_eq!(p["hook-points"], json!(["leases4_committed"]));
         assert_eq!(d["lease-database"]["persist"], false);
         let held = rows(Family::V4, 5).into_iter().find(|r| r.id == "spawn-async-held").unwrap();
-        let v = held.config(so, script, None).to_json("veth0", Path::new("/d"));
+        let v = held.config(so, script, None, "veth0").to_json("veth0", Path::new("/d"));
         assert_eq!(v["Dhcp4"]["lease-database"]["persist"], true);
         assert_eq!(v["Dhcp4"]["lease-database"]["lfc-interval"], 0);
         assert_eq!(v["Dhcp4"]["subnet4"][0]["pools"][0]["pool"], V4_HELD_POOL);
