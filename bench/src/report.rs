@@ -245,14 +245,14 @@ pub fn notes(results: &[RowResult]) -> String {
     out
 }
 
-/// One target line: `value` against `reference × factor`.
-fn target(out: &mut String, what: &str, value: Option<f64>, reference: Option<f64>, factor: f64, extra_ok: bool) {
+/// One target line: `value` against `reference × factor` (label, verdict).
+fn target(out: &mut Vec<(String, String)>, what: &str, value: Option<f64>, reference: Option<f64>, factor: f64, extra_ok: bool) {
     let line = match (value, reference) {
         (Some(v), Some(r)) if r > 0.0 => {
             let ratio = v / r;
             let ok = ratio >= factor && extra_ok;
             format!(
-                "{:>10} vs {:>10}: {:>5.1}% (target ≥ {:.0}%)  {}",
+                "{:>9} vs {:>9}: {:>6.1}% (target ≥ {:.0}%)  {}",
                 thousands(v),
                 thousands(r),
                 ratio * 100.0,
@@ -262,7 +262,7 @@ fn target(out: &mut String, what: &str, value: Option<f64>, reference: Option<f6
         }
         _ => "not measured".into(),
     };
-    out.push_str(&format!("  {what:<66} {line}\n"));
+    out.push((what.to_string(), line));
 }
 
 /// The targets of issue 6, computed and printed (never asserted).
@@ -270,7 +270,7 @@ pub fn targets(family: Family, results: &[RowResult], ceiling: Option<&Ceiling>)
     let x = exchange_name(family);
     let find = |id: &str| results.iter().find(|r| r.row.id == id && r.skipped.is_none());
     let rate = |id: &str| find(id).and_then(RowResult::rate);
-    let mut out = String::new();
+    let mut out = Vec::new();
     let epx = Points::Default.events_per_exchange() as f64;
     target(
         &mut out,
@@ -315,7 +315,8 @@ pub fn targets(family: Family, results: &[RowResult], ceiling: Option<&Ceiling>)
             target(&mut out, &format!("overload ≥ 90% of matched: {}", r.row.label()), Some(o), Some(m), 0.90, true);
         }
     }
-    out
+    let w = out.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
+    out.iter().map(|(l, v)| format!("    {l:<w$}  {v}\n")).collect()
 }
 
 /// The C++ hook this project replaces cannot be built here: its figures from shared/README.md.
