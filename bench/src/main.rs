@@ -339,8 +339,18 @@ fn run(o: &Options) -> Result<(), String> {
                 interrupted()?;
                 match measure::run(&bed, &r.row, offered, o.secs) {
                     Ok(s) => {
+                        let events = if r.row.hook.is_runscript() {
+                            format!(
+                                "; hook events {} = {:.1} per exchange, {:.2}% run",
+                                thousands(s.expected as f64),
+                                s.expected as f64 / (s.raw * o.secs as f64).max(1.0),
+                                s.run_fraction() * 100.0
+                            )
+                        } else {
+                            String::new()
+                        };
                         progress(&format!(
-                            "run {}/{} {:?} {}: offered {}/s → {}/s (perfdhcp {}/s; hook events {} = {:.1} per exchange, {:.2}% run)",
+                            "run {}/{} {:?} {}: offered {}/s → {}/s (perfdhcp {}/s{events})",
                             rep + 1,
                             o.reps,
                             r.row.family,
@@ -348,9 +358,6 @@ fn run(o: &Options) -> Result<(), String> {
                             thousands(offered as f64),
                             thousands(s.effective),
                             thousands(s.raw),
-                            thousands(s.expected as f64),
-                            s.expected as f64 / (s.raw * o.secs as f64).max(1.0),
-                            s.run_fraction() * 100.0
                         ));
                         if overload {
                             r.overload.push(s)
@@ -363,6 +370,8 @@ fn run(o: &Options) -> Result<(), String> {
             }
         }
     }
+
+    interrupted()?;
 
     // The report.
     println!();

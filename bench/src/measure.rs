@@ -339,11 +339,11 @@ fn read_counts(path: &Path) -> Option<Counts> {
     parse_counts(&fs::read_to_string(path).ok()?)
 }
 
-/// Events the hook dropped: the last `KRS_QUEUE_FULL` report's "(N since load)" total; 0 when
-/// it reported none.
+/// Events the hook dropped: the last `KRS_QUEUE_FULL` (spawn) or `KRS_WORKER_QUEUE_FULL`
+/// (worker) report's "(N since load)" total; 0 when it reported none.
 pub fn dropped_events(log: &str) -> u64 {
     log.lines()
-        .filter(|l| l.contains("KRS_QUEUE_FULL"))
+        .filter(|l| l.contains("KRS_QUEUE_FULL") || l.contains("KRS_WORKER_QUEUE_FULL"))
         .filter_map(|l| {
             let i = l.rfind(" since load")?;
             let head = &l[..i];
@@ -373,6 +373,8 @@ mod tests {
         let log = "x WARN [kea-dhcp4.kea-runscript/1] KRS_QUEUE_FULL 120 background events dropped: max-running scripts were running and max-queued events waiting (120 since load)\n\
                    y WARN [kea-dhcp4.kea-runscript/1] KRS_QUEUE_FULL 30 background events dropped: ... (150 since load)\n";
         assert_eq!(dropped_events(log), 150);
+        let w = "z WARN [kea-dhcp4.kea-runscript/1] KRS_WORKER_QUEUE_FULL worker /x/w.sh: events dropped, it reads its stdin too slowly and max-queued events were waiting: 7 dropped (9 since load)\n";
+        assert_eq!(dropped_events(w), 9);
         assert_eq!(dropped_events("nothing"), 0);
     }
 
