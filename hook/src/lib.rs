@@ -5,6 +5,8 @@
 //! callouts themselves are generated C++ (from spec/spec.toml), registered in `load()`.
 
 mod event;
+#[cfg(test)]
+mod event_bench;
 mod ffi;
 mod output;
 mod runtime;

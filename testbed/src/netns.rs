@@ -224,6 +224,17 @@ impl Netns {
         Ok(())
     }
 
+    /// Adds one more IPv4 address on each side (`addr/len`), e.g. from the benchmarking range
+    /// 198.18.0.0/15 (RFC 2544) for a pool larger than a documentation /24 allows. Bind
+    /// kea-dhcp4 to one of the server's addresses then (`"interfaces": ["<if>/<address>"]`):
+    /// it opens a socket per address of an interface, and each would receive (and answer) every
+    /// broadcast query.
+    pub fn add_v4_addresses(&self, server_cidr: &str, client_cidr: &str) -> io::Result<()> {
+        ip(&["-n", &self.server, "addr", "add", server_cidr, "dev", &self.server_if])?;
+        ip(&["-n", &self.client, "addr", "add", client_cidr, "dev", &self.client_if])?;
+        Ok(())
+    }
+
     /// A scratch directory that lives as long as the namespaces.
     pub fn dir(&self) -> &Path {
         self.dir.path()
