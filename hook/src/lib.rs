@@ -4,6 +4,7 @@
 //! Kea finds `version`, `load`, `unload` and `multi_threading_compatible` here by name; the
 //! callouts themselves are generated C++ (from spec/spec.toml), registered in `load()`.
 
+mod environ;
 mod event;
 #[cfg(test)]
 mod event_bench;

@@ -1,5 +1,6 @@
 //! The library's state between `load()` and `unload()`, and what a callout does with its event.
 
+use crate::environ::Environment;
 use crate::event::Event;
 use crate::ffi::bridge::{log, LogMsg};
 use crate::spawn::{self, Deadline, Outcome};
@@ -25,7 +26,7 @@ impl Runner {
     fn start(script: Script, extra_env: &[CString]) -> std::io::Result<Runner> {
         match script.mode {
             Mode::Spawn => Supervisor::start(script).map(Runner::Spawn),
-            Mode::Worker => WorkerHandle::start(script, extra_env.to_vec()).map(Runner::Worker),
+            Mode::Worker => WorkerHandle::start(script, Environment::from(extra_env)).map(Runner::Worker),
         }
     }
 }
@@ -110,7 +111,7 @@ pub fn dispatch(event: Box<Event>) -> u8 {
         let Some(hook) = event.hook() else { return CONTINUE };
         let Some(scripts) = runtime.by_hook.get(event.hook_id() as usize) else { return CONTINUE };
         // Each rendered once, if some script needs it: the environment for runs, the line for workers.
-        let mut env: Option<Vec<CString>> = None;
+        let mut env: Option<Environment> = None;
         let mut line: Option<Vec<u8>> = None;
         let mut next = CONTINUE;
         for &index in scripts {
@@ -144,7 +145,7 @@ pub fn dispatch(event: Box<Event>) -> u8 {
     })
 }
 
-fn run_waited(script: &Supervisor, hook: &'static HookPoint, env: &[CString]) -> u8 {
+fn run_waited(script: &Supervisor, hook: &'static HookPoint, env: &Environment) -> u8 {
     let config = script.script();
     let child = match spawn::spawn(&config.script, hook.name, env) {
         Ok(child) => child,

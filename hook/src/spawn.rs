@@ -14,6 +14,7 @@
 //!   that child only. Kea's own `waitpid(-1)` (when it runs its own children) may collect it first:
 //!   then the outcome is `Lost`, never a hang.
 
+use crate::environ::Environment;
 use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -77,17 +78,17 @@ pub fn kill_group(pid: libc::pid_t, signal: libc::c_int) {
 }
 
 /// Start `script hook_point` with exactly `env` as its environment.
-pub fn spawn(script: &CStr, hook_point: &str, env: &[CString]) -> io::Result<Child> {
+pub fn spawn(script: &CStr, hook_point: &str, env: &Environment) -> io::Result<Child> {
     start(script, &[hook_point], env, false)
 }
 
 /// Start a worker, `script args...`, with exactly `env` as its environment and a pipe as its stdin
 /// (`Child::stdin`).
-pub fn spawn_worker(script: &CStr, args: &[&str], env: &[CString]) -> io::Result<Child> {
+pub fn spawn_worker(script: &CStr, args: &[&str], env: &Environment) -> io::Result<Child> {
     start(script, args, env, true)
 }
 
-fn start(script: &CStr, args: &[&str], env: &[CString], stdin_pipe: bool) -> io::Result<Child> {
+fn start(script: &CStr, args: &[&str], env: &Environment, stdin_pipe: bool) -> io::Result<Child> {
     let args: Vec<CString> = args
         .iter()
         .map(|a| CString::new(*a))
@@ -96,8 +97,7 @@ fn start(script: &CStr, args: &[&str], env: &[CString], stdin_pipe: bool) -> io:
     let mut argv: Vec<*const libc::c_char> = vec![script.as_ptr()];
     argv.extend(args.iter().map(|a| a.as_ptr()));
     argv.push(ptr::null());
-    let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
-    envp.push(ptr::null());
+    let envp = env.pointers();
     let dev_null = c"/dev/null";
     let (out_r, out_w) = pipe(true)?;
     let (err_r, err_w) = pipe(true)?;
@@ -283,21 +283,21 @@ mod tests {
     #[test]
     fn passes_hook_name_and_exact_environment_and_reports_status() {
         let s = sh(r#"[ "$1" = lease4_select ] && [ "$KEA_X" = 'a b;$(x)' ] && [ -z "$HOME" ] && exit 7; exit 1"#);
-        let child = spawn(&s, "lease4_select", &[CString::new("KEA_X=a b;$(x)").unwrap()]).unwrap();
+        let child = spawn(&s, "lease4_select", &Environment::from(&[CString::new("KEA_X=a b;$(x)").unwrap()][..])).unwrap();
         assert_eq!(wait(&child.process), Outcome::Exited(7));
     }
 
     #[test]
     fn reports_signals() {
         let s = sh("kill -9 $$");
-        let child = spawn(&s, "x", &[]).unwrap();
+        let child = spawn(&s, "x", &Environment::default()).unwrap();
         assert_eq!(wait(&child.process), Outcome::Signaled(9));
     }
 
     #[test]
     fn a_status_collected_elsewhere_is_lost_not_a_hang() {
         let s = sh("exit 3");
-        let child = spawn(&s, "x", &[]).unwrap();
+        let child = spawn(&s, "x", &Environment::default()).unwrap();
         // Play Kea's SIGCHLD handler: collect this very child behind our back.
         let mut status = 0;
         let pid = child.process.pid;
@@ -309,7 +309,7 @@ mod tests {
     fn stdin_is_dev_null_and_no_descriptor_leaks() {
         let s = sh(r#"read x && exit 1; for fd in 3 4 5 6 7 8 9; do [ -e /proc/self/fd/$fd ] && exit 2; done; exit 0"#);
         let _keep = std::fs::File::open("/etc/hostname").unwrap();
-        let child = spawn(&s, "x", &[]).unwrap();
+        let child = spawn(&s, "x", &Environment::default()).unwrap();
         assert_eq!(wait(&child.process), Outcome::Exited(0));
     }
 
@@ -328,7 +328,7 @@ mod tests {
     #[test]
     fn a_worker_reads_its_stdin_pipe_and_gets_its_arguments() {
         let s = sh(r#"[ "$1 $2" = "worker wait" ] || exit 1; read -r x; [ "$x" = hello ] || exit 2; read -r y && exit 3; exit 0"#);
-        let mut child = spawn_worker(&s, &["worker", "wait"], &[]).unwrap();
+        let mut child = spawn_worker(&s, &["worker", "wait"], &Environment::default()).unwrap();
         let stdin = child.stdin.take().expect("a worker has a stdin pipe");
         let flags = unsafe { libc::fcntl(stdin.as_raw_fd(), libc::F_GETFL) };
         assert!(flags & libc::O_NONBLOCK != 0, "the library's end is non-blocking");
@@ -340,7 +340,7 @@ mod tests {
     #[test]
     fn stdout_and_stderr_come_back_through_pipes() {
         let s = sh("echo out; echo err >&2");
-        let child = spawn(&s, "x", &[]).unwrap();
+        let child = spawn(&s, "x", &Environment::default()).unwrap();
         assert_eq!(wait(&child.process), Outcome::Exited(0));
         assert_eq!(read_all(&child.stdout), b"out\n");
         assert_eq!(read_all(&child.stderr), b"err\n");
@@ -349,7 +349,7 @@ mod tests {
     #[test]
     fn the_script_leads_its_own_process_group_and_a_deadline_bounds_the_wait() {
         let s = sh("sleep 30 & sleep 30");
-        let child = spawn(&s, "x", &[]).unwrap();
+        let child = spawn(&s, "x", &Environment::default()).unwrap();
         let p = &child.process;
         assert_eq!(unsafe { libc::getpgid(p.pid) }, p.pid);
         let start = Instant::now();

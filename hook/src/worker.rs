@@ -20,12 +20,12 @@
 //! - At unload: what the pipe takes at once is written, the rest discarded; stdin is closed; the
 //!   worker gets 1 s to exit, then SIGTERM to its process group, 1 s later SIGKILL; it is collected.
 
+use crate::environ::Environment;
 use crate::ffi::bridge::{log, LogMsg};
 use crate::output::{self, LineSplitter, RateLimit};
 use crate::spawn::{self, Child, Deadline, Outcome, Process};
 use kea_runscript_config::{Action, Script};
 use std::collections::VecDeque;
-use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -114,7 +114,7 @@ pub fn arguments(wait: bool) -> &'static [&'static str] {
 impl WorkerHandle {
     /// Start the worker (at load: a worker that cannot even be started fails the load) and its
     /// thread. `env` is its whole environment (`extra-env`, `pass-env`).
-    pub fn start(script: Script, env: Vec<CString>) -> io::Result<WorkerHandle> {
+    pub fn start(script: Script, env: Environment) -> io::Result<WorkerHandle> {
         // SAFETY: eventfd returns a new descriptor or -1.
         let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
         if fd < 0 {
@@ -298,7 +298,7 @@ impl Running {
 /// The thread's state.
 struct Feeder<'a> {
     shared: &'a Shared,
-    env: Vec<CString>,
+    env: Environment,
     worker: Option<Running>,
     /// The line being written, and how much of it is.
     writing: Option<(Job, usize)>,
@@ -316,7 +316,7 @@ struct Feeder<'a> {
 }
 
 impl<'a> Feeder<'a> {
-    fn new(shared: &'a Shared, env: Vec<CString>, child: Child) -> Self {
+    fn new(shared: &'a Shared, env: Environment, child: Child) -> Self {
         Feeder {
             shared,
             env,
