@@ -30,6 +30,13 @@ extern const isc::log::MessageID KRS_OUTPUT_SUPPRESSED = "KRS_OUTPUT_SUPPRESSED"
 extern const isc::log::MessageID KRS_QUEUE_FULL = "KRS_QUEUE_FULL";
 extern const isc::log::MessageID KRS_EXIT_STATUS_ACTION = "KRS_EXIT_STATUS_ACTION";
 extern const isc::log::MessageID KRS_UNLOAD_DISCARDED = "KRS_UNLOAD_DISCARDED";
+extern const isc::log::MessageID KRS_WORKER_STARTED = "KRS_WORKER_STARTED";
+extern const isc::log::MessageID KRS_WORKER_EXITED = "KRS_WORKER_EXITED";
+extern const isc::log::MessageID KRS_WORKER_RESTARTED = "KRS_WORKER_RESTARTED";
+extern const isc::log::MessageID KRS_WORKER_STOPPED = "KRS_WORKER_STOPPED";
+extern const isc::log::MessageID KRS_WORKER_QUEUE_FULL = "KRS_WORKER_QUEUE_FULL";
+extern const isc::log::MessageID KRS_WORKER_NO_REPLY = "KRS_WORKER_NO_REPLY";
+extern const isc::log::MessageID KRS_WORKER_ACTION = "KRS_WORKER_ACTION";
 
 const char* catalogue[] = {
     "KRS_LOADED", "kea-runscript loaded: %1",
@@ -49,6 +56,13 @@ const char* catalogue[] = {
     "KRS_QUEUE_FULL", "%1 background events dropped: max-running scripts were running and max-queued events waiting (%2 since load)",
     "KRS_EXIT_STATUS_ACTION", "%1: %2",
     "KRS_UNLOAD_DISCARDED", "unload: %1 queued background events were not run",
+    "KRS_WORKER_STARTED", "worker %1 started: %2",
+    "KRS_WORKER_EXITED", "worker %1 ended: %2",
+    "KRS_WORKER_RESTARTED", "worker %1 restarted: %2",
+    "KRS_WORKER_STOPPED", "worker %1 stopped at unload: %2",
+    "KRS_WORKER_QUEUE_FULL", "worker %1: events dropped, it reads its stdin too slowly and max-queued events were waiting: %2",
+    "KRS_WORKER_NO_REPLY", "worker %1: events went on (continue) without a valid reply: %2",
+    "KRS_WORKER_ACTION", "%1: the worker's reply set Kea's next step: %2",
     NULL,
 };
 const isc::log::MessageInitializer initializer(catalogue);
@@ -109,6 +123,13 @@ void log(LogMsg msg, rust::Str arg1, rust::Str arg2) noexcept {
         case LogMsg::QueueFull: LOG_WARN(logger, KRS_QUEUE_FULL).arg(a).arg(b); break;
         case LogMsg::ExitStatusAction: LOG_DEBUG(logger, DBG_SCRIPT, KRS_EXIT_STATUS_ACTION).arg(a).arg(b); break;
         case LogMsg::UnloadDiscarded: LOG_WARN(logger, KRS_UNLOAD_DISCARDED).arg(a); break;
+        case LogMsg::WorkerStarted: LOG_INFO(logger, KRS_WORKER_STARTED).arg(a).arg(b); break;
+        case LogMsg::WorkerExited: LOG_WARN(logger, KRS_WORKER_EXITED).arg(a).arg(b); break;
+        case LogMsg::WorkerRestarted: LOG_INFO(logger, KRS_WORKER_RESTARTED).arg(a).arg(b); break;
+        case LogMsg::WorkerStopped: LOG_INFO(logger, KRS_WORKER_STOPPED).arg(a).arg(b); break;
+        case LogMsg::WorkerQueueFull: LOG_WARN(logger, KRS_WORKER_QUEUE_FULL).arg(a).arg(b); break;
+        case LogMsg::WorkerNoReply: LOG_WARN(logger, KRS_WORKER_NO_REPLY).arg(a).arg(b); break;
+        case LogMsg::WorkerAction: LOG_DEBUG(logger, DBG_SCRIPT, KRS_WORKER_ACTION).arg(a).arg(b); break;
         default: LOG_ERROR(logger, KRS_INTERNAL_ERROR).arg(a).arg(b); break;
         }
     } catch (...) {

@@ -19,6 +19,25 @@ pub enum Action {
     Drop,
 }
 
+/// How a script is run (`mode`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One run per event, the event's values in its environment (the default).
+    Spawn,
+    /// One long-running process, started at load, that reads each event on its stdin as a line
+    /// of JSON (and, with `wait`, answers each with `continue`, `skip` or `drop`).
+    Worker,
+}
+
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Spawn => "spawn",
+            Mode::Worker => "worker",
+        }
+    }
+}
+
 /// The library's parameters.
 #[derive(Debug)]
 pub struct Config {
@@ -35,15 +54,20 @@ pub struct Config {
 pub struct Script {
     /// Absolute path of the program to run.
     pub script: CString,
-    /// Wait for the script to exit before Kea goes on (`true`), or run it in the background.
+    /// A run per event, or one long-running worker.
+    pub mode: Mode,
+    /// Wait for the script to exit (worker: for its reply) before Kea goes on (`true`), or run it
+    /// in the background (worker: only write the event).
     pub wait: bool,
-    /// A run still going after this gets SIGTERM (then SIGKILL after a grace).
+    /// A run still going after this gets SIGTERM (then SIGKILL after a grace); in worker mode, how
+    /// long a waited-for event waits for the worker's reply.
     pub timeout: Duration,
     /// Exit status → next step, for `wait: true`; unlisted statuses continue.
     pub exit_status: [Action; 256],
-    /// Background runs at once.
+    /// Background runs at once (spawn mode).
     pub max_running: usize,
-    /// Background events waiting for a free slot; past that they are dropped.
+    /// Background events waiting for a free slot (worker: for the worker to read them); past that
+    /// they are dropped.
     pub max_queued: usize,
     /// Ids (positions in [`HOOK_POINTS`]) of the hook points it runs at.
     pub hooks: Vec<u16>,
@@ -52,8 +76,12 @@ pub struct Script {
 impl Script {
     /// One line for logs and the pre-flight check: `script PATH (wait …, timeout-ms …, N hook points)`.
     pub fn describe(&self) -> String {
+        let mode = match self.mode {
+            Mode::Spawn => "",
+            Mode::Worker => "mode worker, ",
+        };
         format!(
-            "script {} (wait {}, timeout-ms {}, {} hook points)",
+            "script {} ({mode}wait {}, timeout-ms {}, {} hook points)",
             self.script.to_string_lossy(),
             self.wait,
             self.timeout.as_millis(),
@@ -67,7 +95,8 @@ pub const DEFAULT_MAX_RUNNING: u64 = 32;
 pub const DEFAULT_MAX_QUEUED: u64 = 1024;
 
 /// Parameters of one script, at the top level or in each `scripts` entry.
-const SCRIPT_KEYS: &[&str] = &["script", "wait", "timeout-ms", "exit-status", "max-running", "max-queued", "hook-points"];
+const SCRIPT_KEYS: &[&str] =
+    &["script", "mode", "wait", "timeout-ms", "exit-status", "max-running", "max-queued", "hook-points"];
 /// Parameters of the library as a whole.
 const LIBRARY_KEYS: &[&str] = &["scripts", "extra-env", "pass-env", "options"];
 
@@ -157,6 +186,12 @@ fn parse_script(map: &Map<String, Value>, prefix: &str, family: u8, scripts_dire
         }
         Some(other) => Err(format!("parameter '{}' must be a string, not {}", p("script"), json_type(other))),
     };
+    let mode = match map.get("mode") {
+        None => Ok(Mode::Spawn),
+        Some(Value::String(s)) if s == "spawn" => Ok(Mode::Spawn),
+        Some(Value::String(s)) if s == "worker" => Ok(Mode::Worker),
+        Some(other) => Err(format!("parameter '{}' must be \"spawn\" or \"worker\", not {other}", p("mode"))),
+    };
     let wait = match map.get("wait") {
         None => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
@@ -167,19 +202,24 @@ fn parse_script(map: &Map<String, Value>, prefix: &str, family: u8, scripts_dire
     let max_queued = integer(map, prefix, "max-queued", DEFAULT_MAX_QUEUED, 0, 1_000_000);
     let exit_status = exit_status(map.get("exit-status"), wait.as_ref().ok().copied(), &p("exit-status"));
     let hooks = hook_points(map.get("hook-points"), family, &p("hook-points"));
-    match (script, wait, timeout, exit_status, max_running, max_queued, hooks) {
-        (Ok(script), Ok(wait), Ok(timeout), Ok(exit_status), Ok(max_running), Ok(max_queued), Ok(hooks)) => Ok(Script {
-            script,
-            wait,
-            timeout,
-            exit_status,
-            max_running: max_running as usize,
-            max_queued: max_queued as usize,
-            hooks,
-        }),
-        (script, wait, timeout, exit_status, max_running, max_queued, hooks) => {
+    let mode = mode.and_then(|mode| worker_fits(map, mode, prefix).map(|()| mode));
+    match (script, mode, wait, timeout, exit_status, max_running, max_queued, hooks) {
+        (Ok(script), Ok(mode), Ok(wait), Ok(timeout), Ok(exit_status), Ok(max_running), Ok(max_queued), Ok(hooks)) => {
+            Ok(Script {
+                script,
+                mode,
+                wait,
+                timeout,
+                exit_status,
+                max_running: max_running as usize,
+                max_queued: max_queued as usize,
+                hooks,
+            })
+        }
+        (script, mode, wait, timeout, exit_status, max_running, max_queued, hooks) => {
             let mut errors = Vec::new();
             errors.extend(script.err());
+            errors.extend(mode.err());
             errors.extend(wait.err());
             errors.extend(timeout.err());
             errors.extend(exit_status.err());
@@ -189,6 +229,23 @@ fn parse_script(map: &Map<String, Value>, prefix: &str, family: u8, scripts_dire
             Err(errors.join("; "))
         }
     }
+}
+
+/// Parameters that mean nothing to a worker are refused beside `"mode": "worker"`: its replies,
+/// not an exit status, set Kea's next step, and there is one process, not `max-running` runs.
+fn worker_fits(map: &Map<String, Value>, mode: Mode, prefix: &str) -> Result<(), String> {
+    if mode != Mode::Worker {
+        return Ok(());
+    }
+    let faults: Vec<String> = [
+        ("exit-status", "a worker's replies (continue, skip, drop) set Kea's next step"),
+        ("max-running", "a worker is one long-running process"),
+    ]
+    .iter()
+    .filter(|(key, _)| map.contains_key(*key))
+    .map(|(key, why)| format!("parameter '{prefix}{key}' does not apply with \"mode\": \"worker\" ({why})"))
+    .collect();
+    all_or_faults((), faults)
 }
 
 /// `hook-points`: names of this family's hook points (or `load`, `unload`); absent: the defaults.
@@ -462,6 +519,22 @@ mod tests {
         );
         assert_eq!(parse(r#"{"script": "/bin/true"}"#, 6).unwrap().scripts[0].hooks.len(), 10);
         assert!(!one(r#"{"script": "/bin/true"}"#).wait, "wait defaults to false");
+        assert_eq!(c.mode, Mode::Spawn, "mode defaults to spawn");
+    }
+
+    #[test]
+    fn worker_mode_at_top_level_and_in_each_entry() {
+        let c = one(r#"{"script": "/bin/true", "mode": "worker", "wait": true, "timeout-ms": 500, "max-queued": 7}"#);
+        assert_eq!((c.mode, c.wait, c.max_queued), (Mode::Worker, true, 7));
+        assert!(c.describe().contains("mode worker"), "{}", c.describe());
+        let c = parse(
+            r#"{"scripts": [{"script": "/bin/true"}, {"script": "/bin/true", "mode": "worker"},
+                            {"script": "/bin/true", "mode": "spawn"}]}"#,
+            4,
+        )
+        .unwrap();
+        let modes: Vec<Mode> = c.scripts.iter().map(|s| s.mode).collect();
+        assert_eq!(modes, [Mode::Spawn, Mode::Worker, Mode::Spawn]);
     }
 
     #[test]
@@ -537,6 +610,18 @@ mod tests {
             (r#"{"script": "/bin/true", "options": [60]}"#, "option 60 is already exported as KEA_QUERY4_OPTION60"),
             (r#"{"script": "/bin/true", "options": [255]}"#, "255 is not a DHCPv4 option code (1 to 254)"),
             (r#"{"script": "/bin/true", "options": [50, 50]}"#, "option 50 is listed twice"),
+            (r#"{"script": "/bin/true", "mode": "daemon"}"#, "parameter 'mode' must be \"spawn\" or \"worker\", not \"daemon\""),
+            (r#"{"script": "/bin/true", "mode": true}"#, "parameter 'mode' must be \"spawn\" or \"worker\", not true"),
+            (r#"{"scripts": [{"script": "/bin/true", "mode": "workers"}]}"#, "parameter 'scripts[0].mode' must be"),
+            (r#"{"scripts": [{"script": "/bin/true"}], "mode": "worker"}"#, "parameter 'mode' cannot stand beside 'scripts'"),
+            (
+                r#"{"script": "/bin/true", "mode": "worker", "wait": true, "exit-status": {"3": "skip"}}"#,
+                "parameter 'exit-status' does not apply with \"mode\": \"worker\"",
+            ),
+            (
+                r#"{"scripts": [{"script": "/bin/true", "mode": "worker", "max-running": 2}]}"#,
+                "parameter 'scripts[0].max-running' does not apply with \"mode\": \"worker\"",
+            ),
             (r#"[1]"#, "must be a map"),
         ];
         for (json, expected) in cases {

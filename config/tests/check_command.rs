@@ -27,6 +27,7 @@ fn the_shipped_examples_pass_once_their_paths_exist() {
         ("routes/kea-dhcp6.conf", "routes/routes.sh"),
         ("committed/kea-dhcp4.conf", "committed/routes.sh"),
         ("committed/kea-dhcp6.conf", "committed/routes.sh"),
+        ("worker/kea-dhcp4.conf", "worker/worker.py"),
     ] {
         let text = std::fs::read_to_string(examples.join(conf)).unwrap();
         let installed = format!("/usr/share/kea-runscript/examples/{script}");

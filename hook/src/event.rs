@@ -1,39 +1,45 @@
-//! One hook point's values, filled by the generated C++ callout, turned into the script's environment.
+//! One hook point's values, filled by the generated C++ callout, turned into the script's environment
+//! (spawn mode) or into one JSON line (worker mode): both from the same name/value pairs.
 
 use kea_runscript_config::table::{HookPoint, Kind, HOOK_POINTS, VARIABLES};
+use crate::environ::Environment;
 use std::ffi::CString;
 use std::sync::Arc;
 
+/// A value as the callout gave it; bytes live in the event's one buffer (`Event::data`).
+#[derive(Clone, Copy)]
 enum Value {
-    Bytes(Vec<u8>),
+    Bytes { start: u32, len: u32 },
     Int(i64),
     Bool(bool),
 }
 
 pub struct Event {
     hook: u16,
+    /// Per variable id: its value, if the callout gave one.
     values: Vec<Option<Value>>,
-    /// Option codes to export (`options`), and the `<prefix><code>=<hex>` entries found.
+    /// The bytes of every `Bytes` value, back to back (one allocation for the whole event).
+    data: Vec<u8>,
+    /// Option codes to export (`options`), and the `<prefix><code>` variables found, with their value
+    /// in lower-case hex.
     wanted: Arc<[u16]>,
-    options: Vec<CString>,
+    options: Vec<(String, Vec<u8>)>,
 }
 
 impl Event {
     pub fn new(hook: u16, wanted: Arc<[u16]>) -> Event {
-        let mut values = Vec::new();
-        values.resize_with(VARIABLES.len(), || None);
-        Event { hook, values, wanted, options: Vec::new() }
+        Event { hook, values: vec![None; VARIABLES.len()], data: Vec::with_capacity(1024), wanted, options: Vec::new() }
     }
 
     pub fn wanted_options(&self) -> &[u16] {
         &self.wanted
     }
 
-    /// `<prefix><code>=<payload in lower-case hex>`.
+    /// `<prefix><code>`, its value the payload in lower-case hex.
     pub fn put_option(&mut self, prefix: &str, code: u16, payload: &[u8]) {
-        let mut entry = format!("{prefix}{code}=").into_bytes();
-        push_hex(&mut entry, payload, b"0123456789abcdef");
-        self.options.extend(CString::new(entry).ok());
+        let mut value = Vec::with_capacity(2 * payload.len());
+        push_hex(&mut value, payload, b"0123456789abcdef");
+        self.options.push((format!("{prefix}{code}"), value));
     }
 
     pub fn hook(&self) -> Option<&'static HookPoint> {
@@ -50,8 +56,14 @@ impl Event {
         }
     }
 
+    fn put_bytes(&mut self, var: u16, value: &[u8]) {
+        let (Ok(start), Ok(len)) = (u32::try_from(self.data.len()), u32::try_from(value.len())) else { return };
+        self.data.extend_from_slice(value);
+        self.set(var, Value::Bytes { start, len });
+    }
+
     pub fn put_string(&mut self, var: u16, value: &[u8]) {
-        self.set(var, Value::Bytes(value.to_vec()));
+        self.put_bytes(var, value);
     }
 
     pub fn put_int(&mut self, var: u16, value: i64) {
@@ -63,31 +75,76 @@ impl Event {
     }
 
     pub fn put_hex(&mut self, var: u16, value: &[u8]) {
-        self.set(var, Value::Bytes(value.to_vec()));
+        self.put_bytes(var, value);
+    }
+
+    /// Each variable of this hook point, in spec order, with its value as the script gets it (a
+    /// variable Kea had no value for is present and empty): `f(name, writer of the value)`; the
+    /// exported options (`self.options`) follow them. The one source of both
+    /// [`Event::environment`] and [`Event::json_line`].
+    fn each_variable(&self, mut f: impl FnMut(&'static str, &dyn Fn(&mut Vec<u8>))) {
+        let variables = HOOK_POINTS.get(self.hook as usize).map_or(&[][..], |h| h.variables);
+        for &id in variables {
+            let var = &VARIABLES[id as usize];
+            let value = self.values[id as usize];
+            f(var.name, &|out: &mut Vec<u8>| {
+                if let Some(v) = value {
+                    render(var.kind, v, &self.data, out);
+                }
+            });
+        }
     }
 
     /// `NAME=value` for every variable of this hook point, in spec order (a variable Kea had no
-    /// value for is present and empty), then the exported options, then `extra`.
-    pub fn environment(&self, extra: &[CString]) -> Vec<CString> {
-        let Some(hook) = HOOK_POINTS.get(self.hook as usize) else { return Vec::new() };
-        let mut env: Vec<CString> = hook
-            .variables
-            .iter()
-            .map(|&id| {
-                let var = &VARIABLES[id as usize];
-                let mut entry = var.assign.to_vec();
-                if let Some(value) = &self.values[id as usize] {
-                    render(var.kind, value, &mut entry);
-                }
-                // A NUL cannot be carried in an environment entry: it is dropped (documented).
-                entry.retain(|&b| b != 0);
-                CString::new(entry).expect("NUL bytes removed")
-            })
-            .collect();
-        env.extend(self.options.iter().cloned());
-        env.extend(extra.iter().cloned());
+    /// value for is present and empty; a NUL byte in a value is dropped), then the exported
+    /// options, then `extra`. Built in one buffer.
+    pub fn environment(&self, extra: &[CString]) -> Environment {
+        let mut env = Environment::with_capacity(2048, 64);
+        self.each_variable(|name, value| env.push_with(name, value));
+        for (name, value) in &self.options {
+            env.push_with(name, |out| out.extend_from_slice(value));
+        }
+        for entry in extra {
+            env.push_entry(entry);
+        }
         env
     }
+
+    /// The event as a worker reads it: one line of JSON, `{"hook":"<hook point>","NAME":"value",...}`
+    /// and a newline, with the same variables and values as [`Event::environment`] (without
+    /// `extra-env`/`pass-env`, which are in the worker's own environment; NUL dropped as there).
+    /// JSON text is Unicode: bytes that are not UTF-8 (a client's hostname can be anything)
+    /// become U+FFFD.
+    pub fn json_line(&self) -> Vec<u8> {
+        let hook = self.hook().map_or("", |h| h.name);
+        let mut line = Vec::with_capacity(2048);
+        line.extend_from_slice(b"{\"hook\":");
+        push_json_string(&mut line, hook.as_bytes());
+        let mut scratch = Vec::with_capacity(256);
+        let member = |line: &mut Vec<u8>, name: &str, value: &[u8]| {
+            line.push(b',');
+            push_json_string(line, name.as_bytes());
+            line.push(b':');
+            push_json_string(line, value);
+        };
+        self.each_variable(|name, write| {
+            scratch.clear();
+            write(&mut scratch);
+            scratch.retain(|&b| b != 0);
+            member(&mut line, name, &scratch);
+        });
+        for (name, value) in &self.options {
+            member(&mut line, name, value);
+        }
+        line.extend_from_slice(b"}\n");
+        line
+    }
+}
+
+/// A JSON string (quoted and escaped by serde_json: a newline in a value stays inside the line);
+/// bytes that are not UTF-8 become U+FFFD.
+fn push_json_string(out: &mut Vec<u8>, s: &[u8]) {
+    serde_json::to_writer(&mut *out, &String::from_utf8_lossy(s)).expect("a string serializes into a Vec");
 }
 
 /// Two hex digits per byte, from `digits` (upper- or lower-case).
@@ -97,17 +154,21 @@ fn push_hex(out: &mut Vec<u8>, bytes: &[u8], digits: &[u8; 16]) {
     }
 }
 
-fn render(kind: Kind, value: &Value, out: &mut Vec<u8>) {
+fn render(kind: Kind, value: Value, data: &[u8], out: &mut Vec<u8>) {
     match (kind, value) {
-        (Kind::Hex, Value::Bytes(bytes)) => {
-            if !bytes.is_empty() {
+        (_, Value::Bytes { start, len }) => {
+            let bytes = &data[start as usize..(start + len) as usize];
+            if kind != Kind::Hex {
+                out.extend_from_slice(bytes);
+            } else if !bytes.is_empty() {
                 out.extend_from_slice(b"0x");
                 push_hex(out, bytes, b"0123456789ABCDEF");
             }
         }
-        (_, Value::Bytes(bytes)) => out.extend_from_slice(bytes),
-        (_, Value::Int(i)) => out.extend_from_slice(i.to_string().as_bytes()),
-        (_, Value::Bool(b)) => out.push(if *b { b'1' } else { b'0' }),
+        (_, Value::Int(i)) => {
+            let _ = std::io::Write::write_fmt(out, format_args!("{i}"));
+        }
+        (_, Value::Bool(b)) => out.push(if b { b'1' } else { b'0' }),
     }
 }
 
@@ -124,7 +185,7 @@ mod tests {
     }
 
     fn env(event: &Event) -> Vec<String> {
-        event.environment(&[]).into_iter().map(|c| c.into_string().unwrap()).collect()
+        event.environment(&[]).entries().map(|e| String::from_utf8(e.to_vec()).unwrap()).collect()
     }
 
     fn none() -> Arc<[u16]> {
@@ -164,7 +225,7 @@ mod tests {
     }
 
     fn env_bytes(event: &Event) -> Vec<Vec<u8>> {
-        event.environment(&[]).into_iter().map(|c| c.into_bytes()).collect()
+        event.environment(&[]).entries().map(|e| e.to_vec()).collect()
     }
 
     #[test]
@@ -173,7 +234,7 @@ mod tests {
         assert_eq!(e.wanted_options(), [50]);
         e.put_option("KEA_QUERY4_OPTION", 50, &[0xc0, 0x00, 0x02, 0x64]);
         let extra = [CString::new("SITE=paris").unwrap()];
-        let env: Vec<String> = e.environment(&extra).into_iter().map(|c| c.into_string().unwrap()).collect();
+        let env: Vec<String> = e.environment(&extra).entries().map(|c| String::from_utf8(c.to_vec()).unwrap()).collect();
         let n = HOOK_POINTS[hook("pkt4_receive") as usize].variables.len();
         assert_eq!(env[n..], ["KEA_QUERY4_OPTION50=c0000264".to_string(), "SITE=paris".to_string()]);
     }
@@ -182,6 +243,52 @@ mod tests {
     fn out_of_range_ids_are_ignored() {
         let mut e = Event::new(u16::MAX, none());
         e.put_int(u16::MAX, 1);
-        assert!(e.environment(&[]).is_empty());
+        assert_eq!(e.environment(&[]).entries().count(), 0);
+        assert_eq!(e.json_line(), b"{\"hook\":\"\"}\n");
+    }
+
+    /// The JSON line carries exactly the environment's names and values (without `extra`), the
+    /// hook point first, on one line whatever the values hold.
+    #[test]
+    fn the_json_line_says_what_the_environment_says() {
+        let mut e = Event::new(hook("lease4_select"), Arc::from(vec![50u16]));
+        e.put_string(id("KEA_LEASE4_ADDRESS"), b"192.0.2.100");
+        e.put_int(id("KEA_LEASE4_VALID_LIFETIME"), 4000);
+        e.put_bool(id("KEA_FAKE_ALLOCATION"), false);
+        e.put_hex(id("KEA_QUERY4_CLIENT_ID"), &[0x01, 0xab]);
+        e.put_string(id("KEA_LEASE4_HOSTNAME"), b"a\"b\\c\nd\0e;$(x)");
+        e.put_option("KEA_QUERY4_OPTION", 50, &[0xc0, 0x00, 0x02, 0x64]);
+        let line = e.json_line();
+        assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1, "one line");
+        assert!(line.starts_with(b"{\"hook\":\"lease4_select\","));
+        let parsed: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&line).unwrap();
+        let mut from_json: Vec<(String, String)> = parsed
+            .iter()
+            .filter(|(k, _)| *k != "hook")
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+            .collect();
+        let mut from_env: Vec<(String, String)> = env(&e)
+            .into_iter()
+            .map(|entry| {
+                let (k, v) = entry.split_once('=').unwrap();
+                (k.to_string(), v.to_string())
+            })
+            .collect();
+        from_json.sort();
+        from_env.sort();
+        assert_eq!(from_json, from_env);
+        assert_eq!(parsed["hook"], "lease4_select");
+        assert_eq!(parsed["KEA_LEASE4_HOSTNAME"], "a\"b\\c\nde;$(x)");
+        assert_eq!(parsed["KEA_QUERY4_CLIENT_ID"], "0x01AB");
+        assert_eq!(parsed["KEA_QUERY4_OPTION50"], "c0000264");
+        assert_eq!(parsed["KEA_FAKE_ALLOCATION"], "0");
+    }
+
+    #[test]
+    fn invalid_utf8_becomes_the_replacement_character_in_json() {
+        let mut e = Event::new(hook("lease4_select"), none());
+        e.put_string(id("KEA_LEASE4_HOSTNAME"), b"h\xffst");
+        let parsed: serde_json::Value = serde_json::from_slice(&e.json_line()).unwrap();
+        assert_eq!(parsed["KEA_LEASE4_HOSTNAME"], "h\u{FFFD}st");
     }
 }

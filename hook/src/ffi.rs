@@ -23,6 +23,13 @@ pub mod bridge {
         QueueFull,
         ExitStatusAction,
         UnloadDiscarded,
+        WorkerStarted,
+        WorkerExited,
+        WorkerRestarted,
+        WorkerStopped,
+        WorkerQueueFull,
+        WorkerNoReply,
+        WorkerAction,
     }
 
     extern "Rust" {

@@ -4,12 +4,16 @@
 //! Kea finds `version`, `load`, `unload` and `multi_threading_compatible` here by name; the
 //! callouts themselves are generated C++ (from spec/spec.toml), registered in `load()`.
 
+mod environ;
 mod event;
+#[cfg(test)]
+mod event_bench;
 mod ffi;
 mod output;
 mod runtime;
 mod spawn;
 mod supervisor;
+mod worker;
 
 use std::os::raw::c_int;
 use std::panic::catch_unwind;

@@ -1,20 +1,39 @@
 //! The library's state between `load()` and `unload()`, and what a callout does with its event.
 
+use crate::environ::Environment;
 use crate::event::Event;
 use crate::ffi::bridge::{log, LogMsg};
 use crate::spawn::{self, Deadline, Outcome};
 use crate::supervisor::{report_deadline, Supervisor};
+use crate::worker::WorkerHandle;
 use kea_runscript_config::table::{HookPoint, HOOK_POINTS};
-use kea_runscript_config::{self as config, Action};
+use kea_runscript_config::{self as config, Action, Mode, Script};
 use std::ffi::CString;
 use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
+/// A configured script and the thread that serves it.
+enum Runner {
+    /// `"mode": "spawn"`: a run per event; the thread runs the background ones.
+    Spawn(Supervisor),
+    /// `"mode": "worker"`: one long-running process, fed by the thread.
+    Worker(WorkerHandle),
+}
+
+impl Runner {
+    fn start(script: Script, extra_env: &[CString]) -> std::io::Result<Runner> {
+        match script.mode {
+            Mode::Spawn => Supervisor::start(script).map(Runner::Spawn),
+            Mode::Worker => WorkerHandle::start(script, Environment::from(extra_env)).map(Runner::Worker),
+        }
+    }
+}
+
 struct Runtime {
-    /// Each configured script, with the thread that runs its background events.
-    scripts: Vec<Supervisor>,
+    /// Each configured script, with the thread that serves it.
+    scripts: Vec<Runner>,
     /// For each hook point id, the scripts that run there, in configuration order.
     by_hook: Vec<Vec<usize>>,
     /// `extra-env` and `pass-env` entries, added to every run.
@@ -47,7 +66,13 @@ pub fn configure(parameters_json: &str, family: i32) -> Result<String, String> {
                 by_hook[hook as usize].push(index);
             }
             summary.push(script.describe());
-            scripts.push(Supervisor::start(script).map_err(|e| format!("cannot start the library's thread: {e}"))?);
+            let what = match script.mode {
+                Mode::Spawn => "the library's thread".to_string(),
+                Mode::Worker => format!("the worker {}", script.script.to_string_lossy()),
+            };
+            // On failure, `scripts` (those started so far) is dropped: their threads and workers end.
+            let runner = Runner::start(script, &config.extra_env).map_err(|e| format!("cannot start {what}: {e}"))?;
+            scripts.push(runner);
         }
         let runtime = Runtime { scripts, by_hook, extra_env: config.extra_env, options: Arc::from(config.options) };
         drop(replace(Some(Arc::new(runtime))));
@@ -85,16 +110,31 @@ pub fn dispatch(event: Box<Event>) -> u8 {
         let Some(runtime) = current() else { return CONTINUE };
         let Some(hook) = event.hook() else { return CONTINUE };
         let Some(scripts) = runtime.by_hook.get(event.hook_id() as usize) else { return CONTINUE };
-        let env = event.environment(&runtime.extra_env);
+        // Each rendered once, if some script needs it: the environment for runs, the line for workers.
+        let mut env: Option<Environment> = None;
+        let mut line: Option<Vec<u8>> = None;
         let mut next = CONTINUE;
         for &index in scripts {
-            let script = &runtime.scripts[index];
-            // `load` and `unload` are always waited for: an unload script must end before the
-            // library does.
-            if script.script().wait || hook.library {
-                next = next.max(run_waited(script, hook, &env));
-            } else {
-                script.submit(hook.name, env.clone());
+            match &runtime.scripts[index] {
+                Runner::Spawn(script) => {
+                    let env = env.get_or_insert_with(|| event.environment(&runtime.extra_env));
+                    // `load` and `unload` are always waited for: an unload script must end before
+                    // the library does.
+                    if script.script().wait || hook.library {
+                        next = next.max(run_waited(script, hook, env));
+                    } else {
+                        script.submit(hook.name, env.clone());
+                    }
+                }
+                Runner::Worker(worker) => {
+                    let line = line.get_or_insert_with(|| event.json_line()).clone();
+                    if worker.script().wait {
+                        let reply = worker.request(line).unwrap_or(Action::Continue);
+                        next = next.max(next_step(reply, hook, LogMsg::WorkerAction, "reply"));
+                    } else {
+                        worker.submit(line);
+                    }
+                }
             }
         }
         next
@@ -105,7 +145,7 @@ pub fn dispatch(event: Box<Event>) -> u8 {
     })
 }
 
-fn run_waited(script: &Supervisor, hook: &'static HookPoint, env: &[CString]) -> u8 {
+fn run_waited(script: &Supervisor, hook: &'static HookPoint, env: &Environment) -> u8 {
     let config = script.script();
     let child = match spawn::spawn(&config.script, hook.name, env) {
         Ok(child) => child,
@@ -130,13 +170,18 @@ fn run_waited(script: &Supervisor, hook: &'static HookPoint, env: &[CString]) ->
     };
     report(hook.name, process.pid, &outcome);
     let Outcome::Exited(code) = outcome else { return CONTINUE };
-    let next = match config.exit_status[code as usize] {
-        Action::Skip if hook.skip => SKIP,
-        Action::Drop if hook.drop => DROP,
+    next_step(config.exit_status[code as usize], hook, LogMsg::ExitStatusAction, &format!("exit status {code}"))
+}
+
+/// Kea's next step for what a script asked (its exit status through `exit-status`, or a worker's
+/// reply), where Kea acts on it at this hook point; logged (`msg`, at debug level) when not continue.
+fn next_step(action: Action, hook: &HookPoint, msg: LogMsg, why: &str) -> u8 {
+    let (next, word) = match action {
+        Action::Skip if hook.skip => (SKIP, "skip"),
+        Action::Drop if hook.drop => (DROP, "drop"),
         _ => return CONTINUE,
     };
-    let detail = format!("exit status {code}: {}", if next == SKIP { "skip" } else { "drop" });
-    log(LogMsg::ExitStatusAction, hook.name, &detail);
+    log(msg, hook.name, &format!("{why}: {word}"));
     next
 }
 

@@ -6,13 +6,15 @@
 //!   never touched. argv is `[script, hook point]`: no client data in argv, no shell.
 //! - Only the child's signal mask and dispositions are reset (`POSIX_SPAWN_SETSIGMASK`,
 //!   `POSIX_SPAWN_SETSIGDEF`); Kea's own dispositions are never changed.
-//! - stdin is /dev/null; stdout and stderr are pipes that the library reads into Kea's log; every
-//!   other descriptor is closed in the child, so a script never keeps Kea's sockets or lock files.
+//! - stdin is /dev/null (a worker's: a pipe the library writes events to); stdout and stderr are
+//!   pipes that the library reads into Kea's log; every other descriptor is closed in the child, so
+//!   a script never keeps Kea's sockets or lock files.
 //! - The script leads a process group of its own, so a timeout reaches what it started too.
 //! - Every child is followed through a pidfd and collected with `waitid(P_PIDFD)`, which waits for
 //!   that child only. Kea's own `waitpid(-1)` (when it runs its own children) may collect it first:
 //!   then the outcome is `Lost`, never a hang.
 
+use crate::environ::Environment;
 use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -31,6 +33,8 @@ pub struct Child {
     pub process: Process,
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
+    /// A worker's stdin, the write end (non-blocking); `None` for a run (its stdin is /dev/null).
+    pub stdin: Option<OwnedFd>,
 }
 
 /// A script process, followed through its pidfd.
@@ -52,16 +56,18 @@ fn check(rc: libc::c_int) -> io::Result<()> {
     if rc == 0 { Ok(()) } else { Err(io::Error::from_raw_os_error(rc)) }
 }
 
-/// A pipe whose read end is non-blocking; both ends close on exec.
-fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+/// A pipe (read end, write end) whose library-side end is non-blocking (the read end for the
+/// script's output, the write end for a worker's stdin); both ends close on exec.
+fn pipe(ours_is_read_end: bool) -> io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: pipe2 fills two new descriptors on success.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
         return Err(io::Error::last_os_error());
     }
     let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let ours = if ours_is_read_end { &r } else { &w };
     // SAFETY: fcntl on a descriptor we own.
-    unsafe { libc::fcntl(r.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+    unsafe { libc::fcntl(ours.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
     Ok((r, w))
 }
 
@@ -72,14 +78,30 @@ pub fn kill_group(pid: libc::pid_t, signal: libc::c_int) {
 }
 
 /// Start `script hook_point` with exactly `env` as its environment.
-pub fn spawn(script: &CStr, hook_point: &str, env: &[CString]) -> io::Result<Child> {
-    let hook = CString::new(hook_point).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
-    let argv = [script.as_ptr(), hook.as_ptr(), ptr::null()];
-    let mut envp: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
-    envp.push(ptr::null());
+pub fn spawn(script: &CStr, hook_point: &str, env: &Environment) -> io::Result<Child> {
+    start(script, &[hook_point], env, false)
+}
+
+/// Start a worker, `script args...`, with exactly `env` as its environment and a pipe as its stdin
+/// (`Child::stdin`).
+pub fn spawn_worker(script: &CStr, args: &[&str], env: &Environment) -> io::Result<Child> {
+    start(script, args, env, true)
+}
+
+fn start(script: &CStr, args: &[&str], env: &Environment, stdin_pipe: bool) -> io::Result<Child> {
+    let args: Vec<CString> = args
+        .iter()
+        .map(|a| CString::new(*a))
+        .collect::<Result<_, _>>()
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let mut argv: Vec<*const libc::c_char> = vec![script.as_ptr()];
+    argv.extend(args.iter().map(|a| a.as_ptr()));
+    argv.push(ptr::null());
+    let envp = env.pointers();
     let dev_null = c"/dev/null";
-    let (out_r, out_w) = pipe()?;
-    let (err_r, err_w) = pipe()?;
+    let (out_r, out_w) = pipe(true)?;
+    let (err_r, err_w) = pipe(true)?;
+    let stdin = if stdin_pipe { Some(pipe(false)?) } else { None };
 
     // SAFETY: the attr/actions objects are initialised before use and destroyed on every path;
     // argv/envp are NULL-terminated arrays of valid C strings that outlive the call.
@@ -92,7 +114,12 @@ pub fn spawn(script: &CStr, hook_point: &str, env: &[CString]) -> io::Result<Chi
             return Err(e);
         }
         let result: io::Result<libc::pid_t> = (|| {
-            check(libc::posix_spawn_file_actions_addopen(&mut actions, 0, dev_null.as_ptr(), libc::O_RDONLY, 0))?;
+            match &stdin {
+                Some((r, _)) => check(libc::posix_spawn_file_actions_adddup2(&mut actions, r.as_raw_fd(), 0))?,
+                None => {
+                    check(libc::posix_spawn_file_actions_addopen(&mut actions, 0, dev_null.as_ptr(), libc::O_RDONLY, 0))?
+                }
+            }
             check(libc::posix_spawn_file_actions_adddup2(&mut actions, out_w.as_raw_fd(), 1))?;
             check(libc::posix_spawn_file_actions_adddup2(&mut actions, err_w.as_raw_fd(), 2))?;
             check(posix_spawn_file_actions_addclosefrom_np(&mut actions, 3))?;
@@ -122,7 +149,8 @@ pub fn spawn(script: &CStr, hook_point: &str, env: &[CString]) -> io::Result<Chi
         libc::posix_spawnattr_destroy(&mut attr);
         libc::posix_spawn_file_actions_destroy(&mut actions);
         let pid = result?;
-        Ok(Child { process: Process { pid, pidfd: pidfd_open(pid) }, stdout: out_r, stderr: err_r })
+        let stdin = stdin.map(|(_, w)| w);
+        Ok(Child { process: Process { pid, pidfd: pidfd_open(pid) }, stdout: out_r, stderr: err_r, stdin })
     }
 }
 
@@ -255,21 +283,21 @@ mod tests {
     #[test]
     fn passes_hook_name_and_exact_environment_and_reports_status() {
         let s = sh(r#"[ "$1" = lease4_select ] && [ "$KEA_X" = 'a b;$(x)' ] && [ -z "$HOME" ] && exit 7; exit 1"#);
-        let child = spawn(&s, "lease4_select", &[CString::new("KEA_X=a b;$(x)").unwrap()]).unwrap();
+        let child = spawn(&s, "lease4_select", &Environment::from(&[CString::new("KEA_X=a b;$(x)").unwrap()][..])).unwrap();
         assert_eq!(wait(&child.process), Outcome::Exited(7));
     }
 
     #[test]
     fn reports_signals() {
         let s = sh("kill -9 $$");
-        let child = spawn(&s, "x", &[]).unwrap();
+        let child = spawn(&s, "x", &Environment::default()).unwrap();
         assert_eq!(wait(&child.process), Outcome::Signaled(9));
     }
 
     #[test]
     fn a_status_collected_elsewhere_is_lost_not_a_hang() {
         let s = sh("exit 3");
-        let child = spawn(&s, "x", &[]).unwrap();
+        let child = spawn(&s, "x", &Environment::default()).unwrap();
         // Play Kea's SIGCHLD handler: collect this very child behind our back.
         let mut status = 0;
         let pid = child.process.pid;
@@ -281,7 +309,7 @@ mod tests {
     fn stdin_is_dev_null_and_no_descriptor_leaks() {
         let s = sh(r#"read x && exit 1; for fd in 3 4 5 6 7 8 9; do [ -e /proc/self/fd/$fd ] && exit 2; done; exit 0"#);
         let _keep = std::fs::File::open("/etc/hostname").unwrap();
-        let child = spawn(&s, "x", &[]).unwrap();
+        let child = spawn(&s, "x", &Environment::default()).unwrap();
         assert_eq!(wait(&child.process), Outcome::Exited(0));
     }
 
@@ -298,9 +326,21 @@ mod tests {
     }
 
     #[test]
+    fn a_worker_reads_its_stdin_pipe_and_gets_its_arguments() {
+        let s = sh(r#"[ "$1 $2" = "worker wait" ] || exit 1; read -r x; [ "$x" = hello ] || exit 2; read -r y && exit 3; exit 0"#);
+        let mut child = spawn_worker(&s, &["worker", "wait"], &Environment::default()).unwrap();
+        let stdin = child.stdin.take().expect("a worker has a stdin pipe");
+        let flags = unsafe { libc::fcntl(stdin.as_raw_fd(), libc::F_GETFL) };
+        assert!(flags & libc::O_NONBLOCK != 0, "the library's end is non-blocking");
+        assert_eq!(unsafe { libc::write(stdin.as_raw_fd(), b"hello\n".as_ptr().cast(), 6) }, 6);
+        drop(stdin); // end of file: the worker's second read fails
+        assert_eq!(wait(&child.process), Outcome::Exited(0));
+    }
+
+    #[test]
     fn stdout_and_stderr_come_back_through_pipes() {
         let s = sh("echo out; echo err >&2");
-        let child = spawn(&s, "x", &[]).unwrap();
+        let child = spawn(&s, "x", &Environment::default()).unwrap();
         assert_eq!(wait(&child.process), Outcome::Exited(0));
         assert_eq!(read_all(&child.stdout), b"out\n");
         assert_eq!(read_all(&child.stderr), b"err\n");
@@ -309,7 +349,7 @@ mod tests {
     #[test]
     fn the_script_leads_its_own_process_group_and_a_deadline_bounds_the_wait() {
         let s = sh("sleep 30 & sleep 30");
-        let child = spawn(&s, "x", &[]).unwrap();
+        let child = spawn(&s, "x", &Environment::default()).unwrap();
         let p = &child.process;
         assert_eq!(unsafe { libc::getpgid(p.pid) }, p.pid);
         let start = Instant::now();

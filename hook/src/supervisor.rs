@@ -6,13 +6,13 @@
 //! - reads every script's stdout and stderr (waited-for runs too) into Kea's log, with bounds;
 //! - at unload, discards what is queued, ends what still runs, and collects it all.
 
+use crate::environ::Environment;
 use crate::ffi::bridge::{log, LogMsg};
 use crate::output::{self, LineSplitter, RateLimit, LINES_PER_RUN};
 use crate::runtime::report;
 use crate::spawn::{self, Deadline, Process};
 use kea_runscript_config::Script;
 use std::collections::VecDeque;
-use std::ffi::CString;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -29,7 +29,7 @@ const REPORT_EVERY: Duration = Duration::from_secs(1);
 
 struct Job {
     hook: &'static str,
-    env: Vec<CString>,
+    env: Environment,
 }
 
 struct Shared {
@@ -91,7 +91,7 @@ impl Supervisor {
     }
 
     /// Queue a background run. Returns at once; past the bounds the event is dropped and counted.
-    pub fn submit(&self, hook: &'static str, env: Vec<CString>) {
+    pub fn submit(&self, hook: &'static str, env: Environment) {
         let s = &self.shared;
         let admitted = {
             let mut queue = lock(&s.queue);

@@ -1,6 +1,7 @@
 //! The shipped examples, run by kea-runscript in real Kea with real clients:
 //! `examples/debug.sh` logs every hook point, `examples/routes/routes.sh`
-//! keeps the server namespace's routes in step with its leases. Needs root.
+//! keeps the server namespace's routes in step with its leases, the workers
+//! of `examples/worker/` log lease events and answer each. Needs root.
 
 mod common;
 
@@ -193,4 +194,35 @@ fn committed_example_v4() {
 #[test]
 fn committed_example_v6_address_and_prefix() {
     example_routes_from_lease_to_release("committed", Family::V6);
+}
+
+/// `examples/worker/kea-dhcp4.conf` as shipped (worker mode, `wait: true`), with `worker.py` or, in
+/// its place, `worker.sh`: the worker logs dhclient's lease and its release (its stderr, in Kea's
+/// log), and answers every event in time with a valid reply (no `KRS_WORKER_NO_REPLY`), started once.
+fn worker_example(script: &str) {
+    let ns = bare(false);
+    let path = example(&format!("worker/{script}"));
+    let kea = start_example(&ns, Family::V4, "worker/kea-dhcp4.conf", "worker/worker.py", &path);
+    let mut dh = Dhclient::v4(&ns).unwrap();
+    let addr = dh.obtain().unwrap().address.unwrap();
+    dh.release().unwrap();
+    let logged = |hook: &str| {
+        kea.log_lines("KRS_SCRIPT_STDERR").into_iter().any(|l| l.contains(&format!("{hook} {addr} ")))
+    };
+    wait_until(DEFAULT_TIMEOUT, || (logged("lease4_select") && logged("lease4_release")).then_some(()))
+        .unwrap_or_else(|_| panic!("{script}: the lease of {addr} and its release are not in Kea's log:\n{}", kea.log()));
+    assert_eq!(kea.log_count("KRS_WORKER_STARTED"), 1, "{}", kea.log());
+    for absent in ["KRS_WORKER_NO_REPLY", "KRS_WORKER_EXITED", "KRS_SCRIPT_STDOUT"] {
+        assert_eq!(kea.log_count(absent), 0, "{script}: {absent} in Kea's log:\n{}", kea.log());
+    }
+}
+
+#[test]
+fn worker_example_python() {
+    worker_example("worker.py");
+}
+
+#[test]
+fn worker_example_shell() {
+    worker_example("worker.sh");
 }

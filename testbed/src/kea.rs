@@ -162,6 +162,10 @@ pub struct KeaConfig {
     /// More environment variables for the server process, set after the test bed's own (see
     /// [`crate::versions`]), so they can replace one, e.g. `KEA_HOOK_SCRIPTS_PATH`.
     pub env: Vec<(String, String)>,
+    /// Replaces the served subnet (id 1) with this subnet object ([`KeaConfig::served_subnet`]).
+    pub served_subnet: Option<Value>,
+    /// Child loggers (e.g. `leases`, `packets`) logged at WARN only ([`KeaConfig::quiet_logger`]).
+    pub quiet_loggers: Vec<String>,
 }
 
 impl KeaConfig {
@@ -182,6 +186,8 @@ impl KeaConfig {
             persist_leases: None,
             control_socket: false,
             env: Vec::new(),
+            served_subnet: None,
+            quiet_loggers: Vec::new(),
         }
     }
 
@@ -241,6 +247,19 @@ impl KeaConfig {
     /// Sets an environment variable of the server process (after the test bed's own).
     pub fn env(mut self, name: &str, value: &str) -> Self {
         self.env.push((name.to_string(), value.to_string()));
+        self
+    }
+    /// Serves this subnet object instead of the default one (a [`Value`] or JSON text, e.g. a
+    /// larger range for a benchmark): `"id": 1` and `"interface": <the server veth>` are added
+    /// when it has none.
+    pub fn served_subnet(mut self, subnet: impl IntoJson) -> Self {
+        self.served_subnet = Some(subnet.into_json());
+        self
+    }
+    /// Logs the server's child logger `name` (`leases`, `packets`, ...: `kea-dhcp4.<name>`) at
+    /// WARN only, into the same file: e.g. to keep a benchmark from logging every lease.
+    pub fn quiet_logger(mut self, name: &str) -> Self {
+        self.quiet_loggers.push(name.to_string());
         self
     }
     pub fn no_interfaces(mut self) -> Self {
@@ -372,19 +391,36 @@ impl KeaConfig {
                 }),
             ),
         };
+        let served = match &self.served_subnet {
+            None => served,
+            Some(v) => {
+                let mut v = v.clone();
+                if let Value::Object(o) = &mut v {
+                    o.entry("id").or_insert(json!(1));
+                    o.entry("interface").or_insert(json!(iface));
+                }
+                v
+            }
+        };
         let subnets: Vec<Value> = std::iter::once(served).chain(self.subnets.iter().cloned()).collect();
         m.insert(subnets_key.into(), Value::Array(subnets));
         // "maxsize": 0: the log is never rotated, a test reads all of it.
         let debuglevel = if self.log_severity == "DEBUG" { 99 } else { 0 };
-        m.insert(
-            "loggers".into(),
-            json!([{
-                "name": self.family.binary(),
-                "output_options": [{"output": path(dir.join("kea.log")), "flush": true, "maxsize": 0}],
-                "severity": self.log_severity,
-                "debuglevel": debuglevel,
-            }]),
-        );
+        let output = json!([{"output": path(dir.join("kea.log")), "flush": true, "maxsize": 0}]);
+        let mut loggers = vec![json!({
+            "name": self.family.binary(),
+            "output_options": output,
+            "severity": self.log_severity,
+            "debuglevel": debuglevel,
+        })];
+        for child in &self.quiet_loggers {
+            loggers.push(json!({
+                "name": format!("{}.{child}", self.family.binary()),
+                "output_options": output,
+                "severity": "WARN",
+            }));
+        }
+        m.insert("loggers".into(), Value::Array(loggers));
         m.extend(self.extra.clone());
         json!({ self.family.section(): m })
     }
@@ -598,6 +634,21 @@ impl<'a> Kea<'a> {
             Some(0) => Ok(v1),
             _ => Err(other(format!("{command_json}: {v1}"))),
         }
+    }
+
+    /// Kea's statistics (`statistic-get-all` over the control socket, see
+    /// [`KeaConfig::control_socket`]): each statistic's latest value, e.g. `pkt4-received`,
+    /// `pkt4-ack-sent`, `pkt6-reply-sent`.
+    pub fn statistics(&self) -> io::Result<std::collections::BTreeMap<String, i64>> {
+        let v = self.command_ok(r#"{"command": "statistic-get-all"}"#)?;
+        let args = v.get("arguments").and_then(Value::as_object).ok_or_else(|| other(format!("no arguments: {v}")))?;
+        Ok(args
+            .iter()
+            .filter_map(|(name, samples)| {
+                // [[value, "timestamp"], ...], the latest first.
+                Some((name.clone(), samples.get(0)?.get(0)?.as_i64()?))
+            })
+            .collect())
     }
 
     /// Lines of the log containing `needle`.

@@ -31,7 +31,7 @@ pub mod versions;
 
 pub use clients::{
     dhcp4_client, dhcp6_client, duid_from_leases, iaid_from_leases, normalize_hex_id, python_client_available,
-    python_clients_dir, run_python_client, ClientLease, Dhclient, PerfLease, Perfdhcp, PerfdhcpResult, PyReport,
+    python_clients_dir, run_python_client, ClientLease, Dhclient, PerfExchange, PerfLease, Perfdhcp, PerfdhcpResult, PyReport,
     ScriptCall, Udhcpc,
 };
 pub use events::{summary, Event, EventLog};

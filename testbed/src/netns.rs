@@ -213,11 +213,25 @@ impl Netns {
         }
         ip(&["-n", &s, "link", "set", &si, "up"])?;
         ip(&["-n", &c, "link", "set", &ci, "up"])?;
-        if opts.ipv6 {
-            for (ns, ifname) in [(&s, &si), (&c, &ci)] {
+        for (ns, ifname) in [(&s, &si), (&c, &ci)] {
+            // Kea opens no socket on an interface that is not running yet (a loaded machine
+            // can take a while to bring a veth up): wait for carrier on both ends.
+            wait_running(ns, ifname)?;
+            if opts.ipv6 {
                 wait_link_local(ns, ifname)?;
             }
         }
+        Ok(())
+    }
+
+    /// Adds one more IPv4 address on each side (`addr/len`), e.g. from the benchmarking range
+    /// 198.18.0.0/15 (RFC 2544) for a pool larger than a documentation /24 allows. Bind
+    /// kea-dhcp4 to one of the server's addresses then (`"interfaces": ["<if>/<address>"]`):
+    /// it opens a socket per address of an interface, and each would receive (and answer) every
+    /// broadcast query.
+    pub fn add_v4_addresses(&self, server_cidr: &str, client_cidr: &str) -> io::Result<()> {
+        ip(&["-n", &self.server, "addr", "add", server_cidr, "dev", &self.server_if])?;
+        ip(&["-n", &self.client, "addr", "add", client_cidr, "dev", &self.client_if])?;
         Ok(())
     }
 
@@ -382,12 +396,21 @@ fn wait_link_local(ns: &str, ifname: &str) -> io::Result<()> {
         .map_err(|e| other(format!("link-local IPv6 address of {ifname} in {ns} not usable: {e}")))
 }
 
+/// Waits (20 s at most) until `ifname` in `ns` is up with carrier (what Kea calls running).
+fn wait_running(ns: &str, ifname: &str) -> io::Result<()> {
+    wait_until(Duration::from_secs(20), || link_running(ns, ifname).then_some(()))
+        .map_err(|e| other(format!("{ifname} in {ns} not running: {e}")))
+}
+
+fn link_running(ns: &str, ifname: &str) -> bool {
+    ip(&["-n", ns, "-o", "link", "show", "dev", ifname]).is_ok_and(|link| link.contains("LOWER_UP") && link.contains(" state UP "))
+}
+
 fn link_local_ready(ns: &str, ifname: &str) -> bool {
     let Ok(out) = ip(&["-n", ns, "-6", "-o", "addr", "show", "dev", ifname, "scope", "link"]) else { return false };
     let addr_ok =
         out.lines().any(|l| l.contains("inet6 fe80:") && !l.contains("tentative") && !l.contains("dadfailed"));
-    let Ok(link) = ip(&["-n", ns, "-o", "link", "show", "dev", ifname]) else { return false };
-    addr_ok && link.contains("LOWER_UP")
+    addr_ok && link_running(ns, ifname)
 }
 
 fn netns_pids(ns: &str) -> Vec<u32> {

@@ -1,0 +1,429 @@
+//! kea-runscript's benchmark: real kea-dhcp4 / kea-dhcp6 in network namespaces of its own,
+//! perfdhcp at full rate, one table per family: exchanges per second (DORA, SARR) of each hook
+//! configuration, against no hook and against the spawn ceiling measured in the same run, at an
+//! offered rate near each row's capacity and under overload. Speed is reported, never asserted.
+//!
+//! Run it with `./bench.sh` (builds in release mode first); `--help` for the options.
+
+mod leases;
+mod measure;
+mod report;
+mod rows;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use kea_runscript_testbed::{is_root, workspace_root, Family, Kea, KeaConfig, Netns, NetnsOptions};
+
+use measure::{Bed, RunError};
+use report::{exchange_name, thousands, Ceiling, RowResult};
+use rows::{Leases, BENCH_CLIENT_V4, BENCH_SERVER_V4, ROW_IDS};
+
+/// Probe runs per row at most.
+const PROBES: u32 = 7;
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::SeqCst);
+}
+
+const USAGE: &str = "\
+usage: bench [options]        (as root; ./bench.sh builds everything in release mode first)
+
+  --reps N          measured runs per row and offered rate, median shown (default 3)
+  --secs S          length of each measured run, seconds (default 4)
+  --probe-secs S    length of each probe run that finds a row's capacity (default 2)
+  --overload R      the overload offered rate, exchanges/s (default 30000)
+  --family 4|6|both (default both)
+  --rows ID,...     only these rows (default all): none, isc-async, spawn-sync, spawn-async,
+                    spawn-sync-committed, worker-async-all, worker-sync-committed,
+                    spawn-async-persist, spawn-async-held
+  --held N          leases already held for spawn-async-held (default 500000; DHCPv4 holds at
+                    most 98,294: the rest of 198.18.0.0/15 is the pool)
+  --so PATH         kea-runscript library (default target/release/libkea_runscript.so)
+  --quick           --reps 1 --secs 2 --probe-secs 1 (to check that it works)
+
+KRS_BENCH_DEBUG=1 prints Kea's packet statistics and perfdhcp's report after each run.
+";
+
+struct Options {
+    reps: u32,
+    secs: u32,
+    probe_secs: u32,
+    overload: u32,
+    families: Vec<Family>,
+    rows: Option<Vec<String>>,
+    held: u64,
+    so: PathBuf,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut o = Options {
+        reps: 3,
+        secs: 4,
+        probe_secs: 2,
+        overload: 30_000,
+        families: vec![Family::V4, Family::V6],
+        rows: None,
+        held: 500_000,
+        so: workspace_root().join("target/release/libkea_runscript.so"),
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
+        let num = |name: &str, v: String| v.parse::<u64>().map_err(|_| format!("{name}: not a number: {v}"));
+        match a.as_str() {
+            "-h" | "--help" => return Err(String::new()),
+            "--reps" => o.reps = num("--reps", val("--reps")?)?.max(1) as u32,
+            "--secs" => o.secs = num("--secs", val("--secs")?)?.max(1) as u32,
+            "--probe-secs" => o.probe_secs = num("--probe-secs", val("--probe-secs")?)?.max(1) as u32,
+            "--overload" => o.overload = num("--overload", val("--overload")?)?.max(1) as u32,
+            "--held" => o.held = num("--held", val("--held")?)?,
+            "--so" => o.so = PathBuf::from(val("--so")?),
+            "--quick" => {
+                o.reps = 1;
+                o.secs = 2;
+                o.probe_secs = 1;
+            }
+            "--family" => {
+                o.families = match val("--family")?.as_str() {
+                    "4" => vec![Family::V4],
+                    "6" => vec![Family::V6],
+                    "both" => vec![Family::V4, Family::V6],
+                    f => return Err(format!("--family: 4, 6 or both, not {f}")),
+                }
+            }
+            "--rows" => {
+                let ids: Vec<String> = val("--rows")?.split(',').map(|s| s.trim().to_string()).collect();
+                if let Some(bad) = ids.iter().find(|i| !ROW_IDS.contains(&i.as_str())) {
+                    return Err(format!("--rows: unknown row {bad} (known: {})", ROW_IDS.join(", ")));
+                }
+                o.rows = Some(ids);
+            }
+            _ => return Err(format!("unknown option {a}")),
+        }
+    }
+    Ok(o)
+}
+
+fn main() -> ExitCode {
+    let o = match parse_args() {
+        Ok(o) => o,
+        Err(e) if e.is_empty() => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("bench: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    // Ctrl-C reaches perfdhcp and Kea too (same process group): the run in progress fails,
+    // the flag stops the rest, and the namespaces are removed on the way out.
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: the handler only stores to an atomic.
+        unsafe { libc::signal(sig, on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t) };
+    }
+    match run(&o) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn progress(msg: &str) {
+    eprintln!("bench: {msg}");
+}
+
+fn interrupted() -> Result<(), String> {
+    if INTERRUPTED.load(Ordering::SeqCst) {
+        Err("interrupted; namespaces removed".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// Compiles one of `bench/c/*.c` into `dir`.
+fn compile(dir: &Path, name: &str) -> Result<PathBuf, String> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("c").join(format!("{name}.c"));
+    let out = dir.join(name);
+    let st = Command::new("cc")
+        .args(["-O2", "-Wall", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .map_err(|e| format!("cc: {e} (install gcc: scripts/install-deps.sh)"))?;
+    if !st.success() {
+        return Err(format!("cc failed on {}", src.display()));
+    }
+    Ok(out)
+}
+
+/// Spawns per second of the ceiling program, `parallel` at a time for `secs`.
+fn spawn_ceiling(bin: &Path, script: &Path, secs: u32, parallel: u32) -> Result<f64, String> {
+    let out = Command::new(bin)
+        .arg(script)
+        .arg(secs.to_string())
+        .arg(parallel.to_string())
+        .output()
+        .map_err(|e| format!("{}: {e}", bin.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut f = text.split_whitespace();
+    let (Some(n), Some(t)) = (f.next().and_then(|s| s.parse::<f64>().ok()), f.next().and_then(|s| s.parse::<f64>().ok()))
+    else {
+        return Err(format!("spawn_ceiling: {text}{}", String::from_utf8_lossy(&out.stderr)));
+    };
+    Ok(n / t)
+}
+
+/// The lease file header the installed Kea writes, from a Kea started with no interface.
+fn lease_header(ns: &Netns, family: Family) -> Result<String, String> {
+    let cfg = KeaConfig::new(family).no_interfaces().persist_leases(0);
+    let kea = Kea::start(ns, &cfg).map_err(|e| format!("{} for the lease file header: {e}", family.binary()))?;
+    let text = std::fs::read_to_string(kea.lease_file()).map_err(|e| format!("{}: {e}", kea.lease_file().display()))?;
+    let dir = kea.dir().to_path_buf();
+    drop(kea);
+    let _ = std::fs::remove_dir_all(dir);
+    text.lines().next().map(str::to_string).ok_or_else(|| "empty lease file".into())
+}
+
+fn round_rate(x: f64) -> u32 {
+    let x = x.max(20.0);
+    let step = if x >= 10_000.0 {
+        500.0
+    } else if x >= 1000.0 {
+        50.0
+    } else {
+        10.0
+    };
+    ((x / step).round() * step) as u32
+}
+
+fn run(o: &Options) -> Result<(), String> {
+    if !is_root() {
+        return Err("needs root (network namespaces, raw sockets)".into());
+    }
+    let so = std::fs::canonicalize(&o.so)
+        .map_err(|e| format!("{}: {e} (build it: cargo build --release --workspace)", o.so.display()))?;
+    let t0 = Instant::now();
+
+    let ns = Netns::with_options(NetnsOptions { ipv6: true, client_v4: false }).map_err(|e| e.to_string())?;
+    ns.add_v4_addresses(BENCH_SERVER_V4, BENCH_CLIENT_V4).map_err(|e| e.to_string())?;
+    let dir = ns.subdir("bench").map_err(|e| e.to_string())?;
+    let script = dir.join("noop.sh");
+    kea_runscript_testbed::util::write_executable(&script, "#!/bin/sh\nexit 0\n").map_err(|e| e.to_string())?;
+    let ceiling_bin = compile(&dir, "spawn_ceiling")?;
+    let worker_bin = compile(&dir, "worker")?;
+
+    // Rows.
+    let mut plan: Vec<RowResult> = Vec::new();
+    for &f in &o.families {
+        for r in rows::rows(f, leases::held_count(f, o.held)) {
+            if o.rows.as_ref().is_none_or(|ids| ids.iter().any(|i| i == r.id)) {
+                plan.push(RowResult::new(r));
+            }
+        }
+    }
+    let runs = plan.len() as u32 * (2 * o.reps * (o.secs + 2) + 3 * (o.probe_secs + 2)) + 4 * o.reps * o.secs;
+    progress(&format!(
+        "{} rows, {} runs of {} s per row and rate, about {} min; namespaces {} / {}",
+        plan.len(),
+        o.reps,
+        o.secs,
+        runs / 60 + 1,
+        ns.server,
+        ns.client
+    ));
+
+    // Held leases, written once per family.
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let mut held_v4 = None;
+    let mut held_v6 = None;
+    for r in &plan {
+        if let Leases::PersistHeld(n) = r.row.leases {
+            let slot = match r.row.family {
+                Family::V4 => &mut held_v4,
+                Family::V6 => &mut held_v6,
+            };
+            if slot.is_some() {
+                continue;
+            }
+            let t = Instant::now();
+            let header = lease_header(&ns, r.row.family)?;
+            let path = dir.join(format!("held-{}", r.row.family.lease_file()));
+            leases::write_lease_file(&path, r.row.family, &header, n, now).map_err(|e| e.to_string())?;
+            progress(&format!("{}: {} held leases written in {:.1} s", path.display(), thousands(n as f64), t.elapsed().as_secs_f64()));
+            *slot = Some(path);
+        }
+    }
+    let bed = Bed { ns: &ns, so, script: script.clone(), worker_bin, held_v4, held_v6 };
+
+    // The spawn ceiling, in the same run.
+    let mut one = Vec::new();
+    let mut two = Vec::new();
+    let any_spawn = plan.iter().any(|r| matches!(r.row.hook, rows::Hook::Spawn { .. }));
+    if any_spawn {
+        for _ in 0..o.reps {
+            one.push(spawn_ceiling(&ceiling_bin, &script, o.secs, 1)?);
+            two.push(spawn_ceiling(&ceiling_bin, &script, o.secs, 2)?);
+            interrupted()?;
+        }
+    }
+    let ceiling = report::median(one).zip(report::median(two)).map(|(one, two)| Ceiling { one, two });
+    if let Some(c) = &ceiling {
+        progress(&format!("spawn ceiling: {}/s one at a time, {}/s two at a time", thousands(c.one), thousands(c.two)));
+    }
+
+    // Probe: each row's capacity, then the matched offered rate ~1.1 × capacity.
+    let mut mode_refused: Option<String> = None;
+    for r in plan.iter_mut() {
+        if r.row.hook.is_worker() {
+            if let Some(why) = &mode_refused {
+                r.skipped = Some(why.clone());
+                continue;
+            }
+        }
+        // First under overload; then from 1.1 × that rate (at least 20/s), doubling while the
+        // row keeps up (≥ 85% of the offered rate): a row that collapses under overload
+        // shows its capacity only when offered less.
+        let mut best: f64 = 0.0;
+        let mut offered = o.overload;
+        for i in 0..PROBES {
+            interrupted()?;
+            match measure::run(&bed, &r.row, offered, o.probe_secs) {
+                Ok(s) => {
+                    progress(&format!(
+                        "probe {:?} {}: offered {}/s → {}/s (perfdhcp {}/s; Kea started in {:.1} s)",
+                        r.row.family,
+                        r.row.id,
+                        thousands(offered as f64),
+                        thousands(s.effective),
+                        thousands(s.raw),
+                        s.startup.as_secs_f64()
+                    ));
+                    best = best.max(s.effective);
+                    let kept_up = s.effective >= 0.85 * offered as f64;
+                    if i > 0 && !kept_up {
+                        break;
+                    }
+                    offered = if i == 0 { round_rate(1.1 * best) } else { round_rate(2.0 * offered as f64) };
+                    if offered >= o.overload {
+                        break;
+                    }
+                }
+                Err(RunError::ModeRefused(line)) => {
+                    let why = "the hook refuses `mode` (worker mode not in this build)".to_string();
+                    progress(&format!("{}: {why}: {line}", r.row.id));
+                    mode_refused = Some(why.clone());
+                    r.skipped = Some(why);
+                    break;
+                }
+                Err(RunError::Other(e)) => {
+                    r.errors.push(format!("probe at {}/s: {e}", thousands(offered as f64)));
+                    break;
+                }
+            }
+        }
+        r.matched_offered = round_rate(1.1 * best);
+    }
+
+    // Measured runs, round-robin over the rows (drift in the machine's load spreads evenly).
+    for rep in 0..o.reps {
+        for r in plan.iter_mut().filter(|r| r.skipped.is_none() && r.errors.is_empty()) {
+            for (offered, overload) in [(r.matched_offered, false), (o.overload, true)] {
+                interrupted()?;
+                match measure::run(&bed, &r.row, offered, o.secs) {
+                    Ok(s) => {
+                        let events = if r.row.hook.is_runscript() {
+                            format!(
+                                "; hook events {} = {:.1} per exchange, {:.2}% run",
+                                thousands(s.expected as f64),
+                                s.expected as f64 / (s.raw * o.secs as f64).max(1.0),
+                                s.run_fraction() * 100.0
+                            )
+                        } else {
+                            String::new()
+                        };
+                        progress(&format!(
+                            "run {}/{} {:?} {}: offered {}/s → {}/s (perfdhcp {}/s{events})",
+                            rep + 1,
+                            o.reps,
+                            r.row.family,
+                            r.row.id,
+                            thousands(offered as f64),
+                            thousands(s.effective),
+                            thousands(s.raw),
+                        ));
+                        if overload {
+                            r.overload.push(s)
+                        } else {
+                            r.matched.push(s)
+                        }
+                    }
+                    Err(e) => r.errors.push(format!("run at {}/s: {e}", thousands(offered as f64))),
+                }
+            }
+        }
+    }
+
+    interrupted()?;
+
+    // The report.
+    println!();
+    println!(
+        "kea-runscript benchmark: Kea {}, {} cores, median of {} run(s) of {} s per row and offered rate, a fresh Kea per run",
+        kea_version(),
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        o.reps,
+        o.secs
+    );
+    if let Some(c) = &ceiling {
+        println!(
+            "spawn ceiling (posix_spawn + reap of a no-op /bin/sh script): {}/s one at a time, {}/s two at a time",
+            thousands(c.one),
+            thousands(c.two)
+        );
+    }
+    for &f in &o.families {
+        let results: Vec<RowResult> = plan.iter().filter(|r| r.row.family == f).cloned().collect();
+        if results.is_empty() {
+            continue;
+        }
+        let x = exchange_name(f);
+        println!();
+        println!(
+            "{} ({x} exchanges per second; \"{x}/s\" counts only what the hook kept up with, see README \"Benchmark\")",
+            match f {
+                Family::V4 => "DHCPv4",
+                Family::V6 => "DHCPv6",
+            }
+        );
+        print!("{}", report::table(f, &results, ceiling.as_ref(), o.overload));
+        println!(
+            "  run: share of Kea's hook events that ran (the rest dropped by a full queue). vs spawn ceiling: c1 = \
+             one-at-a-time spawns/s ÷ ev/{x} (sync rows), c2 = two-at-a-time ÷ ev/{x} (async rows)."
+        );
+        print!("{}", report::notes(&results));
+        println!("  targets (computed, never asserted):");
+        print!("{}", report::targets(f, &results, ceiling.as_ref()));
+    }
+    println!();
+    print!("{}", report::SEED_REFERENCE);
+    progress(&format!("done in {:.0} s", t0.elapsed().as_secs_f64()));
+    Ok(())
+}
+
+fn kea_version() -> String {
+    Command::new("kea-dhcp4")
+        .arg("-v")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "?".into())
+}

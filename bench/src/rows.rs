@@ -1,0 +1,292 @@
+//! The benchmark's rows: what hook each one loads into Kea, how, and the Kea configuration.
+
+use std::path::{Path, PathBuf};
+
+use kea_runscript_config::table::HOOK_POINTS;
+use kea_runscript_testbed::serde_json::{json, Value};
+use kea_runscript_testbed::{hook_library, isc_run_script_params, Family, KeaConfig, ISC_RUN_SCRIPT};
+
+use crate::leases::V4_HELD_POOL;
+
+/// Addresses of the two ends on the benchmarking range (RFC 2544), and the served subnet.
+pub const BENCH_SERVER_V4: &str = "198.18.0.1/15";
+pub const BENCH_CLIENT_V4: &str = "198.18.0.2/15";
+pub const BENCH_SUBNET_V4: &str = "198.18.0.0/15";
+/// 131,061 addresses.
+pub const BENCH_POOL_V4: &str = "198.18.0.10 - 198.19.255.254";
+/// The served DHCPv6 subnet is the test bed's 2001:db8:1::/64, with a /96 pool.
+pub const BENCH_SUBNET_V6: &str = "2001:db8:1::/64";
+pub const BENCH_POOL_V6: &str = "2001:db8:1::1:0:0/96";
+
+/// Which hook points a kea-runscript row uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Points {
+    /// The seed's default hook points (the `hook-points` parameter left out).
+    Default,
+    /// `leases4_committed` / `leases6_committed` only.
+    Committed,
+    /// Every hook point of the family that Kea calls (the defaults and the committed one).
+    All,
+}
+
+impl Points {
+    /// The `hook-points` parameter, `None` for the defaults.
+    pub fn names(self, family: Family) -> Option<Vec<&'static str>> {
+        let f = family_num(family);
+        match self {
+            Points::Default => None,
+            Points::Committed => Some(vec![match family {
+                Family::V4 => "leases4_committed",
+                Family::V6 => "leases6_committed",
+            }]),
+            Points::All => {
+                Some(HOOK_POINTS.iter().filter(|h| h.family == f && !h.library).map(|h| h.name).collect())
+            }
+        }
+    }
+
+    /// Hook events per exchange (DORA, SARR with one IA_NA): the defaults fire at receive,
+    /// subnet select, lease select and send for each of the two queries; committed once (the
+    /// REQUEST's lease: a DISCOVER or SOLICIT commits nothing).
+    pub fn events_per_exchange(self) -> u32 {
+        match self {
+            Points::Default => 8,
+            Points::Committed => 1,
+            Points::All => 9,
+        }
+    }
+
+    fn describe(self) -> &'static str {
+        match self {
+            Points::Default => "default hook points",
+            Points::Committed => "committed only",
+            Points::All => "all hook points",
+        }
+    }
+}
+
+pub fn family_num(family: Family) -> u8 {
+    match family {
+        Family::V4 => 4,
+        Family::V6 => 6,
+    }
+}
+
+/// The hook a row loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    None,
+    /// ISC's `libdhcp_run_script.so`, `sync: false`, the no-op script.
+    IscAsync,
+    /// kea-runscript spawning the no-op script at each event.
+    Spawn { wait: bool, points: Points },
+    /// kea-runscript's worker mode: one long-running worker gets each event as a JSON line.
+    Worker { wait: bool, points: Points },
+}
+
+impl Hook {
+    pub fn events_per_exchange(self) -> Option<u32> {
+        match self {
+            Hook::Spawn { points, .. } | Hook::Worker { points, .. } => Some(points.events_per_exchange()),
+            Hook::None | Hook::IscAsync => None,
+        }
+    }
+
+    /// Events may be queued (and dropped past the queue's bound) instead of run at once.
+    pub fn background(self) -> bool {
+        matches!(self, Hook::Spawn { wait: false, .. } | Hook::Worker { wait: false, .. })
+    }
+
+    pub fn is_worker(self) -> bool {
+        matches!(self, Hook::Worker { .. })
+    }
+
+    pub fn is_runscript(self) -> bool {
+        matches!(self, Hook::Spawn { .. } | Hook::Worker { .. })
+    }
+}
+
+/// The lease database of a row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leases {
+    /// memfile, `persist: false`, empty at start (every row but the two below).
+    Memory,
+    /// memfile, `persist: true` (lease file, `lfc-interval` 0), empty at start.
+    PersistEmpty,
+    /// memfile, `persist: true`, this many leases already held (a lease file written before
+    /// Kea starts).
+    PersistHeld(u64),
+}
+
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Short name, for `--rows`.
+    pub id: &'static str,
+    pub family: Family,
+    pub hook: Hook,
+    pub leases: Leases,
+}
+
+/// Every row id, in table order.
+pub const ROW_IDS: &[&str] = &[
+    "none",
+    "isc-async",
+    "spawn-sync",
+    "spawn-async",
+    "spawn-sync-committed",
+    "worker-async-all",
+    "worker-sync-committed",
+    "spawn-async-persist",
+    "spawn-async-held",
+];
+
+/// The rows of one family; `held` leases for the held-leases row (already capped to what the
+/// family can hold).
+pub fn rows(family: Family, held: u64) -> Vec<Row> {
+    let spawn_async = Hook::Spawn { wait: false, points: Points::Default };
+    let list = [
+        ("none", Hook::None, Leases::Memory),
+        ("isc-async", Hook::IscAsync, Leases::Memory),
+        ("spawn-sync", Hook::Spawn { wait: true, points: Points::Default }, Leases::Memory),
+        ("spawn-async", spawn_async, Leases::Memory),
+        ("spawn-sync-committed", Hook::Spawn { wait: true, points: Points::Committed }, Leases::Memory),
+        ("worker-async-all", Hook::Worker { wait: false, points: Points::All }, Leases::Memory),
+        ("worker-sync-committed", Hook::Worker { wait: true, points: Points::Committed }, Leases::Memory),
+        ("spawn-async-persist", spawn_async, Leases::PersistEmpty),
+        ("spawn-async-held", spawn_async, Leases::PersistHeld(held)),
+    ];
+    list.into_iter().map(|(id, hook, leases)| Row { id, family, hook, leases }).collect()
+}
+
+impl Row {
+    pub fn label(&self) -> String {
+        let base = match self.hook {
+            Hook::None => "no hook".to_string(),
+            Hook::IscAsync => "ISC run_script, async".to_string(),
+            Hook::Spawn { wait, points } => format!("spawn, {}, {}", sync_word(wait), points.describe()),
+            Hook::Worker { wait, points } => format!("worker, {}, {}", sync_word(wait), points.describe()),
+        };
+        match self.leases {
+            Leases::Memory => base,
+            Leases::PersistEmpty => format!("{base}, persist, empty"),
+            Leases::PersistHeld(n) => format!("{base}, persist, {} held", crate::report::thousands(n as f64)),
+        }
+    }
+
+    /// The Kea configuration of this row. `script` is the no-op script, `worker` the worker
+    /// wrapper (worker rows), `so` kea-runscript, `server_if` the server's veth.
+    pub fn config(&self, so: &Path, script: &Path, worker: Option<&Path>, server_if: &str) -> KeaConfig {
+        let cfg = match self.family {
+            Family::V4 => {
+                let pool = if matches!(self.leases, Leases::PersistHeld(_)) { V4_HELD_POOL } else { BENCH_POOL_V4 };
+                let mut c =
+                    KeaConfig::v4().served_subnet(json!({"subnet": BENCH_SUBNET_V4, "pools": [{"pool": pool}]}));
+                // Bound to the benchmark address only: the veth also has the test bed's
+                // 192.0.2.1, and Kea opens a socket per address, so each broadcast query would
+                // be received (and answered) twice.
+                let addr = BENCH_SERVER_V4.split('/').next().unwrap_or(BENCH_SERVER_V4);
+                c.interfaces = Some(vec![format!("{server_if}/{addr}")]);
+                c
+            }
+            Family::V6 => KeaConfig::v6()
+                .served_subnet(json!({"subnet": BENCH_SUBNET_V6, "pools": [{"pool": BENCH_POOL_V6}]}))
+                .preferred_lifetime(2700),
+        };
+        // Lifetimes well past any run (no expiry event); Kea's per-lease and per-packet INFO
+        // lines off (a busy server's usual setting; they cost every row the same).
+        let mut cfg = cfg.valid_lifetime(3600).quiet_logger("leases").quiet_logger("packets").control_socket();
+        if self.leases != Leases::Memory {
+            cfg = cfg.persist_leases(0);
+        }
+        match self.hook {
+            Hook::None => cfg,
+            Hook::IscAsync => cfg.hook(hook_library(Path::new(ISC_RUN_SCRIPT), isc_run_script_params(script, false))),
+            Hook::Spawn { wait, points } => cfg.hook(hook_library(so, runscript_params(script, wait, points, self.family, false))),
+            Hook::Worker { wait, points } => {
+                let w = worker.expect("a worker row has a worker");
+                cfg.hook(hook_library(so, runscript_params(w, wait, points, self.family, true)))
+            }
+        }
+    }
+}
+
+fn sync_word(wait: bool) -> &'static str {
+    if wait {
+        "sync"
+    } else {
+        "async"
+    }
+}
+
+/// `{"script": ..., "wait": ..., ["hook-points": [...]], ["mode": "worker"]}`.
+pub fn runscript_params(script: &Path, wait: bool, points: Points, family: Family, worker: bool) -> Value {
+    let mut p = json!({"script": script.to_string_lossy(), "wait": wait});
+    if let Some(names) = points.names(family) {
+        p["hook-points"] = json!(names);
+    }
+    if worker {
+        p["mode"] = json!("worker");
+    }
+    p
+}
+
+/// The worker's wrapper script: `exec <worker> <counts file> sync|async` (kea-runscript starts
+/// `script` with no argument of ours in worker mode).
+pub fn worker_wrapper(dir: &Path, worker_bin: &Path, counts: &Path, wait: bool) -> std::io::Result<PathBuf> {
+    let path = dir.join(if wait { "worker-sync.sh" } else { "worker-async.sh" });
+    let text = format!(
+        "#!/bin/sh\nexec {} {} {}\n",
+        kea_runscript_testbed::util::sh_quote(worker_bin),
+        kea_runscript_testbed::util::sh_quote(counts),
+        sync_word(wait)
+    );
+    kea_runscript_testbed::util::write_executable(&path, &text)?;
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hook_point_selections() {
+        assert_eq!(Points::Default.names(Family::V4), None);
+        assert_eq!(Points::Committed.names(Family::V6), Some(vec!["leases6_committed"]));
+        let all4 = Points::All.names(Family::V4).unwrap();
+        assert_eq!(all4.len(), 10, "{all4:?}");
+        assert!(all4.contains(&"leases4_committed") && all4.contains(&"pkt4_receive"));
+        assert!(!all4.contains(&"load"));
+        let all6 = Points::All.names(Family::V6).unwrap();
+        assert_eq!(all6.len(), 11, "{all6:?}");
+    }
+
+    #[test]
+    fn row_ids_match_the_rows() {
+        let ids: Vec<&str> = rows(Family::V4, 10).iter().map(|r| r.id).collect();
+        assert_eq!(ids, ROW_IDS);
+    }
+
+    #[test]
+    fn configurations() {
+        let so = Path::new("/x/libkea_runscript.so");
+        let script = Path::new("/x/noop.sh");
+        let r = rows(Family::V4, 5).into_iter().find(|r| r.id == "worker-sync-committed").unwrap();
+        let v = r.config(so, script, Some(Path::new("/x/w.sh")), "veth0").to_json("veth0", Path::new("/d"));
+        let d = &v["Dhcp4"];
+        assert_eq!(d["subnet4"][0]["subnet"], BENCH_SUBNET_V4);
+        assert_eq!(d["subnet4"][0]["interface"], "veth0");
+        assert_eq!(d["interfaces-config"]["interfaces"], json!(["veth0/198.18.0.1"]));
+        let p = &d["hooks-libraries"][0]["parameters"];
+        assert_eq!(p["mode"], "worker");
+        assert_eq!(p["script"], "/x/w.sh");
+        assert_eq!(p["wait"], true);
+        assert_eq!(p["hook-points"], json!(["leases4_committed"]));
+        assert_eq!(d["lease-database"]["persist"], false);
+        let held = rows(Family::V4, 5).into_iter().find(|r| r.id == "spawn-async-held").unwrap();
+        let v = held.config(so, script, None, "veth0").to_json("veth0", Path::new("/d"));
+        assert_eq!(v["Dhcp4"]["lease-database"]["persist"], true);
+        assert_eq!(v["Dhcp4"]["lease-database"]["lfc-interval"], 0);
+        assert_eq!(v["Dhcp4"]["subnet4"][0]["pools"][0]["pool"], V4_HELD_POOL);
+        assert!(v["Dhcp4"]["hooks-libraries"][0]["parameters"].get("hook-points").is_none());
+    }
+}

@@ -1,0 +1,146 @@
+//! Per-event cost: a microbenchmark of what the library does with a typical `lease4_select`
+//! event before it spawns (or queues) anything: receive the values the generated C++ callout
+//! read from Kea (`Event::new` and one `put_*` per value) and build the script's environment
+//! (`Event::environment`, with `PATH` as `pass-env` adds it).
+//!
+//! Ignored by `cargo test`; run it with (it prints figures and asserts nothing about speed):
+//!
+//! ```sh
+//! cargo test --release -p kea-runscript --lib event_build_cost -- --ignored --nocapture
+//! ```
+//!
+//! What it leaves out: the C++ side's reading of Kea's objects (`toText()` of addresses and
+//! MACs), which needs a running Kea; the benchmark command measures the whole path.
+
+use crate::event::Event;
+use kea_runscript_config::table::{HOOK_POINTS, VARIABLES};
+use std::ffi::CString;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// A DHCPREQUEST from a client relayed by 198.18.0.2, granted 198.18.0.10: the values of a
+/// typical lease4_select event; options the client did not send are absent (left empty).
+enum V {
+    S(&'static str),
+    H(&'static [u8]),
+    I(i64),
+    B(bool),
+}
+
+const VALUES: &[(&str, V)] = &[
+    ("KEA_QUERY4_TYPE", V::S("DHCPREQUEST")),
+    ("KEA_QUERY4_INTERFACE", V::S("eth0")),
+    ("KEA_QUERY4_IFINDEX", V::I(2)),
+    ("KEA_QUERY4_HWADDR", V::S("00:0c:01:02:03:04")),
+    ("KEA_QUERY4_HWADDR_TYPE", V::I(1)),
+    ("KEA_QUERY4_HWADDR_SOURCE", V::I(4)),
+    ("KEA_QUERY4_RELAYED", V::B(true)),
+    ("KEA_QUERY4_RELAY_HOPS", V::I(0)),
+    ("KEA_QUERY4_CIADDR", V::S("0.0.0.0")),
+    ("KEA_QUERY4_SIADDR", V::S("0.0.0.0")),
+    ("KEA_QUERY4_YIADDR", V::S("0.0.0.0")),
+    ("KEA_QUERY4_GIADDR", V::S("198.18.0.2")),
+    ("KEA_QUERY4_CLIENT_ID", V::H(&[0x01, 0x00, 0x0c, 0x01, 0x02, 0x03, 0x04])),
+    ("KEA_QUERY4_HOSTNAME", V::S("host-42")),
+    ("KEA_QUERY4_PRL", V::S("1,3,6,15,28,42")),
+    ("KEA_SUBNET4_PREFIX", V::S("198.18.0.0")),
+    ("KEA_SUBNET4_PREFIXLEN", V::I(15)),
+    ("KEA_SUBNET4", V::S("198.18.0.0/15")),
+    ("KEA_SUBNET4_ID", V::I(1)),
+    ("KEA_LEASE4_ADDRESS", V::S("198.18.0.10")),
+    ("KEA_LEASE4_TYPE", V::S("V4")),
+    ("KEA_LEASE4_HWADDR", V::S("00:0c:01:02:03:04")),
+    ("KEA_LEASE4_CLIENT_ID", V::S("01:00:0c:01:02:03:04")),
+    ("KEA_LEASE4_HOSTNAME", V::S("host-42")),
+    ("KEA_LEASE4_STATE", V::S("default")),
+    ("KEA_LEASE4_IS_EXPIRED", V::B(false)),
+    ("KEA_LEASE4_CLIENT_LAST_TRANSMISSION", V::I(1_764_240_000)),
+    ("KEA_LEASE4_VALID_LIFETIME", V::I(3600)),
+    ("KEA_LEASE4_SUBNET_ID", V::I(1)),
+    ("KEA_FAKE_ALLOCATION", V::B(false)),
+];
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// ns per call of `f`: the median of `batches` batches of `per_batch` calls (after one warm-up
+/// batch), and the fastest batch.
+fn time(batches: usize, per_batch: usize, mut f: impl FnMut()) -> (f64, f64) {
+    let mut per_call = Vec::with_capacity(batches);
+    for b in 0..=batches {
+        let t = Instant::now();
+        for _ in 0..per_batch {
+            f();
+        }
+        let ns = t.elapsed().as_nanos() as f64 / per_batch as f64;
+        if b > 0 {
+            per_call.push(ns);
+        }
+    }
+    let min = per_call.iter().copied().fold(f64::INFINITY, f64::min);
+    (median(per_call), min)
+}
+
+#[test]
+#[ignore = "a microbenchmark: cargo test --release -p kea-runscript --lib event_build_cost -- --ignored --nocapture"]
+fn event_build_cost() {
+    let hook = HOOK_POINTS.iter().position(|h| h.name == "lease4_select").unwrap() as u16;
+    let ids: Vec<(u16, &V)> = VALUES
+        .iter()
+        .map(|(name, v)| {
+            let id = VARIABLES.iter().position(|x| x.name == *name).unwrap_or_else(|| panic!("{name} not in the spec"));
+            (id as u16, v)
+        })
+        .collect();
+    let wanted: Arc<[u16]> = Arc::from(Vec::new());
+    let extra = [CString::new("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin").unwrap()];
+
+    let fill = || {
+        let mut e = Box::new(Event::new(hook, Arc::clone(&wanted)));
+        for &(id, v) in &ids {
+            match v {
+                V::S(s) => e.put_string(id, s.as_bytes()),
+                V::H(h) => e.put_hex(id, h),
+                V::I(i) => e.put_int(id, *i),
+                V::B(b) => e.put_bool(id, *b),
+            }
+        }
+        e
+    };
+    let sample = fill().environment(&extra);
+    let nvars = sample.entries().count();
+    let bytes: usize = sample.entries().map(|c| c.len() + 1).sum();
+
+    let (batches, per_batch) = (21, 20_000);
+    let (whole, whole_min) = time(batches, per_batch, || {
+        let e = fill();
+        black_box(e.environment(black_box(&extra)));
+    });
+    let filled = fill();
+    let (env_only, env_min) = time(batches, per_batch, || {
+        black_box(black_box(&filled).environment(black_box(&extra)));
+    });
+    let (fill_only, fill_min) = time(batches, per_batch, || {
+        black_box(fill());
+    });
+    let (line_only, line_min) = time(batches, per_batch, || {
+        black_box(black_box(&filled).json_line());
+    });
+    println!();
+    println!(
+        "per-event cost, lease4_select ({} values set, environment of {nvars} variables, {bytes} bytes), \
+         median of {batches} batches of {per_batch} (fastest batch):",
+        ids.len()
+    );
+    println!("  receive the values and build the environment: {whole:>7.0} ns/event ({whole_min:.0})   target ≤ 2,000 ns");
+    println!("    of which: receive the values (Event::new + put_*): {fill_only:>7.0} ns ({fill_min:.0})");
+    println!("              build the environment (environment()): {env_only:>7.0} ns ({env_min:.0})");
+    println!("  worker mode instead: the JSON line (json_line()):       {line_only:>7.0} ns ({line_min:.0})");
+    println!(
+        "  {}",
+        if whole <= 2000.0 { "target met (reported, never asserted)" } else { "target NOT met (reported, never asserted)" }
+    );
+}
