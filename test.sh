@@ -1,10 +1,14 @@
 #!/bin/sh
 # The whole test suite: generator unit tests, README drift check, hook unit tests, and the
 # real-traffic tests (real kea-dhcp4/kea-dhcp6, perfdhcp, dhclient, udhcpc, Python clients)
-# in network namespaces the tests create and remove. Needs root. `.ci/run` runs exactly this.
+# in network namespaces the tests create and remove, against this machine's Kea (Debian 12:
+# 2.2); then the version matrix, scripts/test-matrix.sh --no-host: the same suite against Kea
+# 2.6 and 3.0 in Debian roots it makes and caches, and each release's .deb installed on a fresh
+# root and serving a client. Needs root. `.ci/run` runs exactly this.
 #
-# ./test.sh --matrix [SUITE...]: the same suite against Kea 2.2 (this machine), 2.6 and 3.0
-# (Debian roots), and each release's .deb on a fresh root: scripts/test-matrix.sh.
+# ./test.sh ARGS...: this machine's suite only, ARGS passed to `cargo test` (e.g. a test name).
+# KRS_NO_MATRIX=1 ./test.sh: this machine's suite only.
+# ./test.sh --matrix [SUITE...]: the matrix with this machine's suite in its table.
 set -eu
 cd "$(dirname "$0")"
 if [ "${1:-}" = "--matrix" ]; then
@@ -16,3 +20,6 @@ fi
 # kea-runscript-check; `cargo test` alone does not build a cdylib or another package's binary.
 cargo build --workspace --locked
 cargo test --workspace --locked "$@"
+if [ $# = 0 ] && [ -z "${KRS_NO_MATRIX:-}" ]; then
+    exec ./scripts/test-matrix.sh --no-host
+fi

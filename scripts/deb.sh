@@ -12,8 +12,9 @@
 #   /usr/bin/kea-runscript-check                               the pre-flight check
 #   the example scripts, where Kea lets a hook run them:
 #     Kea < 3.0:  /usr/share/kea-runscript/examples/...        (the path the examples name)
-#     Kea >= 3.0: /usr/share/kea/scripts/kea-runscript-*.sh     (Kea 3.0 runs hook scripts only
-#                 from its scripts directory, no subdirectory: the names carry the example's)
+#     Kea >= 3.0: /usr/share/kea/scripts/kea-runscript-*         (Kea 3.0 runs hook scripts only
+#                 from its scripts directory, no subdirectory: the names carry the example's
+#                 path, e.g. routes/routes.sh -> kea-runscript-routes-routes.sh)
 #   /usr/share/doc/kea-runscript/: README.md, copyright, examples/ (the configurations, naming
 #     the installed scripts), kea-dhcp4.conf.sample (the debug example: every hook point logs
 #     to /tmp/kea-runscript-debug.log; change the interface).
@@ -50,9 +51,10 @@ strip --strip-unneeded "$stage$hooks_dir/libkea_runscript.so" "$stage/usr/bin/ke
 # Example scripts: where the installed configurations name them.
 examples_dir=/usr/share/kea-runscript/examples
 sed_paths=""
-for s in $(cd examples && find . -name '*.sh' | sed 's|^\./||' | sort); do
+scripts=$(cd examples && find . -type f -perm -u+x | sed 's|^\./||' | sort)
+for s in $scripts; do
     if [ "$major" -ge 3 ]; then
-        dest=/usr/share/kea/scripts/kea-runscript-$(echo "${s%.sh}" | tr '/' '-').sh
+        dest=/usr/share/kea/scripts/kea-runscript-$(echo "$s" | tr '/' '-')
     else
         dest=$examples_dir/$s
     fi
@@ -60,23 +62,21 @@ for s in $(cd examples && find . -name '*.sh' | sed 's|^\./||' | sort); do
     sed_paths="$sed_paths -e s|$examples_dir/$s\"|$dest\"|"
 done
 # Configurations and READMEs of the examples, under the doc directory, naming those paths.
-for f in $(cd examples && find . -type f ! -name '*.sh' | sed 's|^\./||' | sort); do
+for f in $(cd examples && find . -type f ! -perm -u+x | sed 's|^\./||' | sort); do
     install -D -m 644 "examples/$f" "$doc/examples/$f"
     # shellcheck disable=SC2086
     if [ -n "$sed_paths" ]; then sed -i $sed_paths "$doc/examples/$f"; fi
 done
-# The scripts are documentation too: the doc's examples/ shows them where they are installed.
-if [ "$major" -lt 3 ]; then
-    for s in $(cd examples && find . -name '*.sh' | sed 's|^\./||'); do
-        mkdir -p "$(dirname "$doc/examples/$s")"
-        ln -s "$examples_dir/$s" "$doc/examples/$s"
-    done
-else
-    for s in $(cd examples && find . -name '*.sh' | sed 's|^\./||'); do
-        mkdir -p "$(dirname "$doc/examples/$s")"
-        ln -s "/usr/share/kea/scripts/kea-runscript-$(echo "${s%.sh}" | tr '/' '-').sh" "$doc/examples/$s"
-    done
-fi
+# The scripts are documentation too: the doc's examples/ links to them where they are installed.
+for s in $scripts; do
+    if [ "$major" -ge 3 ]; then
+        target=/usr/share/kea/scripts/kea-runscript-$(echo "$s" | tr '/' '-')
+    else
+        target=$examples_dir/$s
+    fi
+    mkdir -p "$(dirname "$doc/examples/$s")"
+    ln -s "$target" "$doc/examples/$s"
+done
 cp "$doc/examples/debug-kea-dhcp4.conf" "$doc/kea-dhcp4.conf.sample"
 install -m 644 README.md "$doc/README.md"
 cat > "$doc/copyright" <<COPYRIGHT

@@ -3,9 +3,11 @@
 # DHCP traffic) against each Kea release Debian ships, and each release's package installed on a
 # fresh machine and serving a client.
 #
-#   scripts/test-matrix.sh [--no-host] [--no-deb] [SUITE...]     (./test.sh --matrix runs it)
+#   scripts/test-matrix.sh [--no-host] [--no-deb] [SUITE...]     (./test.sh --matrix runs it;
+#                                                               ./test.sh runs it --no-host)
 #
-#   host     Kea of this machine (Debian 12: 2.2), in the work tree's target/
+#   host     Kea of this machine (Debian 12: 2.2), in the work tree's target/ (--no-host: its
+#            package only)
 #   trixie   Debian 13, Kea 2.6; sid: Debian unstable, Kea 3.0 — each in a root made and cached
 #            by scripts/roots.sh, the hook built there against that root's Kea
 #            (target/kea-<x.y>/), the tests driving that root's kea-dhcp4/kea-dhcp6, perfdhcp,
@@ -44,7 +46,7 @@ counts() {
 row() {
     set -- "$1" "$2" "$3" "$4" "$5" "$6" $(counts "$3")
     if [ "$4" = 0 ]; then st=pass; else st=FAIL; failed="$failed $1"; fi
-    rows="$rows$(printf '| %-14s | %-7s | %6s | %6s | %7s | %-5s | %6s s | %-5s |' "$1" "$2" "$7" "$8" "$9" "$st" "$5" "$6")
+    rows="$rows$(printf '| %-14s | %-7s | %6s | %6s | %7s | %-5s | %8s s | %-5s |' "$1" "$2" "$7" "$8" "$9" "$st" "$5" "$6")
 "
 }
 
@@ -61,22 +63,28 @@ deb_test() { # SUITE DEB → PASS/FAIL
     if ./scripts/test-deb.sh "$1" "$2" > "$logs/deb-$1.log" 2>&1; then echo pass; else echo FAIL; fi
 }
 
+kv=$(kea-dhcp4 -v | head -1)
+rc=0 t=0
 if [ -n "$host" ]; then
-    kv=$(kea-dhcp4 -v | head -1)
     echo "matrix: host, Kea $kv: ./test.sh (log: $logs/kea-$kv.log)"
-    t0=$(now); rc=0
-    ./test.sh --no-fail-fast > "$logs/kea-$kv.log" 2>&1 || rc=$?
+    t0=$(now)
+    KRS_NO_MATRIX=1 ./test.sh --no-fail-fast > "$logs/kea-$kv.log" 2>&1 || rc=$?
     t=$(( $(now) - t0 ))
-    deb=-
-    if [ -n "$debs" ]; then
-        if d=$(./scripts/deb.sh 2> "$logs/deb-build-host.log" | tail -1) && [ -f "$d" ]; then
-            deb=$(deb_test bookworm "$d")
-        else
-            deb=FAIL
-        fi
-        [ "$deb" = pass ] || failed="$failed deb-$kv"
+fi
+deb=-
+if [ -n "$debs" ]; then
+    if d=$(./scripts/deb.sh 2> "$logs/deb-build-host.log" | tail -1) && [ -f "$d" ]; then
+        deb=$(deb_test bookworm "$d")
+    else
+        deb=FAIL
     fi
+    [ "$deb" = pass ] || failed="$failed deb-$kv"
+fi
+if [ -n "$host" ]; then
     row "host/bookworm" "$kv" "$logs/kea-$kv.log" $rc $t $deb
+else
+    rows="$rows$(printf '| %-14s | %-7s | %6s | %6s | %7s | %-5s | %8s | %-5s |' "host/bookworm" "$kv" "" "" "" "(1)" "" "$deb")
+"
 fi
 
 for suite in "$@"; do
@@ -100,9 +108,10 @@ done
 total=$(( $(now) - t_start ))
 {
     echo
-    echo "| where          | Kea     | passed | failed | ignored | suite | time     | .deb  |"
-    echo "|----------------|---------|--------|--------|---------|-------|----------|-------|"
+    echo "| where          | Kea     | passed | failed | ignored | suite | suite time | .deb  |"
+    echo "|----------------|---------|--------|--------|---------|-------|------------|-------|"
     printf '%s' "$rows"
+    [ -n "$host" ] || echo "(1) this machine's suite: run by ./test.sh before the matrix"
     echo
     echo "roots (made or found in the cache): $t_roots s; whole matrix: $total s ($(( (total + 59) / 60 )) min)"
 } | tee "$logs/summary.md"
