@@ -144,6 +144,13 @@ impl Event {
 /// A JSON string (quoted and escaped by serde_json: a newline in a value stays inside the line);
 /// bytes that are not UTF-8 become U+FFFD.
 fn push_json_string(out: &mut Vec<u8>, s: &[u8]) {
+    // Most values (addresses, names, numbers, hex) are printable ASCII that JSON takes as it is.
+    if s.iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') {
+        out.push(b'"');
+        out.extend_from_slice(s);
+        out.push(b'"');
+        return;
+    }
     serde_json::to_writer(&mut *out, &String::from_utf8_lossy(s)).expect("a string serializes into a Vec");
 }
 

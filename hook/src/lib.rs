@@ -10,6 +10,7 @@ mod event;
 mod event_bench;
 mod ffi;
 mod output;
+mod poll;
 mod runtime;
 mod spawn;
 mod supervisor;

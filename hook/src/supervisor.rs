@@ -9,6 +9,7 @@
 use crate::environ::Environment;
 use crate::ffi::bridge::{log, LogMsg};
 use crate::output::{self, LineSplitter, RateLimit, LINES_PER_RUN};
+use crate::poll;
 use crate::runtime::report;
 use crate::spawn::{self, Deadline, Process};
 use kea_runscript_config::Script;
@@ -38,6 +39,9 @@ struct Shared {
     queue: Mutex<VecDeque<Job>>,
     /// Background runs started and not yet exited (read by the packet path to admit jobs).
     running: AtomicUsize,
+    /// A wake-up for queued jobs is pending (set by `submit`, cleared by the thread before it
+    /// looks at the queue): one system call per burst of events, not per event.
+    notified: AtomicBool,
     dropped: AtomicU64,
     /// Output streams of waited-for runs, handed over by the callout that started them.
     adopted: Mutex<Vec<Run>>,
@@ -73,6 +77,7 @@ impl Supervisor {
             script,
             queue: Mutex::new(VecDeque::new()),
             running: AtomicUsize::new(0),
+            notified: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
             adopted: Mutex::new(Vec::new()),
             wake: unsafe { OwnedFd::from_raw_fd(fd) },
@@ -106,7 +111,9 @@ impl Supervisor {
         if !admitted {
             s.dropped.fetch_add(1, Ordering::Relaxed);
         }
-        s.wake();
+        if !s.notified.swap(true, Ordering::AcqRel) {
+            s.wake();
+        }
     }
 
     /// Hand over the output of a waited-for run; `pidfd` (a duplicate) tells when it exited.
@@ -239,6 +246,7 @@ impl<'a> Worker<'a> {
             if self.shared.stopping.load(Ordering::SeqCst) && self.stop_started.is_none() {
                 self.begin_stop(now);
             }
+            self.shared.notified.store(false, Ordering::Release);
             self.start_queued();
             self.enforce_deadlines(now);
             self.close_lingering(now);
@@ -359,34 +367,22 @@ impl<'a> Worker<'a> {
 
     fn wait_and_handle(&mut self) {
         // What each pollfd stands for: (run index, None = its pidfd | Some(stream index)).
-        let mut fds = vec![libc::pollfd { fd: self.shared.wake.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+        let mut fds = vec![poll::watch(self.shared.wake.as_raw_fd(), libc::POLLIN)];
         let mut what: Vec<(usize, Option<usize>)> = vec![(usize::MAX, None)];
         for (i, run) in self.runs.iter().enumerate() {
             if run.exited_at.is_none() {
                 if let Some(fd) = &run.process.pidfd {
-                    fds.push(libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+                    fds.push(poll::watch(fd.as_raw_fd(), libc::POLLIN));
                     what.push((i, None));
                 }
             }
             for (j, stream) in run.streams.iter().enumerate() {
-                fds.push(libc::pollfd { fd: stream.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+                fds.push(poll::watch(stream.fd.as_raw_fd(), libc::POLLIN));
                 what.push((i, Some(j)));
             }
         }
-        // Rounded up: waking before a deadline would only spin until it.
-        let timeout = self.next_wakeup().map_or(-1, |t| {
-            let micros = t.saturating_duration_since(Instant::now()).as_micros();
-            micros.div_ceil(1000).min(i32::MAX as u128) as i32
-        });
-        // SAFETY: `fds` is a valid array of pollfd.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
-        if rc <= 0 {
+        if !poll::wait(&mut fds, self.next_wakeup()) {
             return; // timeout or EINTR: the loop re-evaluates
-        }
-        if fds[0].revents != 0 {
-            let mut counter: u64 = 0;
-            // SAFETY: reads 8 bytes from our own non-blocking eventfd.
-            unsafe { libc::read(self.shared.wake.as_raw_fd(), (&mut counter as *mut u64).cast(), 8) };
         }
         // Streams first, from the last (closing one shifts the indices after it), then exits.
         for k in (1..fds.len()).rev() {

@@ -23,6 +23,7 @@
 use crate::environ::Environment;
 use crate::ffi::bridge::{log, LogMsg};
 use crate::output::{self, LineSplitter, RateLimit};
+use crate::poll;
 use crate::spawn::{self, Child, Deadline, Outcome, Process};
 use kea_runscript_config::{Action, Script};
 use std::collections::VecDeque;
@@ -64,7 +65,15 @@ struct Slot {
     answer: Option<Option<Action>>,
 }
 
+/// Background lines are written to the worker in batches of at most this many bytes (a pipe's
+/// default capacity).
+const BATCH: usize = 64 * 1024;
+
+/// How long background lines gather before they are written (see [`WorkerHandle::submit`]).
+const BATCH_WAIT: Duration = Duration::from_millis(1);
+
 struct Job {
+    /// One event's line, or (background events) several lines written at once.
     line: Vec<u8>,
     request: Option<Arc<Request>>,
 }
@@ -80,6 +89,8 @@ struct Shared {
     /// With `wait`: the line in flight belongs to an event whose callout gave up. Set and cleared
     /// under that request's slot lock.
     owing_late: AtomicBool,
+    /// A wake-up for background lines is pending (set by `submit`, cleared by the thread).
+    notified: AtomicBool,
     dropped: AtomicU64,
     timed_out: AtomicU64,
     garbled: AtomicU64,
@@ -130,6 +141,7 @@ impl WorkerHandle {
             queue: Mutex::new(VecDeque::new()),
             up: AtomicBool::new(true),
             owing_late: AtomicBool::new(false),
+            notified: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
             timed_out: AtomicU64::new(0),
             garbled: AtomicU64::new(0),
@@ -175,7 +187,12 @@ impl WorkerHandle {
         if !admitted {
             s.dropped.fetch_add(1, Ordering::Relaxed);
         }
-        s.wake();
+        // One wake-up for a burst: the thread clears `notified` before it takes the queue, so a
+        // line that finds it set will be taken with the others. Under load Kea's threads then
+        // make about one system call per BATCH_WAIT instead of one per event.
+        if !s.notified.swap(true, Ordering::AcqRel) {
+            s.wake();
+        }
     }
 
     /// Send an event's line and wait (at most `timeout-ms`) for the worker's reply. `None`: go on
@@ -348,6 +365,13 @@ impl<'a> Feeder<'a> {
                 self.restart(now);
             }
             self.step_stop(now);
+            if self.shared.notified.load(Ordering::Acquire) {
+                // Background lines: let a burst gather, then write it at once.
+                if !self.stopping {
+                    std::thread::sleep(BATCH_WAIT);
+                }
+                self.shared.notified.store(false, Ordering::Release);
+            }
             let blocked = self.feed();
             self.report(now);
             if self.stopping && self.worker.is_none() {
@@ -369,7 +393,7 @@ impl<'a> Feeder<'a> {
                 if wait && self.owed.is_some() {
                     return false; // one event in flight
                 }
-                let Some(job) = lock(&self.shared.queue).pop_front() else { return false };
+                let Some(job) = self.next_job() else { return false };
                 if let Some(request) = &job.request {
                     let mut slot = lock(&request.slot);
                     if slot.abandoned {
@@ -406,6 +430,23 @@ impl<'a> Feeder<'a> {
                 }
             }
         }
+    }
+
+    /// The next line to write: a waited-for event's alone, or as many background lines as are
+    /// queued (up to [`BATCH`] bytes) in one write.
+    fn next_job(&self) -> Option<Job> {
+        let mut queue = lock(&self.shared.queue);
+        let mut job = queue.pop_front()?;
+        if job.request.is_none() {
+            while let Some(next) = queue.front() {
+                if next.request.is_some() || job.line.len() + next.line.len() > BATCH {
+                    break;
+                }
+                let next = queue.pop_front().expect("a front element");
+                job.line.extend_from_slice(&next.line);
+            }
+        }
+        Some(job)
     }
 
     /// The worker can take no more lines: the line being written and the owed reply are lost,
@@ -637,36 +678,24 @@ impl<'a> Feeder<'a> {
         const PIDFD: usize = 1;
         const STDIN: usize = 2;
         const STREAM: usize = 3; // + index
-        let mut fds = vec![libc::pollfd { fd: self.shared.wake.as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+        let mut fds = vec![poll::watch(self.shared.wake.as_raw_fd(), libc::POLLIN)];
         let mut what = vec![WAKE];
         if let Some(w) = &self.worker {
             if let Some(fd) = &w.process.pidfd {
-                fds.push(libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+                fds.push(poll::watch(fd.as_raw_fd(), libc::POLLIN));
                 what.push(PIDFD);
             }
             if let (true, Some(fd)) = (blocked, &w.stdin) {
-                fds.push(libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLOUT, revents: 0 });
+                fds.push(poll::watch(fd.as_raw_fd(), libc::POLLOUT));
                 what.push(STDIN);
             }
             for (i, stream) in w.streams.iter().enumerate() {
-                fds.push(libc::pollfd { fd: stream.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 });
+                fds.push(poll::watch(stream.fd.as_raw_fd(), libc::POLLIN));
                 what.push(STREAM + i);
             }
         }
-        // Rounded up: waking before a deadline would only spin until it.
-        let timeout = self.next_wakeup().map_or(-1, |t| {
-            let micros = t.saturating_duration_since(Instant::now()).as_micros();
-            micros.div_ceil(1000).min(i32::MAX as u128) as i32
-        });
-        // SAFETY: `fds` is a valid array of pollfd.
-        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
-        if rc <= 0 {
+        if !poll::wait(&mut fds, self.next_wakeup()) {
             return; // timeout or EINTR: the loop re-evaluates
-        }
-        if fds[0].revents != 0 {
-            let mut counter: u64 = 0;
-            // SAFETY: reads 8 bytes from our own non-blocking eventfd.
-            unsafe { libc::read(self.shared.wake.as_raw_fd(), (&mut counter as *mut u64).cast(), 8) };
         }
         // Streams first, from the last (removing one shifts the indices after it), then the exit.
         let mut exited = false;

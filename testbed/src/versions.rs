@@ -171,7 +171,7 @@ pub struct References {
 
 /// The references of a configuration text (Kea's comments allowed); `None` if it is not JSON.
 pub fn references(text: &str) -> Option<References> {
-    let v: Value = serde_json::from_str(&strip_comments(text)).ok()?;
+    let v: Value = serde_json::from_str(&kea_runscript_config::kea_file::strip_comments(text)).ok()?;
     let mut r = References::default();
     let servers = v.as_object()?;
     let abs = |v: Option<&Value>| v.and_then(Value::as_str).filter(|s| s.starts_with('/')).map(str::to_string);
@@ -254,44 +254,6 @@ fn one_directory(text: &str, paths: &[String], links: &Path, restricted: bool) -
     Ok((Some(links.to_path_buf()), text))
 }
 
-/// Kea's comment syntax (`#`, `//`, `/* */`) blanked out, strings left alone.
-pub fn strip_comments(text: &str) -> String {
-    let b = text.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    let mut in_string = false;
-    while i < b.len() {
-        let c = b[i];
-        if in_string {
-            out.push(c);
-            if c == b'\\' && i + 1 < b.len() {
-                out.push(b[i + 1]);
-                i += 1;
-            } else if c == b'"' {
-                in_string = false;
-            }
-            i += 1;
-            continue;
-        }
-        if c == b'#' || (c == b'/' && b.get(i + 1) == Some(&b'/')) {
-            while i < b.len() && b[i] != b'\n' {
-                out.push(b' ');
-                i += 1;
-            }
-            continue;
-        }
-        if c == b'/' && b.get(i + 1) == Some(&b'*') {
-            let end = text[i + 2..].find("*/").map_or(b.len(), |e| i + 2 + e + 2);
-            out.extend(b[i..end].iter().map(|&x| if x == b'\n' { b'\n' } else { b' ' }));
-            i = end;
-            continue;
-        }
-        in_string = c == b'"';
-        out.push(c);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
 
 #[cfg(test)]
 mod tests {
