@@ -15,7 +15,7 @@ use crate::spawn::{self, Deadline, Process};
 use kea_runscript_config::Script;
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -39,26 +39,16 @@ struct Shared {
     queue: Mutex<VecDeque<Job>>,
     /// Background runs started and not yet exited (read by the packet path to admit jobs).
     running: AtomicUsize,
-    /// A wake-up for queued jobs is pending (set by `submit`, cleared by the thread before it
-    /// looks at the queue): one system call per burst of events, not per event.
-    notified: AtomicBool,
     dropped: AtomicU64,
     /// Output streams of waited-for runs, handed over by the callout that started them.
     adopted: Mutex<Vec<Run>>,
-    wake: OwnedFd,
+    /// Wakes the thread (queued work, handed-over output, a stop).
+    bell: poll::Doorbell,
     stopping: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-impl Shared {
-    fn wake(&self) {
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes to our own eventfd.
-        unsafe { libc::write(self.wake.as_raw_fd(), (&one as *const u64).cast(), 8) };
-    }
 }
 
 pub struct Supervisor {
@@ -68,19 +58,14 @@ pub struct Supervisor {
 
 impl Supervisor {
     pub fn start(script: Script) -> io::Result<Supervisor> {
-        // SAFETY: eventfd returns a new descriptor or -1.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let bell = poll::Doorbell::new()?;
         let shared = Arc::new(Shared {
             script,
             queue: Mutex::new(VecDeque::new()),
             running: AtomicUsize::new(0),
-            notified: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
             adopted: Mutex::new(Vec::new()),
-            wake: unsafe { OwnedFd::from_raw_fd(fd) },
+            bell,
             stopping: AtomicBool::new(false),
         });
         let thread_shared = Arc::clone(&shared);
@@ -98,29 +83,15 @@ impl Supervisor {
     /// Queue a background run. Returns at once; past the bounds the event is dropped and counted.
     pub fn submit(&self, hook: &'static str, env: Environment) {
         let s = &self.shared;
-        let admitted = {
-            let mut queue = lock(&s.queue);
-            let free = s.script.max_running.saturating_sub(s.running.load(Ordering::Relaxed));
-            if queue.len() < s.script.max_queued + free {
-                queue.push_back(Job { hook, env });
-                true
-            } else {
-                false
-            }
-        };
-        if !admitted {
-            s.dropped.fetch_add(1, Ordering::Relaxed);
-        }
-        if !s.notified.swap(true, Ordering::AcqRel) {
-            s.wake();
-        }
+        let free = s.script.max_running.saturating_sub(s.running.load(Ordering::Relaxed));
+        poll::offer(&s.queue, Job { hook, env }, s.script.max_queued + free, &s.dropped, &s.bell);
     }
 
     /// Hand over the output of a waited-for run; `pidfd` (a duplicate) tells when it exited.
     pub fn adopt_output(&self, hook: &'static str, pid: libc::pid_t, pidfd: Option<OwnedFd>, streams: [OwnedFd; 2]) {
         let run = Run::new(hook, Process { pid, pidfd }, false, streams, None);
         lock(&self.shared.adopted).push(run);
-        self.shared.wake();
+        self.shared.bell.ring();
     }
 }
 
@@ -128,7 +99,7 @@ impl Drop for Supervisor {
     /// At unload: discard the queue, end and collect what runs, close every pipe, end the thread.
     fn drop(&mut self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
-        self.shared.wake();
+        self.shared.bell.ring();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -246,7 +217,7 @@ impl<'a> Worker<'a> {
             if self.shared.stopping.load(Ordering::SeqCst) && self.stop_started.is_none() {
                 self.begin_stop(now);
             }
-            self.shared.notified.store(false, Ordering::Release);
+            self.shared.bell.answer();
             self.start_queued();
             self.enforce_deadlines(now);
             self.close_lingering(now);
@@ -367,7 +338,7 @@ impl<'a> Worker<'a> {
 
     fn wait_and_handle(&mut self) {
         // What each pollfd stands for: (run index, None = its pidfd | Some(stream index)).
-        let mut fds = vec![poll::watch(self.shared.wake.as_raw_fd(), libc::POLLIN)];
+        let mut fds = vec![self.shared.bell.watch()];
         let mut what: Vec<(usize, Option<usize>)> = vec![(usize::MAX, None)];
         for (i, run) in self.runs.iter().enumerate() {
             if run.exited_at.is_none() {

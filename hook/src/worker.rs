@@ -28,7 +28,7 @@ use crate::spawn::{self, Child, Deadline, Outcome, Process};
 use kea_runscript_config::{Action, Script};
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -89,22 +89,13 @@ struct Shared {
     /// With `wait`: the line in flight belongs to an event whose callout gave up. Set and cleared
     /// under that request's slot lock.
     owing_late: AtomicBool,
-    /// A wake-up for background lines is pending (set by `submit`, cleared by the thread).
-    notified: AtomicBool,
     dropped: AtomicU64,
     timed_out: AtomicU64,
     garbled: AtomicU64,
     unavailable: AtomicU64,
-    wake: OwnedFd,
+    /// Wakes the thread (queued work, handed-over output, a stop).
+    bell: poll::Doorbell,
     stopping: AtomicBool,
-}
-
-impl Shared {
-    fn wake(&self) {
-        let one: u64 = 1;
-        // SAFETY: writes 8 bytes to our own eventfd.
-        unsafe { libc::write(self.wake.as_raw_fd(), (&one as *const u64).cast(), 8) };
-    }
 }
 
 /// One configured worker: its process, and the thread that feeds it, reads it and restarts it.
@@ -126,12 +117,7 @@ impl WorkerHandle {
     /// Start the worker (at load: a worker that cannot even be started fails the load) and its
     /// thread. `env` is its whole environment (`extra-env`, `pass-env`).
     pub fn start(script: Script, env: Environment) -> io::Result<WorkerHandle> {
-        // SAFETY: eventfd returns a new descriptor or -1.
-        let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        let wake = unsafe { OwnedFd::from_raw_fd(fd) };
+        let bell = poll::Doorbell::new()?;
         let child = spawn::spawn_worker(&script.script, arguments(script.wait), &env)?;
         let name = script.script.to_string_lossy().into_owned();
         log(LogMsg::WorkerStarted, &name, &format!("pid {}", child.process.pid));
@@ -141,12 +127,11 @@ impl WorkerHandle {
             queue: Mutex::new(VecDeque::new()),
             up: AtomicBool::new(true),
             owing_late: AtomicBool::new(false),
-            notified: AtomicBool::new(false),
             dropped: AtomicU64::new(0),
             timed_out: AtomicU64::new(0),
             garbled: AtomicU64::new(0),
             unavailable: AtomicU64::new(0),
-            wake,
+            bell,
             stopping: AtomicBool::new(false),
         });
         let pid = child.process.pid;
@@ -175,24 +160,7 @@ impl WorkerHandle {
     /// for the worker (at least 1), the event is dropped and counted.
     pub fn submit(&self, line: Vec<u8>) {
         let s = &*self.shared;
-        let admitted = {
-            let mut queue = lock(&s.queue);
-            if queue.len() < s.script.max_queued.max(1) {
-                queue.push_back(Job { line, request: None });
-                true
-            } else {
-                false
-            }
-        };
-        if !admitted {
-            s.dropped.fetch_add(1, Ordering::Relaxed);
-        }
-        // One wake-up for a burst: the thread clears `notified` before it takes the queue, so a
-        // line that finds it set will be taken with the others. Under load Kea's threads then
-        // make about one system call per BATCH_WAIT instead of one per event.
-        if !s.notified.swap(true, Ordering::AcqRel) {
-            s.wake();
-        }
+        poll::offer(&s.queue, Job { line, request: None }, s.script.max_queued.max(1), &s.dropped, &s.bell);
     }
 
     /// Send an event's line and wait (at most `timeout-ms`) for the worker's reply. `None`: go on
@@ -212,10 +180,10 @@ impl WorkerHandle {
         };
         if !queued {
             s.unavailable.fetch_add(1, Ordering::Relaxed);
-            s.wake();
+            s.bell.ring();
             return None;
         }
-        s.wake();
+        s.bell.ring();
         let mut slot = lock(&request.slot);
         loop {
             if let Some(answer) = slot.answer {
@@ -233,7 +201,7 @@ impl WorkerHandle {
         }
         drop(slot);
         s.timed_out.fetch_add(1, Ordering::Relaxed);
-        s.wake();
+        s.bell.ring();
         None
     }
 }
@@ -242,7 +210,7 @@ impl Drop for WorkerHandle {
     /// At unload: close the worker's stdin, end it if it does not exit, collect it, end the thread.
     fn drop(&mut self) {
         self.shared.stopping.store(true, Ordering::SeqCst);
-        self.shared.wake();
+        self.shared.bell.ring();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -365,12 +333,12 @@ impl<'a> Feeder<'a> {
                 self.restart(now);
             }
             self.step_stop(now);
-            if self.shared.notified.load(Ordering::Acquire) {
+            if self.shared.bell.pending() {
                 // Background lines: let a burst gather, then write it at once.
                 if !self.stopping {
                     std::thread::sleep(BATCH_WAIT);
                 }
-                self.shared.notified.store(false, Ordering::Release);
+                self.shared.bell.answer();
             }
             let blocked = self.feed();
             self.report(now);
@@ -678,7 +646,7 @@ impl<'a> Feeder<'a> {
         const PIDFD: usize = 1;
         const STDIN: usize = 2;
         const STREAM: usize = 3; // + index
-        let mut fds = vec![poll::watch(self.shared.wake.as_raw_fd(), libc::POLLIN)];
+        let mut fds = vec![self.shared.bell.watch()];
         let mut what = vec![WAKE];
         if let Some(w) = &self.worker {
             if let Some(fd) = &w.process.pidfd {
