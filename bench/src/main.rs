@@ -419,11 +419,5 @@ fn run(o: &Options) -> Result<(), String> {
 }
 
 fn kea_version() -> String {
-    Command::new("kea-dhcp4")
-        .arg("-v")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "?".into())
+    kea_runscript_testbed::kea_version().text.clone()
 }

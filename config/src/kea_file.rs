@@ -31,6 +31,7 @@ pub fn check(text: &str) -> Result<Vec<Entry>, String> {
     let value: Value =
         serde_json::from_str(&strip_comments(text)).map_err(|e| format!("not a Kea configuration (JSON): {e}"))?;
     let mut entries = Vec::new();
+    let dir = scripts_directory(true);
     for (server, family) in [("Dhcp4", 4), ("Dhcp6", 6)] {
         let Some(libs) = value.get(server).and_then(|s| s.get("hooks-libraries")).and_then(Value::as_array) else {
             continue;
@@ -41,7 +42,6 @@ pub fn check(text: &str) -> Result<Vec<Entry>, String> {
                 continue;
             }
             let empty = Map::new();
-            let dir = scripts_directory(true);
             let result = match lib.get("parameters") {
                 None => parse_map(&empty, family, dir.as_deref()),
                 Some(Value::Object(map)) => parse_map(map, family, dir.as_deref()),

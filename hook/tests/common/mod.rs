@@ -197,16 +197,9 @@ pub fn lease_vars(v: char) -> Vec<(&'static str, Kind)> {
     seed.iter().chain(later).copied().collect()
 }
 
-/// Whether the Kea under test (`kea-dhcp4 -v`) is at least `major.minor`.
+/// Whether the Kea under test (`kea-dhcp4 -v`, as the test bed reads it) is at least `major.minor`.
 pub fn kea_at_least(major: u32, minor: u32) -> bool {
-    static VERSION: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
-    let &(have_major, have_minor) = VERSION.get_or_init(|| {
-        let out = std::process::Command::new("kea-dhcp4").arg("-v").output().expect("kea-dhcp4 -v runs");
-        let text = String::from_utf8_lossy(&out.stdout).to_string();
-        let mut parts = text.trim().split('.').map(|p| p.parse::<u32>().unwrap_or(0));
-        (parts.next().unwrap_or(0), parts.next().unwrap_or(0))
-    });
-    (have_major, have_minor) >= (major, minor)
+    kea_runscript_testbed::kea_version().at_least(major, minor)
 }
 
 /// The seed's per-hook-point tables.
