@@ -1,5 +1,5 @@
 #!/bin/sh
-# The benchmark (README "Benchmark"): builds everything in release mode, prints the per-event
+# The benchmark (docs/benchmark.md): builds everything in release mode, prints the per-event
 # cost microbenchmark, then runs real kea-dhcp4/kea-dhcp6 in network namespaces it creates and
 # removes, drives them with perfdhcp and prints one table per family. Needs root. About 15
 # minutes with the defaults; `./bench.sh --quick` checks that it all works.

@@ -1,5 +1,6 @@
-//! spec/spec.toml → (codegen) → OUT_DIR/callouts.cc → C++ built with cxx-build
-//! against the installed Kea headers. Writes nothing outside OUT_DIR.
+//! spec/spec.toml → (codegen) → OUT_DIR: callouts.cc, the log catalogue (messages.cc,
+//! generated/messages.h), the Rust message ids and limits (messages.rs, limits.rs); the C++ is
+//! built with cxx-build against the installed Kea headers. Writes nothing outside OUT_DIR.
 
 use std::path::{Path, PathBuf};
 
@@ -14,24 +15,40 @@ fn main() {
         eprintln!("{errors}");
         std::process::exit(1);
     });
-    let release = model.current_release().expect("the spec lists Kea releases");
-    let generated = kea_runscript_codegen::generate(&model);
+    let release = model.release().expect("narrowed to the installed release");
     let callouts = out.join("callouts.cc");
-    write(&callouts, &generated.cpp);
+    let messages = out.join("messages.cc");
+    let generated = kea_runscript_codegen::generate(&model, &callouts.display().to_string());
+    std::fs::create_dir_all(out.join("generated")).expect("OUT_DIR is writable");
+    write(&callouts, &generated.callouts);
+    write(&messages, &generated.messages_cc);
+    write(&out.join("generated/messages.h"), &generated.messages_h);
+    write(&out.join("messages.rs"), &generated.messages_rs);
+    write(&out.join("limits.rs"), &generated.limits_rs);
     let kea_include = kea_runscript_codegen::kea_include();
 
-    cxx_build::bridge("src/ffi.rs")
+    let mut build = cxx_build::bridge("src/ffi.rs");
+    build
         .file(root.join("shim/entry.cc"))
+        .file(root.join("shim/log.cc"))
         .file(&callouts)
+        .file(&messages)
         .include(&root)
+        .include(&out)
         .include(&kea_include)
         // A stand-in for headers Debian's kea-dev 2.2.0 lacks; a real header wins where installed.
         .flag("-idirafter")
         .flag(root.join("shim/compat").to_str().unwrap())
         .std("c++17")
         .flag_if_supported("-Wno-deprecated-declarations")
-        .flag_if_supported("-Wno-unused-parameter")
-        .compile("kea_runscript_shim");
+        .flag_if_supported("-Wno-unused-parameter");
+    // The compiler and its flags, for hook/tests/spec_lines.rs (which compiles a callouts.cc
+    // generated from a broken spec the same way).
+    let compiler = build.get_compiler();
+    let mut command = vec![compiler.path().display().to_string()];
+    command.extend(compiler.args().iter().map(|a| a.to_string_lossy().into_owned()));
+    write(&out.join("cxx-command.txt"), &(command.join("\n") + "\n"));
+    build.compile("kea_runscript_shim");
 
     if let Ok(dir) = std::env::var("KEA_LIB") {
         println!("cargo:rustc-link-search=native={dir}");

@@ -15,7 +15,7 @@
 #     Kea >= 3.0: /usr/share/kea/scripts/kea-runscript-*         (Kea 3.0 runs hook scripts only
 #                 from its scripts directory, no subdirectory: the names carry the example's
 #                 path, e.g. routes/routes.sh -> kea-runscript-routes-routes.sh)
-#   /usr/share/doc/kea-runscript/: README.md, copyright, examples/ (the configurations, naming
+#   /usr/share/doc/kea-runscript/: README.md, docs/, copyright, examples/ (the configurations, naming
 #     the installed scripts), kea-dhcp4.conf.sample (the debug example: every hook point logs
 #     to /tmp/kea-runscript-debug.log; change the interface).
 set -eu
@@ -79,6 +79,8 @@ for s in $scripts; do
 done
 cp "$doc/examples/debug-kea-dhcp4.conf" "$doc/kea-dhcp4.conf.sample"
 install -m 644 README.md "$doc/README.md"
+install -d "$doc/docs"
+install -m 644 docs/*.md "$doc/docs/"
 cat > "$doc/copyright" <<COPYRIGHT
 Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: kea-runscript

@@ -3,10 +3,12 @@
 #
 #   scripts/roots.sh [SUITE...]            full roots: SUITE's Kea plus everything ./test.sh needs
 #   scripts/roots.sh --pristine [SUITE...]  only the pristine tarball (minbase + kea-dhcp4-server)
+#   scripts/roots.sh --print-mirror         only print the Debian archive it would use
 #
 # SUITE is a Debian suite: bookworm (Kea 2.2), trixie (Kea 2.6), sid (Kea 3.0); default:
-# trixie sid. Each is debootstrapped (--variant=minbase) from ${KEA_RUNSCRIPT_MIRROR:-
-# http://deb.debian.org/debian} into ${KEA_RUNSCRIPT_ROOTS:-/var/cache/kea-runscript/roots}:
+# trixie sid. Each is debootstrapped (--variant=minbase) into
+# ${KEA_RUNSCRIPT_ROOTS:-/var/cache/kea-runscript/roots} from $KEA_RUNSCRIPT_MIRROR, or else the
+# Debian archive this machine's apt uses (debian_mirror below):
 #
 #   <suite>-pristine.tar   minbase + kea-dhcp4-server + kea-dhcp6-server: a fresh machine with
 #                          Kea, for the package test (scripts/test-deb.sh unpacks a copy per run)
@@ -18,10 +20,38 @@
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOTS=${KEA_RUNSCRIPT_ROOTS:-/var/cache/kea-runscript/roots}
-MIRROR=${KEA_RUNSCRIPT_MIRROR:-http://deb.debian.org/debian}
+MIRROR=${KEA_RUNSCRIPT_MIRROR:-}
 . "$HERE/chroot-lib.sh"
 
+# The URI of the Debian archive this machine's apt uses, as apt itself reads its sources
+# (`apt-get indextargets`: one-line and deb822 files, enabled entries only): a deb source of
+# component main whose Release file says Origin: Debian, not -security. apt knows a source's
+# Release file once it has fetched it: on a machine that never ran `apt-get update`, it runs it.
+# Prints nothing if none.
+debian_mirror() {
+    for attempt in 1 2; do
+        uri=$(apt-get indextargets --format '$(RELEASE) $(REPO_URI)' 'Origin: Debian' 'Target-Of: deb' 'Component: main' 2>/dev/null |
+            awk '$1 !~ /-security$/ { print $2; exit }')
+        if [ -n "$uri" ]; then
+            echo "${uri%/}"
+            return 0
+        fi
+        [ $attempt = 2 ] || apt-get update -qq >/dev/null 2>&1 || true
+    done
+}
+
+# Sets MIRROR (once), or fails naming both ways to give it.
+need_mirror() {
+    [ -n "$MIRROR" ] || MIRROR=$(debian_mirror) || MIRROR=""
+    [ -n "$MIRROR" ] && return 0
+    echo "roots: no Debian archive in this machine's apt sources (a deb source of component main," >&2
+    echo "roots: Origin: Debian, not -security, per apt-get indextargets): set KEA_RUNSCRIPT_MIRROR" >&2
+    echo "roots: to the archive's URI" >&2
+    exit 1
+}
+
 pristine_only=""
+if [ "${1:-}" = "--print-mirror" ]; then need_mirror; echo "$MIRROR"; exit 0; fi
 if [ "${1:-}" = "--pristine" ]; then pristine_only=1; shift; fi
 [ $# -gt 0 ] || set -- trixie sid
 [ "$(id -u)" = 0 ] || { echo "roots: needs root" >&2; exit 1; }
@@ -62,6 +92,7 @@ make_pristine() {
     rm -f "$tar" "$tar.ok"
     build=$ROOTS/.$suite-build
     remove_root "$build"
+    need_mirror
     echo "roots: debootstrap $suite (minbase) from $MIRROR"
     t0=$(date +%s)
     debootstrap --variant=minbase "$suite" "$build" "$MIRROR" > "$ROOTS/$suite-debootstrap.log" 2>&1 ||
@@ -100,6 +131,7 @@ make_full() {
         sid|forky)
             # ISC's DHCP client and relay (dhclient, dhcrelay: test clients only) left Debian
             # after trixie: take them from trixie, pinned low so that nothing else comes from it.
+            need_mirror
             echo "deb $MIRROR trixie main" > "$dir/etc/apt/sources.list.d/trixie-isc-dhcp.list"
             printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' > "$dir/etc/apt/preferences.d/trixie-isc-dhcp"
             ;;

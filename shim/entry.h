@@ -4,10 +4,9 @@
 
 #include <hooks/hooks.h>
 #include "rust/cxx.h"
+#include "shim/log.h"
 
 namespace kea_runscript {
-
-enum class LogMsg : std::uint8_t;
 
 /// KEA_HOOKS_VERSION of the headers this library was built against.
 int kea_hooks_version() noexcept;
@@ -21,9 +20,6 @@ int shim_load(isc::hooks::LibraryHandle* handle) noexcept;
 
 /// The body of Kea's `unload()`: the `unload` scripts, then the runtime stopped.
 void shim_unload() noexcept;
-
-/// Writes one message of this library's catalogue to Kea's log.
-void log(LogMsg msg, rust::Str arg1, rust::Str arg2) noexcept;
 
 } // namespace kea_runscript
 

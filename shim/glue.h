@@ -72,23 +72,23 @@ void log_callout_failure(std::uint16_t hook, const char* what) noexcept;
 
 /// The barrier every callout goes through. `body(emit)` reads the callout's arguments and calls
 /// `emit(fill)` once per event (once, or once per lease with `each`); each event is filled, handed
-/// to Rust, and the strongest next step the scripts' exit statuses asked for (`exit-status`:
-/// 1 skip, 2 drop) is set. No exception gets out: a failure is logged and the packet goes on as if
+/// to Rust, and the strongest next step its scripts asked for (`NextStep`: drop over skip over
+/// continue) is set. No exception gets out: a failure is logged and the packet goes on as if
 /// this library were absent (the callout returns 0 and sets no status).
 template <typename Body>
 int run_callout_each(isc::hooks::CalloutHandle& handle, std::uint16_t hook, Body&& body) noexcept {
     try {
-        std::uint8_t next = 0;
+        NextStep next = NextStep::Continue;
         auto emit = [&](auto&& fill) {
             rust::Box<Event> event = new_event(hook);
             fill(*event);
             next = std::max(next, dispatch(std::move(event)));
         };
         body(emit);
-        if (next == 1) {
-            handle.setStatus(isc::hooks::CalloutHandle::NEXT_STEP_SKIP);
-        } else if (next == 2) {
-            handle.setStatus(isc::hooks::CalloutHandle::NEXT_STEP_DROP);
+        switch (next) {
+        case NextStep::Skip: handle.setStatus(isc::hooks::CalloutHandle::NEXT_STEP_SKIP); break;
+        case NextStep::Drop: handle.setStatus(isc::hooks::CalloutHandle::NEXT_STEP_DROP); break;
+        case NextStep::Continue: break;
         }
     } catch (const std::exception& e) {
         log_callout_failure(hook, e.what());

@@ -397,7 +397,7 @@ fn run(o: &Options) -> Result<(), String> {
         let x = exchange_name(f);
         println!();
         println!(
-            "{} ({x} exchanges per second; \"{x}/s\" counts only what the hook kept up with, see README \"Benchmark\")",
+            "{} ({x} exchanges per second; \"{x}/s\" counts only what the hook kept up with, see docs/benchmark.md)",
             match f {
                 Family::V4 => "DHCPv4",
                 Family::V6 => "DHCPv6",

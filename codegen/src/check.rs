@@ -1,8 +1,11 @@
 //! Stage 2: validate the spec and build the model. Every error is collected, none stops the pass.
 
 use crate::error::{Diagnostic, Lines};
-use crate::model::{Argument, Each, Hook, Model, OptionSource, Release, ScriptsDirectory, Source, ValueType, Variable};
-use crate::spec::{KeaDecl, SpecFile, VariableDecl};
+use crate::model::{
+    Argument, Each, Format, Hook, Limit, Message, Model, OptionSource, Release, Scope, ScriptsDirectory, Severity, Source,
+    Unit, ValueType, Variable, MAX_MESSAGE_ARGS,
+};
+use crate::spec::{KeaDecl, LimitDecl, MessageDecl, SpecFile, VariableDecl};
 use std::collections::{BTreeMap, BTreeSet};
 use toml::Spanned;
 
@@ -15,8 +18,12 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     fn error<T>(&mut self, at: &Spanned<T>, item: String, message: String) {
-        let line = self.lines.line(at.span().start);
+        let line = self.line(at);
         self.errors.push(Diagnostic { line, item, message });
+    }
+
+    fn line<T>(&self, at: &Spanned<T>) -> usize {
+        self.lines.line(at.span().start)
     }
 
     /// The release index a `since` names (0 when absent).
@@ -59,14 +66,20 @@ fn mentions(expr: &str, ident: &str) -> bool {
     })
 }
 
-pub fn check(spec: SpecFile, lines: &Lines) -> Result<Model, Vec<Diagnostic>> {
+/// `source` names the spec file in the model (for the generated code's `#line` directives).
+pub fn check(spec: SpecFile, lines: &Lines, source: &str) -> Result<Model, Vec<Diagnostic>> {
     let mut c = Checker { lines, errors: Vec::new(), versions: Vec::new() };
     let releases = check_releases(&mut c, &spec.releases);
+    if releases.is_empty() {
+        c.errors.push(Diagnostic { line: 1, item: "spec".into(), message: "lists no Kea release: add a [[kea]] table".into() });
+    }
     let hooks = check_hooks(&mut c, &spec);
     let variables: Vec<Variable> =
         spec.variables.iter().filter_map(|v| check_variable(&mut c, &hooks, v)).collect();
     check_unique_variables(&mut c, &spec);
     let options = check_options(&mut c, &spec, &hooks);
+    let limits = check_limits(&mut c, &spec.limits);
+    let messages = check_messages(&mut c, &spec.messages, &limits);
     if !c.errors.is_empty() {
         return Err(c.errors);
     }
@@ -76,7 +89,16 @@ pub fn check(spec: SpecFile, lines: &Lines) -> Result<Model, Vec<Diagnostic>> {
             hooks[h].variables.push(index);
         }
     }
-    Ok(Model { hooks, variables, options, releases, release: None })
+    Ok(Model {
+        source: source.to_string(),
+        hooks,
+        variables,
+        options,
+        releases,
+        scope: Scope::AllReleases,
+        limits,
+        messages,
+    })
 }
 
 fn check_releases(c: &mut Checker, decls: &[KeaDecl]) -> Vec<Release> {
@@ -114,7 +136,8 @@ fn check_releases(c: &mut Checker, decls: &[KeaDecl]) -> Vec<Release> {
             scripts_directory: decl.scripts_directory.as_ref().map(|d| ScriptsDirectory {
                 default: d.default.clone(),
                 env: d.env.clone(),
-                enforced: d.enforced.clone(),
+                enforced: d.enforced.get_ref().clone(),
+                enforced_line: c.line(&d.enforced),
             }),
         });
     }
@@ -226,7 +249,8 @@ fn check_hooks(c: &mut Checker, spec: &SpecFile) -> Vec<Hook> {
                 let name = n.get_ref().clone();
                 let (kea_name, since, later_types) =
                     versions.remove(name.as_str()).unwrap_or_else(|| (name.clone(), hook_since, Vec::new()));
-                Argument { name, kea_name, cpp_type: t.get_ref().clone(), later_types, since, source }
+                let type_line = c.line(t);
+                Argument { name, kea_name, cpp_type: t.get_ref().clone(), type_line, later_types, since, source }
             })
             .collect();
         if !decl.each.is_empty() {
@@ -234,6 +258,7 @@ fn check_hooks(c: &mut Checker, spec: &SpecFile) -> Vec<Hook> {
                 name: "deleted".into(),
                 kea_name: "deleted".into(),
                 cpp_type: "bool".into(),
+                type_line: 0,
                 later_types: Vec::new(),
                 since: hook_since,
                 source: Source::Deleted,
@@ -252,6 +277,7 @@ fn check_hooks(c: &mut Checker, spec: &SpecFile) -> Vec<Hook> {
                     over: e.over.get_ref().clone(),
                     name: e.name.get_ref().clone(),
                     cpp_type: e.cpp_type.get_ref().clone(),
+                    type_line: c.line(&e.cpp_type),
                     deleted: e.deleted,
                 })
                 .collect(),
@@ -282,6 +308,21 @@ fn check_variable(c: &mut Checker, hooks: &[Hook], decl: &VariableDecl) -> Optio
         );
     }
     let since = c.release(decl.since.as_ref(), &item);
+    let format = match &decl.format {
+        None => Format::Text,
+        Some(f) => match Format::ALL.iter().find(|(n, _, _)| n == f.get_ref()) {
+            Some(_) if value_type != Some(ValueType::String) => {
+                c.error(f, item.clone(), "a format applies to a string only".into());
+                Format::Text
+            }
+            Some((_, format, _)) => *format,
+            None => {
+                let known: Vec<&str> = Format::ALL.iter().map(|(n, _, _)| *n).collect();
+                c.error(f, item.clone(), format!("unknown format {:?}; expected one of {}", f.get_ref(), known.join(", ")));
+                Format::Text
+            }
+        },
+    };
     let argument = decl.argument.get_ref();
     if !hooks.iter().any(|h| h.arguments.iter().any(|a| &a.name == argument)) {
         c.error(&decl.argument, item.clone(), format!("no hook point has an argument named {argument}"));
@@ -338,6 +379,9 @@ fn check_variable(c: &mut Checker, hooks: &[Hook], decl: &VariableDecl) -> Optio
         reference: decl.reference.clone().filter(|r| !r.trim().is_empty()),
         argument: argument.clone(),
         read: decl.read.get_ref().trim().to_string(),
+        read_line: c.line(&decl.read),
+        format,
+        empty: decl.empty.as_ref().map(|e| e.trim().to_string()).filter(|e| !e.is_empty()),
         hooks: carried,
     })
 }
@@ -379,4 +423,136 @@ fn check_options(c: &mut Checker, spec: &SpecFile, hooks: &[Hook]) -> Vec<Option
         });
     }
     out
+}
+
+fn is_constant_name(s: &str) -> bool {
+    s.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
+        && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn check_limits(c: &mut Checker, decls: &[LimitDecl]) -> Vec<Limit> {
+    let mut limits: Vec<Limit> = Vec::new();
+    for decl in decls {
+        let name = decl.name.get_ref();
+        let item = format!("limit {name}");
+        if !is_constant_name(name) {
+            c.error(&decl.name, item.clone(), "a limit name is upper-case letters, digits and _ (a Rust constant)".into());
+        }
+        if limits.iter().any(|l| &l.name == name) {
+            c.error(&decl.name, item.clone(), "defined twice".into());
+        }
+        let unit = Unit::ALL.iter().find(|(n, _)| n == decl.unit.get_ref()).map(|(_, u)| *u);
+        if unit.is_none() {
+            let known: Vec<&str> = Unit::ALL.iter().map(|(n, _)| *n).collect();
+            c.error(&decl.unit, item.clone(), format!("unknown unit {:?}; expected one of {}", decl.unit.get_ref(), known.join(", ")));
+        }
+        if unit == Some(Unit::Count) && u32::try_from(*decl.value.get_ref()).is_err() {
+            c.error(&decl.value, item, "a count must fit in 32 bits".into());
+        }
+        limits.push(Limit {
+            name: name.clone(),
+            value: *decl.value.get_ref(),
+            unit: unit.unwrap_or(Unit::Count),
+            description: decl.description.trim().to_string(),
+        });
+    }
+    limits
+}
+
+/// `text` with every `{LIMIT}` replaced by that limit's value; an unknown name is an error.
+fn quote_limits(c: &mut Checker, at: &Spanned<String>, item: &str, limits: &[Limit]) -> String {
+    let text = at.get_ref().trim();
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('}') else {
+            c.error(at, item.to_string(), "an unclosed `{` (a limit is quoted as {NAME})".into());
+            return out;
+        };
+        let name = &rest[open + 1..open + close];
+        match limits.iter().find(|l| l.name == name) {
+            Some(limit) => out.push_str(&limit.text()),
+            None => {
+                let known: Vec<&str> = limits.iter().map(|l| l.name.as_str()).collect();
+                c.error(at, item.to_string(), format!("{{{name}}} is not a limit of the spec (known: {})", known.join(", ")));
+            }
+        }
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The arguments a text takes: `%1` … `%N`, each used, none beyond [`MAX_MESSAGE_ARGS`].
+fn placeholders(c: &mut Checker, at: &Spanned<String>, item: &str) -> usize {
+    let text = at.get_ref();
+    let mut used = Vec::new();
+    let bytes = text.as_bytes();
+    for (i, _) in text.match_indices('%') {
+        let digits: String = bytes[i + 1..].iter().take_while(|b| b.is_ascii_digit()).map(|&b| b as char).collect();
+        match digits.parse::<usize>() {
+            Ok(n) if n >= 1 => used.push(n),
+            _ => c.error(at, item.to_string(), "a `%` must start a placeholder %1, %2…".into()),
+        }
+    }
+    let count = used.iter().copied().max().unwrap_or(0);
+    if let Some(missing) = (1..=count).find(|n| !used.contains(n)) {
+        c.error(at, item.to_string(), format!("uses %{count} but not %{missing}: placeholders are %1 to %N, each used"));
+    }
+    if count > MAX_MESSAGE_ARGS {
+        c.error(at, item.to_string(), format!("takes {count} arguments; a message takes at most {MAX_MESSAGE_ARGS} (the bridge's `log`)"));
+    }
+    count
+}
+
+fn check_messages(c: &mut Checker, decls: &[MessageDecl], limits: &[Limit]) -> Vec<Message> {
+    let mut messages: Vec<Message> = Vec::new();
+    for decl in decls {
+        let id = decl.id.get_ref();
+        let item = format!("message {id}");
+        if !id.starts_with("KRS_") || id.len() == 4 || !is_constant_name(id) {
+            c.error(&decl.id, item.clone(), "a message id is KRS_ followed by upper-case letters, digits and _".into());
+        }
+        if let Some(first) = messages.iter().find(|m| &m.id == id) {
+            c.error(&decl.id, item.clone(), format!("defined twice (first at line {})", first.line));
+        }
+        let severity = Severity::ALL.iter().find(|(n, _)| n == decl.severity.get_ref()).map(|(_, s)| *s);
+        if severity.is_none() {
+            let known: Vec<&str> = Severity::ALL.iter().map(|(n, _)| *n).collect();
+            c.error(&decl.severity, item.clone(), format!("unknown severity {:?}; expected one of {}", decl.severity.get_ref(), known.join(", ")));
+        }
+        let debug_level = match (&decl.debug_level, severity) {
+            (Some(level), Some(Severity::Debug)) if *level.get_ref() <= 99 => *level.get_ref(),
+            (Some(level), Some(Severity::Debug)) => {
+                c.error(level, item.clone(), format!("debug-level {} is not a Kea debug level (0 to 99)", level.get_ref()));
+                0
+            }
+            (None, Some(Severity::Debug)) => {
+                c.error(&decl.severity, item.clone(), "a debug message needs its debug-level (Kea's: 0 to 99)".into());
+                0
+            }
+            (Some(level), _) => {
+                c.error(level, item.clone(), "debug-level goes with severity = \"debug\" only".into());
+                0
+            }
+            (None, _) => 0,
+        };
+        let args = placeholders(c, &decl.text, &item);
+        if decl.description.get_ref().contains('%') {
+            c.error(&decl.description, item.clone(), "a description cannot take arguments (%N)".into());
+        }
+        let text = quote_limits(c, &decl.text, &item, limits);
+        let description = quote_limits(c, &decl.description, &item, limits);
+        messages.push(Message {
+            id: id.clone(),
+            severity: severity.unwrap_or(Severity::Error),
+            debug_level,
+            text,
+            args,
+            description,
+            line: c.line(&decl.id),
+        });
+    }
+    messages
 }

@@ -1,4 +1,5 @@
-//! kea-runscript's generator: spec/spec.toml → C++ callouts, Rust environment tables, README tables.
+//! kea-runscript's generator: spec/spec.toml → C++ callouts and log catalogue, Rust tables,
+//! message ids and limits, the generated reference (docs/reference.md).
 //!
 //! A pipeline: [`spec::parse`] → [`check::check`] → [`model::Model`] → [`emit`].
 //! The spec format is documented in `codegen/SPEC.md`.
@@ -15,11 +16,20 @@ pub use model::Model;
 
 use std::path::{Path, PathBuf};
 
-/// The generated texts.
+/// The code generated for one Kea release (a model narrowed with [`Model::at`]).
 pub struct Generated {
-    pub cpp: String,
-    pub rust: String,
-    pub markdown: String,
+    /// `callouts.cc`: the callouts and the tables `load()` registers them from.
+    pub callouts: String,
+    /// `generated/messages.h`: the C++ message ids (`msg::LOADED`, …).
+    pub messages_h: String,
+    /// `messages.cc`: the catalogue Kea loads, and each message's severity.
+    pub messages_cc: String,
+    /// `env_table.rs`: hook points and variables (the config crate's `table`).
+    pub env_table: String,
+    /// `messages.rs`: the Rust message ids (the hook's `log::msg`).
+    pub messages_rs: String,
+    /// `limits.rs`: the limits (the hook's `limits`).
+    pub limits_rs: String,
 }
 
 /// Parse and check a spec given as text; `path` only names it in errors.
@@ -30,7 +40,7 @@ pub fn load_str(text: &str, path: &str) -> Result<Model, Errors> {
         let line = e.span().map(|s| lines.line(s.start)).unwrap_or(0);
         errors(vec![Diagnostic { line, item: "spec".into(), message: e.message().to_string() }])
     })?;
-    check::check(spec, &lines).map_err(errors)
+    check::check(spec, &lines, path).map_err(errors)
 }
 
 pub fn load(path: &Path) -> Result<Model, Errors> {
@@ -41,8 +51,22 @@ pub fn load(path: &Path) -> Result<Model, Errors> {
     load_str(&text, &path.display().to_string())
 }
 
-pub fn generate(model: &Model) -> Generated {
-    Generated { cpp: emit::cpp::emit(model), rust: emit::rust::emit(model), markdown: emit::markdown::emit(model) }
+/// Everything a build generates, from `model` narrowed to its release; `callouts_path` is where
+/// `callouts.cc` is written (its `#line` directives name it after each line pasted from the spec).
+pub fn generate(model: &Model, callouts_path: &str) -> Generated {
+    Generated {
+        callouts: emit::cpp::emit(model, callouts_path),
+        messages_h: emit::catalogue::header(model),
+        messages_cc: emit::catalogue::source(model),
+        env_table: emit::rust::env_table(model),
+        messages_rs: emit::rust::messages(model),
+        limits_rs: emit::rust::limits(model),
+    }
+}
+
+/// The generated reference (the tables of docs/reference.md), from the whole spec.
+pub fn reference(model: &Model) -> String {
+    emit::markdown::emit(model)
 }
 
 /// The directory of the Kea headers to build against: `$KEA_INCLUDE`, else `/usr/include/kea`.
@@ -81,15 +105,20 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("codegen/ has a parent").to_path_buf()
 }
 
-pub const README_BEGIN: &str =
-    "<!-- BEGIN GENERATED from spec/spec.toml: edit the spec, then run `cargo run -p kea-runscript-codegen -- readme` -->";
-pub const README_END: &str = "<!-- END GENERATED -->";
+/// The page the generated reference tables live in, relative to the workspace root.
+pub const GENERATED_DOC: &str = "docs/reference.md";
+/// The command that rewrites [`GENERATED_DOC`]'s generated block.
+pub const GENERATED_COMMAND: &str = "cargo run -p kea-runscript-codegen -- docs";
+pub const GENERATED_BEGIN: &str =
+    "<!-- BEGIN GENERATED from spec/spec.toml: edit the spec, then run `cargo run -p kea-runscript-codegen -- docs` -->";
+pub const GENERATED_END: &str = "<!-- END GENERATED -->";
 
-/// README text with the generated block replaced by `tables`; `None` when the markers are missing.
-pub fn splice_readme(readme: &str, tables: &str) -> Option<String> {
-    let begin = readme.find(README_BEGIN)? + README_BEGIN.len();
-    let end = begin + readme[begin..].find(README_END)?;
-    Some(format!("{}\n{}\n{}", &readme[..begin], tables.trim_end(), &readme[end..]))
+/// `doc` (the text of [`GENERATED_DOC`]) with the block between [`GENERATED_BEGIN`] and
+/// [`GENERATED_END`] replaced by `tables`; `None` when the markers are missing.
+pub fn splice_generated(doc: &str, tables: &str) -> Option<String> {
+    let begin = doc.find(GENERATED_BEGIN)? + GENERATED_BEGIN.len();
+    let end = begin + doc[begin..].find(GENERATED_END)?;
+    Some(format!("{}\n{}\n{}", &doc[..begin], tables.trim_end(), &doc[end..]))
 }
 
 /// Write `contents` to `path` only when they differ, so that nothing rebuilds for nothing.

@@ -26,16 +26,168 @@ impl ValueType {
     }
 }
 
+/// The shape of a non-empty `string` value (spec: `format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Any bytes.
+    Text,
+    Ipv4,
+    Ipv6,
+    /// `aa:bb:cc:dd:ee:ff`.
+    Mac,
+    /// `192.0.2.0/24`.
+    Prefix4,
+    /// `2001:db8::/56`.
+    Prefix6,
+    /// Colon-separated hex bytes (a DUID, a client id as Kea prints it).
+    ColonHex,
+    /// Decimal codes, comma-separated: `1,3,6,15`.
+    CodeList,
+}
+
+impl Format {
+    /// Spec name, Rust variant, how the docs say it.
+    pub const ALL: [(&'static str, Format, &'static str); 8] = [
+        ("text", Format::Text, ""),
+        ("ipv4", Format::Ipv4, "IPv4 address"),
+        ("ipv6", Format::Ipv6, "IPv6 address"),
+        ("mac", Format::Mac, "MAC address"),
+        ("prefix4", Format::Prefix4, "IPv4 prefix/length"),
+        ("prefix6", Format::Prefix6, "IPv6 prefix/length"),
+        ("colon-hex", Format::ColonHex, "colon-separated hex"),
+        ("code-list", Format::CodeList, "comma-separated codes"),
+    ];
+
+    pub fn variant(self) -> &'static str {
+        match self {
+            Format::Text => "Text",
+            Format::Ipv4 => "Ipv4",
+            Format::Ipv6 => "Ipv6",
+            Format::Mac => "Mac",
+            Format::Prefix4 => "Prefix4",
+            Format::Prefix6 => "Prefix6",
+            Format::ColonHex => "ColonHex",
+            Format::CodeList => "CodeList",
+        }
+    }
+
+    pub fn docs(self) -> &'static str {
+        Self::ALL.iter().find(|(_, f, _)| *f == self).map(|(_, _, d)| *d).unwrap_or("")
+    }
+}
+
+/// Which releases a model holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The whole spec: every release's items, each with its `since` (what the docs show).
+    AllReleases,
+    /// Narrowed by [`Model::at`] to what one release (an index into `releases`) has, renumbered
+    /// (what the C++ and Rust of a build are generated from).
+    Release(usize),
+}
+
 #[derive(Debug, Clone)]
 pub struct Model {
+    /// The spec file's path as it was loaded: `#line` directives in the generated C++ name it.
+    pub source: String,
     pub hooks: Vec<Hook>,
     pub variables: Vec<Variable>,
     pub options: Vec<OptionSource>,
     /// The Kea releases of the spec, oldest first; `since` fields are indices here.
     pub releases: Vec<Release>,
-    /// The release this model was narrowed to ([`Model::at`]); `None`: every release's items.
-    pub release: Option<usize>,
+    pub scope: Scope,
+    pub limits: Vec<Limit>,
+    pub messages: Vec<Message>,
 }
+
+/// A bound of the library's behaviour (`[[limit]]`), a constant in the Rust code and a value in
+/// the texts that quote it.
+#[derive(Debug, Clone)]
+pub struct Limit {
+    pub name: String,
+    pub value: u64,
+    pub unit: Unit,
+    pub description: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// A number of things (lines, events): `u32`.
+    Count,
+    /// A size: `usize`.
+    Bytes,
+    /// A duration in milliseconds: `std::time::Duration`.
+    Millis,
+}
+
+impl Unit {
+    pub const ALL: [(&'static str, Unit); 3] = [("count", Unit::Count), ("bytes", Unit::Bytes), ("ms", Unit::Millis)];
+}
+
+impl Limit {
+    /// The value as texts quote it: `100`, `64 KiB`, `512 bytes`, `1 s`, `100 ms`.
+    pub fn text(&self) -> String {
+        let v = self.value;
+        match self.unit {
+            Unit::Count => v.to_string(),
+            Unit::Bytes if v >= 1024 && v.is_multiple_of(1024) => format!("{} KiB", v / 1024),
+            Unit::Bytes => format!("{v} bytes"),
+            Unit::Millis if v >= 1000 && v.is_multiple_of(1000) => format!("{} s", v / 1000),
+            Unit::Millis => format!("{v} ms"),
+        }
+    }
+}
+
+/// One log message (`[[message]]`).
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// `KRS_…`, Kea's `MessageID`.
+    pub id: String,
+    pub severity: Severity,
+    /// With [`Severity::Debug`]: Kea's debug level.
+    pub debug_level: u32,
+    /// The text with `%1`, `%2` for the arguments; limits already written in.
+    pub text: String,
+    /// How many arguments (`%1` … `%N`) the text takes.
+    pub args: usize,
+    /// Limits already written in.
+    pub description: String,
+    /// Its line in the spec, for the generated code's comments.
+    pub line: usize,
+}
+
+impl Message {
+    /// The name of the generated constants (Rust and C++): the id without `KRS_`.
+    pub fn constant(&self) -> &str {
+        self.id.strip_prefix("KRS_").unwrap_or(&self.id)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+impl Severity {
+    pub const ALL: [(&'static str, Severity); 4] =
+        [("error", Severity::Error), ("warn", Severity::Warn), ("info", Severity::Info), ("debug", Severity::Debug)];
+
+    /// As Kea's log shows it.
+    pub fn upper(self) -> &'static str {
+        match self {
+            Severity::Error => "ERROR",
+            Severity::Warn => "WARN",
+            Severity::Info => "INFO",
+            Severity::Debug => "DEBUG",
+        }
+    }
+}
+
+/// At most this many arguments per message: the bridge's `log` passes two strings.
+pub const MAX_MESSAGE_ARGS: usize = 2;
 
 /// One Kea release (`[[kea]]`).
 #[derive(Debug, Clone)]
@@ -56,6 +208,8 @@ pub struct ScriptsDirectory {
     pub default: String,
     pub env: String,
     pub enforced: String,
+    /// The spec line of `enforced`.
+    pub enforced_line: usize,
 }
 
 /// Options of a packet argument exported on request (`options` parameter) as `<prefix><code>`.
@@ -98,6 +252,8 @@ pub struct Argument {
     pub kea_name: String,
     /// The C++ type in the first release that has the argument.
     pub cpp_type: String,
+    /// The spec line of its type (0: not from the spec), for `#line` before the pasted type.
+    pub type_line: usize,
     /// Later types: from release `.0` on, `.1`, in release order.
     pub later_types: Vec<(usize, String)>,
     /// The first release that passes it at this hook point.
@@ -123,6 +279,8 @@ pub struct Each {
     pub over: String,
     pub name: String,
     pub cpp_type: String,
+    /// The spec line of `type`.
+    pub type_line: usize,
     pub deleted: bool,
 }
 
@@ -149,6 +307,12 @@ pub struct Variable {
     pub argument: String,
     /// C++ expression reading the value; the argument is in scope under its own name.
     pub read: String,
+    /// The spec line of `read`, for the `#line` directive before the pasted expression.
+    pub read_line: usize,
+    /// The shape of a non-empty value.
+    pub format: Format,
+    /// When the value is empty; `None`: never.
+    pub empty: Option<String>,
     /// Hook points carrying this variable, in spec order.
     pub hooks: Vec<usize>,
 }
@@ -204,12 +368,20 @@ impl Model {
             }
             variables.push(Variable { hooks: carried, since: 0, ..var.clone() });
         }
-        Model { hooks, variables, options: self.options.clone(), releases: self.releases.clone(), release: Some(release) }
+        Model { hooks, variables, scope: Scope::Release(release), ..self.clone() }
     }
 
-    /// The release the model was narrowed to, or the oldest.
-    pub fn current_release(&self) -> Option<&Release> {
-        self.releases.get(self.release.unwrap_or(0))
+    /// The release a model narrowed by [`Model::at`] is for; `None` for the whole spec.
+    pub fn release(&self) -> Option<&Release> {
+        match self.scope {
+            Scope::Release(r) => self.releases.get(r),
+            Scope::AllReleases => None,
+        }
+    }
+
+    /// The newest release of the spec (the checker makes sure there is one).
+    pub fn newest(&self) -> usize {
+        self.releases.len().saturating_sub(1)
     }
 
     pub fn hook(&self, name: &str) -> Option<&Hook> {

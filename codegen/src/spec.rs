@@ -16,6 +16,40 @@ pub struct SpecFile {
     pub options: Vec<OptionsDecl>,
     #[serde(default, rename = "kea")]
     pub releases: Vec<KeaDecl>,
+    #[serde(default, rename = "limit")]
+    pub limits: Vec<LimitDecl>,
+    #[serde(default, rename = "message")]
+    pub messages: Vec<MessageDecl>,
+}
+
+/// `[[limit]]`: a bound of the library's behaviour that a message or the docs quote; the Rust
+/// code uses the generated constant, so the text and the behaviour cannot part.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitDecl {
+    /// An upper-case Rust constant name, e.g. `LINES_PER_RUN`; texts quote it as `{LINES_PER_RUN}`.
+    pub name: Spanned<String>,
+    pub value: Spanned<u64>,
+    /// `count`, `bytes` or `ms`.
+    pub unit: Spanned<String>,
+    pub description: String,
+}
+
+/// `[[message]]`: one entry of the library's log catalogue (Kea's `MessageID`s).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct MessageDecl {
+    /// `KRS_` followed by upper-case letters, digits and `_`.
+    pub id: Spanned<String>,
+    /// `error`, `warn`, `info` or `debug`.
+    pub severity: Spanned<String>,
+    /// Kea's debug level (0 to 99), with `severity = "debug"` only.
+    #[serde(default)]
+    pub debug_level: Option<Spanned<u32>>,
+    /// The logged text: `%1`, `%2` are the arguments the code passes; `{LIMIT}` a limit's value.
+    pub text: Spanned<String>,
+    /// What it means, for the docs; may quote `{LIMIT}` too.
+    pub description: Spanned<String>,
 }
 
 /// `[[kea]]`: one Kea release the hook builds against, oldest first. `since` keys elsewhere name
@@ -46,7 +80,7 @@ pub struct KeaDecl {
 pub struct ScriptsDirectoryDecl {
     pub default: String,
     pub env: String,
-    pub enforced: String,
+    pub enforced: Spanned<String>,
 }
 
 /// `[[options]]`: a packet argument whose options the `options` parameter exports, as
@@ -136,6 +170,12 @@ pub struct VariableDecl {
     pub argument: Spanned<String>,
     pub read: Spanned<String>,
     pub hooks: Spanned<Vec<Spanned<String>>>,
+    /// The shape of a non-empty `string` value (`ipv4`, `mac`, …), for the docs and the tests.
+    #[serde(default)]
+    pub format: Option<Spanned<String>>,
+    /// When the value is empty (e.g. "the client sent no host name"); absent: never empty.
+    #[serde(default)]
+    pub empty: Option<String>,
     /// The first Kea release with this value; absent: every release.
     #[serde(default)]
     pub since: Option<Spanned<String>>,

@@ -93,7 +93,7 @@ fn each_release_gets_its_own_hook_points_variables_and_types() {
     assert_eq!(names(&v22, "pkt4_send"), Vec::<String>::new());
     assert_eq!(names(&v22, "lease4_select"), ["KEA_SUBNET4", "KEA_LEASE4_ADDRESS"]);
     assert!(v22.variable("KEA_LEASE4_POOL_ID").is_none());
-    let cpp = kea_runscript_codegen::generate(&v22).cpp;
+    let cpp = kea_runscript_codegen::generate(&v22, "callouts.cc").callouts;
     assert!(cpp.contains("isc::dhcp::Subnet4Ptr subnet4{};"), "{cpp}");
     assert!(!cpp.contains("subnet4\", subnet4);\n        isc::dhcp::Pkt4Ptr"), "pkt4_send reads no subnet on 2.2");
     assert!(cpp.contains("return false;"), "no script path rule on 2.2");
@@ -102,20 +102,20 @@ fn each_release_gets_its_own_hook_points_variables_and_types() {
     let v26 = model.at(1);
     assert_eq!(names(&v26, "pkt4_send"), ["KEA_SUBNET4"]);
     assert_eq!(names(&v26, "lease4_offer"), ["KEA_LEASE4_ADDRESS", "KEA_LEASE4_POOL_ID"]);
-    let cpp = kea_runscript_codegen::generate(&v26).cpp;
+    let cpp = kea_runscript_codegen::generate(&v26, "callouts.cc").callouts;
     assert!(cpp.contains("handle.getArgument(\"new_lease4\", lease4);"), "{cpp}");
 
     let v30 = model.at(2);
-    let generated = kea_runscript_codegen::generate(&v30);
-    assert!(generated.cpp.contains("isc::dhcp::ConstSubnet4Ptr subnet4{};"), "{}", generated.cpp);
-    assert!(!generated.cpp.contains("isc::dhcp::Subnet4Ptr subnet4{}"));
-    assert!(generated.cpp.contains("#include <util/filesystem.h>"));
-    assert!(generated.cpp.contains("return check();"));
-    assert!(generated.rust.contains("version: \"3.0\""), "{}", generated.rust);
-    assert!(generated.rust.contains("env: \"KEA_HOOK_SCRIPTS_PATH\""), "{}", generated.rust);
+    let generated = kea_runscript_codegen::generate(&v30, "callouts.cc");
+    assert!(generated.callouts.contains("isc::dhcp::ConstSubnet4Ptr subnet4{};"), "{}", generated.callouts);
+    assert!(!generated.callouts.contains("isc::dhcp::Subnet4Ptr subnet4{}"));
+    assert!(generated.callouts.contains("#include <util/filesystem.h>"));
+    assert!(generated.callouts.contains("return check();"));
+    assert!(generated.env_table.contains("version: \"3.0\""), "{}", generated.env_table);
+    assert!(generated.env_table.contains("env: \"KEA_HOOK_SCRIPTS_PATH\""), "{}", generated.env_table);
 
-    // README tables come from the whole model and say from which release.
-    let md = kea_runscript_codegen::generate(&model).markdown;
+    // The reference's tables come from the whole model and say from which release.
+    let md = kea_runscript_codegen::reference(&model);
     assert!(md.contains("| `lease4_offer` | d | yes | 2.6+ |"), "{md}");
     assert!(md.contains("`KEA_SUBNET4` (2.6+)"), "{md}");
     assert!(md.contains("| `KEA_LEASE4_POOL_ID` | int | d |  | 2.6+ |"), "{md}");

@@ -3,6 +3,12 @@
 use kea_runscript_codegen::load_str;
 
 const HOOKS: &str = r#"
+[[kea]]
+version = "2.2"
+hooks-version = 20200
+debian = "bookworm"
+libraries = ["kea-dhcp++"]
+
 [[hook]]
 name = "pkt4_receive"
 family = 4
@@ -150,7 +156,27 @@ fn each_makes_the_element_an_argument_for_variables() {
     let model = load_str(&format!("{HOOKS}{extra}{vars}"), "spec.toml").unwrap();
     assert_eq!(model.hook("leases4_committed").unwrap().variables, vec![0, 1]);
     assert_eq!(model.hook("lease4_expire").unwrap().variables, vec![0]);
-    let cpp = kea_runscript_codegen::generate(&model).cpp;
+    let cpp = kea_runscript_codegen::generate(&model.at(0), "callouts.cc").callouts;
     assert!(cpp.contains("for (const isc::dhcp::Lease4Ptr& lease4 : *leases4)"), "{cpp}");
     assert!(cpp.contains("put_bool(event, var::KEA_LEASE_DELETED, deleted);"), "{cpp}");
+}
+
+#[test]
+fn format_and_empty() {
+    let ok = variable("KEA_LEASE4_ADDRESS", "string", "lease4", "lease4->addr_.toText()", r#"["lease4_expire"]"#)
+        .replace("description = \"d\"\n", "description = \"d\"\nformat = \"ipv4\"\nempty = \"never, really \"\n");
+    let model = load_str(&format!("{HOOKS}{ok}"), "spec.toml").unwrap_or_else(|e| panic!("{e}"));
+    let var = model.variable("KEA_LEASE4_ADDRESS").unwrap();
+    assert_eq!(var.format, kea_runscript_codegen::model::Format::Ipv4);
+    assert_eq!(var.empty.as_deref(), Some("never, really"));
+
+    let bad = variable("KEA_A", "int", "lease4", "1 + lease4->valid_lft_", r#"["lease4_expire"]"#)
+        .replace("description = \"d\"\n", "description = \"d\"\nformat = \"ipv4\"\n")
+        + &variable("KEA_B", "string", "lease4", "lease4->hostname_", r#"["lease4_expire"]"#)
+            .replace("description = \"d\"\n", "description = \"d\"\nformat = \"email\"\n");
+    let e = errors(&bad);
+    let a = line_of(&bad, "format = \"ipv4\"", 0);
+    let b = line_of(&bad, "format = \"email\"", 0);
+    assert!(e.contains(&format!("spec.toml:{a}: variable KEA_A: a format applies to a string only")), "{e}");
+    assert!(e.contains(&format!("spec.toml:{b}: variable KEA_B: unknown format \"email\"; expected one of text, ipv4")), "{e}");
 }

@@ -1,6 +1,8 @@
-//! The project's own spec: it loads, keeps the seed's contract, and README.md shows its tables.
+//! The project's own spec: it loads, keeps the seed's contract, and docs/reference.md shows its tables.
 
-use kea_runscript_codegen::{generate, load, splice_readme, workspace_root, write_if_changed};
+use kea_runscript_codegen::{
+    generate, load, reference, splice_generated, workspace_root, write_if_changed, GENERATED_BEGIN, GENERATED_COMMAND, GENERATED_DOC,
+};
 
 #[test]
 fn the_spec_covers_the_seeds_hook_points_and_variables() {
@@ -60,34 +62,45 @@ fn the_spec_covers_the_seeds_hook_points_and_variables() {
 #[test]
 fn generated_cpp_and_rust_carry_the_header_and_every_hook_point() {
     let model = load(&workspace_root().join("spec/spec.toml")).unwrap();
-    let g = generate(&model);
-    assert!(g.cpp.starts_with("// @generated"));
-    assert!(g.rust.starts_with("// @generated"));
+    // The newest release has every hook point of the spec.
+    let g = generate(&model.at(model.newest()), "callouts.cc");
+    let markdown = reference(&model);
+    for text in [&g.callouts, &g.messages_h, &g.messages_cc, &g.env_table, &g.messages_rs, &g.limits_rs] {
+        assert!(text.starts_with("// @generated"), "{}", &text[..text.len().min(200)]);
+    }
     for hook in &model.hooks {
         let function = if hook.library {
             format!("void library_{}(Event& event, ", hook.name)
         } else {
             format!("int callout_{}(isc::hooks::CalloutHandle& handle)", hook.name)
         };
-        assert!(g.cpp.contains(&function), "{function} not generated");
-        assert!(g.rust.contains(&format!("name: \"{}\"", hook.name)));
-        assert!(g.markdown.contains(&format!("| `{}` |", hook.name)));
+        assert!(g.callouts.contains(&function), "{function} not generated");
+        assert!(g.env_table.contains(&format!("name: \"{}\"", hook.name)));
+        assert!(markdown.contains(&format!("| `{}` |", hook.name)));
     }
 }
 
-/// rust-analyzer's pattern: a plain `cargo test` refreshes README.md and fails when it had drifted.
+/// rust-analyzer's pattern: a plain `cargo test` refreshes docs/reference.md and fails when it had
+/// drifted.
 #[test]
-fn readme_tables_match_the_spec() {
+fn reference_tables_match_the_spec() {
     let root = workspace_root();
     let model = load(&root.join("spec/spec.toml")).unwrap();
-    let path = root.join("README.md");
-    let readme = std::fs::read_to_string(&path).expect("README.md");
-    let fresh = splice_readme(&readme, &generate(&model).markdown).expect("README.md has the generated-block markers");
-    if fresh != readme {
+    let path = root.join(GENERATED_DOC);
+    let doc = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{GENERATED_DOC}: {e}"));
+    let fresh = splice_generated(&doc, &reference(&model))
+        .unwrap_or_else(|| panic!("{GENERATED_DOC} lacks the generated-block markers"));
+    if fresh != doc {
         write_if_changed(&path, &fresh).unwrap();
         panic!(
-            "README.md's generated tables were out of date with spec/spec.toml and have been rewritten; \
-             review and commit README.md (the same as `cargo run -p kea-runscript-codegen -- readme`)."
+            "{GENERATED_DOC}'s generated tables were out of date with spec/spec.toml and have been rewritten; \
+             review and commit {GENERATED_DOC} (the same as `{GENERATED_COMMAND}`)."
         );
     }
+}
+
+/// The marker in the page names the command that rewrites it.
+#[test]
+fn the_marker_names_the_command() {
+    assert!(GENERATED_BEGIN.contains(&format!("`{GENERATED_COMMAND}`")), "{GENERATED_BEGIN}");
 }

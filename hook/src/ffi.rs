@@ -1,35 +1,15 @@
-//! The cxx bridge between the Rust runtime and the C++ shim (shim/entry.cc, shim/glue.h) and the
-//! generated callouts.
+//! The cxx bridge between the Rust runtime and the C++ shim (shim/entry.cc, shim/log.cc,
+//! shim/glue.h) and the generated callouts.
 
 #[cxx::bridge(namespace = "kea_runscript")]
 pub mod bridge {
-    /// This library's log catalogue; the message texts and IDs are in shim/entry.cc.
-    #[repr(u8)]
-    enum LogMsg {
-        Loaded,
-        LoadFailed,
-        Unloaded,
-        CalloutFailed,
-        SpawnFailed,
-        ScriptExit,
-        ScriptSignaled,
-        StatusLost,
-        InternalError,
-        ScriptTimeout,
-        ScriptKilled,
-        ScriptStdout,
-        ScriptStderr,
-        OutputSuppressed,
-        QueueFull,
-        ExitStatusAction,
-        UnloadDiscarded,
-        WorkerStarted,
-        WorkerExited,
-        WorkerRestarted,
-        WorkerStopped,
-        WorkerQueueFull,
-        WorkerNoReply,
-        WorkerAction,
+    /// What a callout tells Kea to do next (`CalloutHandle::NextStep`), ordered so that the
+    /// strongest of several scripts' answers wins: drop over skip over continue.
+    #[derive(Debug, PartialOrd, Ord)]
+    enum NextStep {
+        Continue,
+        Skip,
+        Drop,
     }
 
     extern "Rust" {
@@ -42,7 +22,7 @@ pub mod bridge {
         /// Option codes the `options` parameter asks for.
         fn wanted_options(self: &Event) -> &[u16];
         fn put_option(self: &mut Event, prefix: &str, code: u16, payload: &[u8]);
-        fn dispatch(event: Box<Event>) -> u8;
+        fn dispatch(event: Box<Event>) -> NextStep;
         fn hook_enabled(hook: u16) -> bool;
         fn configure(parameters_json: &str, family: i32) -> Result<String>;
         fn shutdown();
@@ -56,7 +36,9 @@ pub mod bridge {
         fn script_paths_enforced() -> bool;
         unsafe fn shim_load(handle: *mut LibraryHandle) -> i32;
         fn shim_unload();
-        fn log(msg: LogMsg, arg1: &str, arg2: &str);
+        /// Message `id` of the generated catalogue (`log::msg`), with its arguments; call it
+        /// through [`crate::log::log`], which checks their number.
+        fn log_message(id: u16, arg1: &str, arg2: &str);
     }
 }
 

@@ -1,5 +1,6 @@
 //! kea-runscript: a Kea hook library that runs an operator's program at Kea's hook points, with
-//! everything Kea knows there as `KEA_*` environment variables.
+//! everything Kea knows there as `KEA_*` environment variables (spawn mode) or as JSON lines to
+//! one long-running program (worker mode).
 //!
 //! Kea finds `version`, `load`, `unload` and `multi_threading_compatible` here by name; the
 //! callouts themselves are generated C++ (from spec/spec.toml), registered in `load()`.
@@ -9,13 +10,17 @@ mod event;
 #[cfg(test)]
 mod event_bench;
 mod ffi;
+mod limits;
+mod log;
 mod output;
-mod poll;
+mod process;
+mod queue;
 mod runtime;
-mod spawn;
-mod supervisor;
-mod worker;
+mod spawn_mode;
+mod thread;
+mod worker_mode;
 
+use log::{log, msg};
 use std::os::raw::c_int;
 use std::panic::catch_unwind;
 
@@ -42,6 +47,6 @@ pub unsafe extern "C" fn load(handle: *mut ffi::bridge::LibraryHandle) -> c_int 
 pub extern "C" fn unload() -> c_int {
     // The `unload` scripts, then the runtime stopped (shim/entry.cc).
     ffi::bridge::shim_unload();
-    ffi::bridge::log(ffi::bridge::LogMsg::Unloaded, "no script, thread or descriptor of the library left", "");
+    log(msg::UNLOADED, ["no script, thread or descriptor of the library left"]);
     0
 }

@@ -1,13 +1,62 @@
-//! Scripts' stdout and stderr, turned into Kea log lines with bounds: a line is cut at
-//! [`MAX_LINE`] bytes, a run logs at most [`LINES_PER_RUN`] lines, and all runs of one configured
-//! script together at most [`LINES_PER_SECOND`]. What is not logged is read and counted, never buffered: a script
-//! printing a gigabyte costs reading time, not memory or disk.
+//! A child's stdout and stderr (a run's or a worker's), read and turned into lines with bounds:
+//! a line is cut at [`MAX_LINE`] bytes, a run logs at most [`LINES_PER_RUN`] lines, and all runs
+//! of one configured script together at most [`LINES_PER_SECOND`] (limits of spec/spec.toml).
+//! What is not logged is read and counted, never buffered: a script printing a gigabyte costs
+//! reading time, not memory or disk.
 
+pub use crate::limits::{LINES_PER_RUN, LINES_PER_SECOND, MAX_LINE};
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-pub const MAX_LINE: usize = 512;
-pub const LINES_PER_RUN: u32 = 100;
-pub const LINES_PER_SECOND: u32 = 200;
+/// One output stream of a child, read without blocking.
+pub struct Stream {
+    fd: OwnedFd,
+    /// stderr (else stdout).
+    pub stderr: bool,
+    lines: LineSplitter,
+}
+
+impl Stream {
+    /// A child's stdout and stderr, in that order.
+    pub fn pair(stdout: OwnedFd, stderr: OwnedFd) -> Vec<Stream> {
+        vec![
+            Stream { fd: stdout, stderr: false, lines: LineSplitter::default() },
+            Stream { fd: stderr, stderr: true, lines: LineSplitter::default() },
+        ]
+    }
+
+    /// The descriptor to poll for input.
+    pub fn fd(&self) -> &OwnedFd {
+        &self.fd
+    }
+
+    /// Read what the stream has now, at most 16 × 16 KiB per call (so that one flooding child
+    /// cannot starve the others), `line(text, cut)` getting each complete line. Returns false at
+    /// the end of the stream (or an error), after the last line without newline.
+    pub fn read(&mut self, line: &mut impl FnMut(&[u8], bool)) -> bool {
+        let mut buf = [0u8; 16384];
+        for _ in 0..16 {
+            // SAFETY: reads into our buffer from our own non-blocking descriptor.
+            let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            if n > 0 {
+                self.lines.feed(&buf[..n as usize], line);
+                continue;
+            }
+            let open = n < 0 && matches!(io::Error::last_os_error().raw_os_error(), Some(libc::EAGAIN | libc::EINTR));
+            if !open {
+                self.lines.finish(line);
+            }
+            return open;
+        }
+        true
+    }
+
+    /// Close the stream, `line` getting its last line without newline.
+    pub fn close(mut self, line: &mut impl FnMut(&[u8], bool)) {
+        self.lines.finish(line);
+    }
+}
 
 /// Splits one stream into lines.
 #[derive(Default)]

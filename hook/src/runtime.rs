@@ -2,31 +2,29 @@
 
 use crate::environ::Environment;
 use crate::event::Event;
-use crate::ffi::bridge::{log, LogMsg};
-use crate::spawn::{self, Deadline, Outcome};
-use crate::supervisor::{report_deadline, Supervisor};
-use crate::worker::WorkerHandle;
+use crate::ffi::bridge::NextStep;
+use crate::log::{log, msg, Message};
+use crate::spawn_mode::SpawnScript;
+use crate::worker_mode::Worker;
 use kea_runscript_config::table::{HookPoint, HOOK_POINTS};
 use kea_runscript_config::{self as config, Action, Mode, Script};
 use std::ffi::CString;
-use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, RwLock};
-use std::time::Instant;
 
 /// A configured script and the thread that serves it.
 enum Runner {
     /// `"mode": "spawn"`: a run per event; the thread runs the background ones.
-    Spawn(Supervisor),
+    Spawn(SpawnScript),
     /// `"mode": "worker"`: one long-running process, fed by the thread.
-    Worker(WorkerHandle),
+    Worker(Worker),
 }
 
 impl Runner {
     fn start(script: Script, extra_env: &[CString]) -> std::io::Result<Runner> {
         match script.mode {
-            Mode::Spawn => Supervisor::start(script).map(Runner::Spawn),
-            Mode::Worker => WorkerHandle::start(script, Environment::from(extra_env)).map(Runner::Worker),
+            Mode::Spawn => SpawnScript::start(script).map(Runner::Spawn),
+            Mode::Worker => Worker::start(script, Environment::from(extra_env)).map(Runner::Worker),
         }
     }
 }
@@ -97,23 +95,19 @@ pub fn new_event(hook: u16) -> Box<Event> {
     Box::new(Event::new(hook, wanted))
 }
 
-/// What the callout tells Kea (`CalloutHandle::NextStep`): 0 continue, 1 skip, 2 drop.
-pub const CONTINUE: u8 = 0;
-pub const SKIP: u8 = 1;
-pub const DROP: u8 = 2;
-
 /// Run the scripts of one hook point, in configuration order. Never panics across the FFI
 /// boundary; blocks only for waited-for scripts (and library hook points), each at most its
-/// `timeout-ms` plus two short graces. Returns the strongest next step their exit statuses asked.
-pub fn dispatch(event: Box<Event>) -> u8 {
+/// `timeout-ms` plus two short graces. Returns the strongest next step their exit statuses (or
+/// their workers' replies) asked for.
+pub fn dispatch(event: Box<Event>) -> NextStep {
     let result = catch_unwind(AssertUnwindSafe(|| {
-        let Some(runtime) = current() else { return CONTINUE };
-        let Some(hook) = event.hook() else { return CONTINUE };
-        let Some(scripts) = runtime.by_hook.get(event.hook_id() as usize) else { return CONTINUE };
+        let Some(runtime) = current() else { return NextStep::Continue };
+        let Some(hook) = event.hook() else { return NextStep::Continue };
+        let Some(scripts) = runtime.by_hook.get(event.hook_id() as usize) else { return NextStep::Continue };
         // Each rendered once, if some script needs it: the environment for runs, the line for workers.
         let mut env: Option<Environment> = None;
         let mut line: Option<Vec<u8>> = None;
-        let mut next = CONTINUE;
+        let mut next = NextStep::Continue;
         for &index in scripts {
             match &runtime.scripts[index] {
                 Runner::Spawn(script) => {
@@ -121,7 +115,10 @@ pub fn dispatch(event: Box<Event>) -> u8 {
                     // `load` and `unload` are always waited for: an unload script must end before
                     // the library does.
                     if script.script().wait || hook.library {
-                        next = next.max(run_waited(script, hook, env));
+                        if let Some(code) = script.run_waited(hook.name, env) {
+                            let action = script.script().exit_status[code as usize];
+                            next = next.max(next_step(action, hook, msg::EXIT_STATUS_ACTION, &format!("exit status {code}")));
+                        }
                     } else {
                         script.submit(hook.name, env.clone());
                     }
@@ -130,7 +127,7 @@ pub fn dispatch(event: Box<Event>) -> u8 {
                     let line = line.get_or_insert_with(|| event.json_line()).clone();
                     if worker.script().wait {
                         let reply = worker.request(line).unwrap_or(Action::Continue);
-                        next = next.max(next_step(reply, hook, LogMsg::WorkerAction, "reply"));
+                        next = next.max(next_step(reply, hook, msg::WORKER_ACTION, "reply"));
                     } else {
                         worker.submit(line);
                     }
@@ -140,57 +137,20 @@ pub fn dispatch(event: Box<Event>) -> u8 {
         next
     }));
     result.unwrap_or_else(|_| {
-        log(LogMsg::InternalError, "panic while running the script", "");
-        CONTINUE
+        log(msg::INTERNAL_ERROR, ["panic while running the script", ""]);
+        NextStep::Continue
     })
 }
 
-fn run_waited(script: &Supervisor, hook: &'static HookPoint, env: &Environment) -> u8 {
-    let config = script.script();
-    let child = match spawn::spawn(&config.script, hook.name, env) {
-        Ok(child) => child,
-        Err(e) => {
-            log(LogMsg::SpawnFailed, hook.name, &e.to_string());
-            return CONTINUE;
-        }
-    };
-    let process = child.process;
-    let watch: Option<OwnedFd> = process.pidfd.as_ref().and_then(|fd| fd.as_fd().try_clone_to_owned().ok());
-    script.adopt_output(hook.name, process.pid, watch, [child.stdout, child.stderr]);
-
-    let mut deadline = Deadline::new(config.timeout);
-    let outcome = loop {
-        if let Some(outcome) = spawn::wait_until(&process, deadline.due()) {
-            break outcome;
-        }
-        let pid = process.pid;
-        if !deadline.step(pid, Instant::now(), |stage, elapsed| report_deadline(hook.name, pid, stage, elapsed)) {
-            break Outcome::Lost;
-        }
-    };
-    report(hook.name, process.pid, &outcome);
-    let Outcome::Exited(code) = outcome else { return CONTINUE };
-    next_step(config.exit_status[code as usize], hook, LogMsg::ExitStatusAction, &format!("exit status {code}"))
-}
-
 /// Kea's next step for what a script asked (its exit status through `exit-status`, or a worker's
-/// reply), where Kea acts on it at this hook point; logged (`msg`, at debug level) when not continue.
-fn next_step(action: Action, hook: &HookPoint, msg: LogMsg, why: &str) -> u8 {
+/// reply), where Kea acts on it at this hook point; logged (`message`, at debug level) when not
+/// continue.
+fn next_step(action: Action, hook: &HookPoint, message: Message<2>, why: &str) -> NextStep {
     let (next, word) = match action {
-        Action::Skip if hook.skip => (SKIP, "skip"),
-        Action::Drop if hook.drop => (DROP, "drop"),
-        _ => return CONTINUE,
+        Action::Skip if hook.skip => (NextStep::Skip, "skip"),
+        Action::Drop if hook.drop => (NextStep::Drop, "drop"),
+        _ => return NextStep::Continue,
     };
-    log(msg, hook.name, &format!("{why}: {word}"));
+    log(message, [hook.name, &format!("{why}: {word}")]);
     next
-}
-
-/// Log how a script ended, when that is worth telling.
-pub fn report(hook: &str, pid: libc::pid_t, outcome: &Outcome) {
-    match outcome {
-        Outcome::Exited(0) => {}
-        Outcome::Exited(code) => log(LogMsg::ScriptExit, hook, &format!("status {code} (pid {pid})")),
-        Outcome::Signaled(sig) => log(LogMsg::ScriptSignaled, hook, &format!("signal {sig} (pid {pid})")),
-        Outcome::Lost => log(LogMsg::StatusLost, hook, &pid.to_string()),
-    }
 }

@@ -24,10 +24,13 @@ fn params(rec: &EventLog, hooks: &[&str]) -> Value {
     json!({"script": rec.script().to_string_lossy(), "wait": true, "hook-points": hooks})
 }
 
-/// The variables of a committed-lease run: the query's, the lease's and KEA_LEASE_DELETED;
-/// no subnet, response, fake-allocation or other lease family.
-fn check_committed_vars(ev: &Event, query: &[(&str, Kind)], lease: &[(&str, Kind)], v: char) {
-    for (name, kind) in query.iter().chain(lease) {
+/// The variables of a committed-lease run: the query's, the lease's (as the spec gives them
+/// there) and KEA_LEASE_DELETED; no subnet, response, fake-allocation or other lease family.
+fn check_committed_vars(ev: &Event, v: char) {
+    let query = vars_with_prefix(&ev.hook, &format!("KEA_QUERY{v}_"));
+    let lease = vars_with_prefix(&ev.hook, &format!("KEA_LEASE{v}_"));
+    assert!(!query.is_empty() && !lease.is_empty(), "{} carries the query and the lease", ev.hook);
+    for (name, kind) in query.iter().chain(&lease) {
         let value = ev.var(name);
         assert!(value.is_empty() || well_formed(*kind, value), "{name}={value:?} is not a {kind:?}: {ev}");
     }
@@ -63,7 +66,7 @@ fn leases4_committed_grant_and_release() {
     let evs = rec.events();
     assert_eq!(summary(&evs), "leases4_committed×1", "after the DORA");
     let ev = &evs[0];
-    check_committed_vars(ev, QUERY4, &lease_vars('4'), '4');
+    check_committed_vars(ev, '4');
     assert_eq!(ev.var("KEA_QUERY4_TYPE"), "DHCPREQUEST", "{ev}");
     assert_eq!(ev.var("KEA_QUERY4_HWADDR"), lease.mac, "{ev}");
     assert_eq!(ev.var("KEA_QUERY4_INTERFACE"), ns.server_if, "{ev}");
@@ -78,7 +81,7 @@ fn leases4_committed_grant_and_release() {
     let evs = rec.wait_for("the RELEASE's committed run", |evs| evs.len() >= 2);
     let evs = if evs.len() == 2 { evs } else { panic!("more than one run for one RELEASE: {}", summary(&evs)) };
     let ev = &evs[1];
-    check_committed_vars(ev, QUERY4, &lease_vars('4'), '4');
+    check_committed_vars(ev, '4');
     assert_eq!(ev.var("KEA_QUERY4_TYPE"), "DHCPRELEASE", "{ev}");
     assert_eq!(ev.var("KEA_QUERY4_CIADDR"), addr, "{ev}");
     assert_eq!(ev.var("KEA_LEASE4_ADDRESS"), addr, "{ev}");
@@ -117,7 +120,7 @@ fn leases4_committed_replaced_lease_is_given_up() {
     let evs = rec.events();
     assert_eq!(summary(&evs), "leases4_committed×3", "the second REQUEST: one run per lease");
     for ev in &evs[1..] {
-        check_committed_vars(ev, QUERY4, &lease_vars('4'), '4');
+        check_committed_vars(ev, '4');
         assert_eq!(ev.var("KEA_QUERY4_TYPE"), "DHCPREQUEST", "{ev}");
         assert_eq!(ev.var("KEA_QUERY4_HWADDR"), mac, "{ev}");
         assert_eq!(ev.var("KEA_QUERY4_CLIENT_ID"), format!("0x{}", client_id.replace(':', "").to_uppercase()), "{ev}");
@@ -150,7 +153,7 @@ fn leases6_committed_address_and_prefix() {
     let check = |evs: &[Event], query: &str, deleted: &str| {
         assert_eq!(evs.len(), 2, "one {query}, two leases: {}", summary(evs));
         for ev in evs {
-            check_committed_vars(ev, QUERY6, &lease_vars('6'), '6');
+            check_committed_vars(ev, '6');
             assert_eq!(ev.var("KEA_QUERY6_TYPE"), query, "{ev}");
             assert_eq!(hexid(ev.var("KEA_QUERY6_DUID")), duid, "{ev}");
             assert_eq!(hexid(ev.var("KEA_LEASE6_CLIENT_DUID")), duid, "{ev}");
@@ -176,8 +179,8 @@ fn leases6_committed_address_and_prefix() {
     check(&evs[2..], "RELEASE", "1");
 }
 
-/// A DECLINE gives the address up: the client found it in use and will not keep it. The README
-/// documents `KEA_LEASE_DELETED=1` for "a lease the query gave up (released, declined,
+/// A DECLINE gives the address up: the client found it in use and will not keep it. The docs
+/// (docs/configuration.md) document `KEA_LEASE_DELETED=1` for "a lease the query gave up (released, declined,
 /// replaced)". DHCPv4 (the Python client declines the address it was granted) and DHCPv6 (it
 /// declines its IA_NA address, keeping its prefix).
 #[test]
@@ -210,7 +213,7 @@ fn declined_lease_is_committed_in_the_declined_state() {
     assert_eq!(runs6[0].var("KEA_LEASE6_ADDRESS"), declined6, "{}", runs6[0]);
     // Kea 2.2 commits a declined lease (in `leases4`/`leases6`, so KEA_LEASE_DELETED=0) in the
     // `declined` state: that state, not KEA_LEASE_DELETED, tells a script the client no longer
-    // uses the address (README, "Committed leases").
+    // uses the address (docs/configuration.md, "Committed leases").
     let seen = [
         ("DHCPv4", runs4[0].var("KEA_LEASE_DELETED"), runs4[0].var("KEA_LEASE4_STATE")),
         ("DHCPv6", runs6[0].var("KEA_LEASE_DELETED"), runs6[0].var("KEA_LEASE6_STATE")),

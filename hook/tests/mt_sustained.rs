@@ -124,11 +124,9 @@ fn run(wait: bool) -> String {
         ));
     }
     let log = kea.log();
-    if log.contains(" ERROR ") {
-        problems.push(format!(
-            "Kea logged errors: {:?}",
-            log.lines().filter(|l| l.contains(" ERROR ")).take(5).collect::<Vec<_>>()
-        ));
+    let errors = kea_errors(&log);
+    if !errors.is_empty() {
+        problems.push(format!("Kea logged errors: {:?}", &errors[..errors.len().min(5)]));
     }
     assert!(
         problems.is_empty(),

@@ -28,6 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
+use json_comments::StripComments;
 use serde_json::Value;
 
 use crate::util::other;
@@ -171,7 +172,7 @@ pub struct References {
 
 /// The references of a configuration text (Kea's comments allowed); `None` if it is not JSON.
 pub fn references(text: &str) -> Option<References> {
-    let v: Value = serde_json::from_str(&kea_runscript_config::kea_file::strip_comments(text)).ok()?;
+    let v: Value = serde_json::from_reader(StripComments::new(text.as_bytes())).ok()?;
     let mut r = References::default();
     let servers = v.as_object()?;
     let abs = |v: Option<&Value>| v.and_then(Value::as_str).filter(|s| s.starts_with('/')).map(str::to_string);

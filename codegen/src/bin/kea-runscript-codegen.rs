@@ -1,6 +1,8 @@
-//! `cargo run -p kea-runscript-codegen -- readme`: rewrite README.md's generated tables from spec/spec.toml.
+//! `cargo run -p kea-runscript-codegen -- docs`: rewrite docs/reference.md's generated tables from
+//! spec/spec.toml (`readme`, the command's former name, does the same).
 //! `cargo run -p kea-runscript-codegen -- check`: validate the spec and print every error.
 
+use kea_runscript_codegen::{GENERATED_BEGIN, GENERATED_DOC, GENERATED_END};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -18,27 +20,27 @@ fn main() -> ExitCode {
             println!("spec/spec.toml: {} hook points, {} variables", model.hooks.len(), model.variables.len());
             ExitCode::SUCCESS
         }
-        "readme" => {
-            let path = root.join("README.md");
-            let readme = std::fs::read_to_string(&path).unwrap_or_default();
-            let tables = kea_runscript_codegen::generate(&model).markdown;
-            let Some(new) = kea_runscript_codegen::splice_readme(&readme, &tables) else {
-                eprintln!("README.md lacks the markers {} / {}", kea_runscript_codegen::README_BEGIN, kea_runscript_codegen::README_END);
+        "docs" | "readme" => {
+            let path = root.join(GENERATED_DOC);
+            let doc = std::fs::read_to_string(&path).unwrap_or_default();
+            let tables = kea_runscript_codegen::reference(&model);
+            let Some(new) = kea_runscript_codegen::splice_generated(&doc, &tables) else {
+                eprintln!("{GENERATED_DOC} lacks the markers {GENERATED_BEGIN} / {GENERATED_END}");
                 return ExitCode::FAILURE;
             };
             match kea_runscript_codegen::write_if_changed(&path, &new) {
                 Ok(changed) => {
-                    println!("README.md {}", if changed { "rewritten" } else { "already up to date" });
+                    println!("{GENERATED_DOC} {}", if changed { "rewritten" } else { "already up to date" });
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
-                    eprintln!("cannot write README.md: {e}");
+                    eprintln!("cannot write {GENERATED_DOC}: {e}");
                     ExitCode::FAILURE
                 }
             }
         }
         _ => {
-            eprintln!("usage: kea-runscript-codegen readme|check");
+            eprintln!("usage: kea-runscript-codegen docs|check");
             ExitCode::FAILURE
         }
     }

@@ -1,23 +1,43 @@
-//! Emit the Rust tables that turn extracted values into the script's environment.
+//! Emit the Rust side: the tables that turn extracted values into the script's environment
+//! (`env_table.rs`, for the config crate), the log catalogue's typed message ids
+//! (`messages.rs`) and the limits (`limits.rs`), for the hook.
 
-use crate::model::{Model, ValueType};
+use crate::model::{Format, Model, Unit, ValueType};
 use quote::{format_ident, quote};
 
-pub fn emit(model: &Model) -> String {
+/// The `@generated` header and the pretty-printed tokens.
+fn file(tokens: proc_macro2::TokenStream) -> String {
+    let file = syn::parse2::<syn::File>(tokens).expect("generated Rust parses");
+    let mut text = String::new();
+    for line in super::cpp::HEADER.lines() {
+        text.push_str("// ");
+        text.push_str(line);
+        text.push('\n');
+    }
+    text.push('\n');
+    text.push_str(&prettyplease::unparse(&file));
+    text
+}
+
+fn kind_variant(t: ValueType) -> &'static str {
+    match t {
+        ValueType::String => "String",
+        ValueType::Int => "Int",
+        ValueType::Bool => "Bool",
+        ValueType::Hex => "Hex",
+    }
+}
+
+/// `env_table.rs` for a model narrowed to one release ([`Model::at`]).
+pub fn env_table(model: &Model) -> String {
+    let release = model.release().expect("the tables are generated for one release: narrow the model with Model::at");
     let variables = model.variables.iter().map(|v| {
         let name = &v.name;
-        let assign = proc_macro2::Literal::byte_string(format!("{}=", v.name).as_bytes());
-        let kind = format_ident!(
-            "{}",
-            match v.value_type {
-                ValueType::String => "String",
-                ValueType::Int => "Int",
-                ValueType::Bool => "Bool",
-                ValueType::Hex => "Hex",
-            }
-        );
+        let kind = format_ident!("{}", kind_variant(v.value_type));
+        let format = format_ident!("{}", v.format.variant());
+        let may_be_empty = v.empty.is_some();
         quote! {
-            Variable { name: #name, assign: #assign, kind: Kind::#kind }
+            Variable { name: #name, kind: Kind::#kind, format: Format::#format, may_be_empty: #may_be_empty }
         }
     });
     let hooks = model.hooks.iter().map(|h| {
@@ -36,9 +56,8 @@ pub fn emit(model: &Model) -> String {
         let (prefix, family) = (&o.prefix, o.family);
         quote! { OptionSource { prefix: #prefix, family: #family } }
     });
-    let release = model.current_release();
-    let (version, hooks_version) = release.map(|r| (r.version.as_str(), r.hooks_version)).unwrap_or(("", 0));
-    let scripts_directory = match release.and_then(|r| r.scripts_directory.as_ref()) {
+    let (version, hooks_version) = (release.version.as_str(), release.hooks_version);
+    let scripts_directory = match &release.scripts_directory {
         Some(d) => {
             let (default, env) = (&d.default, &d.env);
             quote! { Some(ScriptsDirectory { default: #default, env: #env }) }
@@ -48,7 +67,24 @@ pub fn emit(model: &Model) -> String {
     let option_count = model.options.len();
     let var_count = model.variables.len();
     let hook_count = model.hooks.len();
-    let tokens = quote! {
+    let kinds = ValueType::ALL.iter().map(|(name, t)| {
+        let variant = format_ident!("{}", kind_variant(*t));
+        let doc = format!(" The spec's `{name}`.");
+        quote! { #[doc = #doc] #variant }
+    });
+    let formats = Format::ALL.iter().map(|(name, f, docs)| {
+        let variant = format_ident!("{}", f.variant());
+        let doc = if docs.is_empty() { format!(" `{name}`: any bytes.") } else { format!(" `{name}`: {docs}.") };
+        quote! { #[doc = #doc] #variant }
+    });
+    file(quote! {
+        /// How a variable's value is rendered (the spec's `type`).
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Kind { #(#kinds),* }
+        /// The shape of a non-empty `string` value (the spec's `format`): what the docs promise
+        /// and the tests check.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Format { #(#formats),* }
         /// The Kea release this build is for (spec: `[[kea]]`).
         pub static KEA: KeaRelease = KeaRelease {
             version: #version, hooks_version: #hooks_version, scripts_directory: #scripts_directory
@@ -59,15 +95,42 @@ pub fn emit(model: &Model) -> String {
         pub static HOOK_POINTS: [HookPoint; #hook_count] = [#(#hooks),*];
         /// Packets whose options the `options` parameter exports, as `<prefix><code>`.
         pub static OPTION_SOURCES: [OptionSource; #option_count] = [#(#options),*];
-    };
-    let file = syn::parse2::<syn::File>(tokens).expect("generated Rust parses");
-    let mut text = String::new();
-    for line in super::cpp::HEADER.lines() {
-        text.push_str("// ");
-        text.push_str(line);
-        text.push('\n');
-    }
-    text.push('\n');
-    text.push_str(&prettyplease::unparse(&file));
-    text
+    })
+}
+
+/// `messages.rs`: a `Message<N>` constant per message (N: its arguments), named as in C++
+/// (`msg::LOADED`), so that a call with the wrong number of arguments does not compile.
+pub fn messages(model: &Model) -> String {
+    let constants = model.messages.iter().enumerate().map(|(id, m)| {
+        let doc = format!(" `{}` ({}): \"{}\" (spec/spec.toml:{})", m.id, m.severity.upper(), m.text, m.line);
+        let name = format_ident!("{}", m.constant());
+        let (id, args) = (id as u16, m.args);
+        quote! {
+            #[doc = #doc]
+            pub const #name: Message<#args> = Message::new(#id);
+        }
+    });
+    file(quote! { #(#constants)* })
+}
+
+/// `limits.rs`: each limit as the constant the code uses, and `<NAME>_TEXT` as texts quote it.
+pub fn limits(model: &Model) -> String {
+    let constants = model.limits.iter().map(|l| {
+        let doc = format!(" {} (spec: `{}`)", l.description, l.name);
+        let name = format_ident!("{}", l.name);
+        let text_name = format_ident!("{}_TEXT", l.name);
+        let text = l.text();
+        let v = l.value;
+        let (ty, value) = match l.unit {
+            Unit::Count => (quote! { u32 }, { let v = v as u32; quote! { #v } }),
+            Unit::Bytes => (quote! { usize }, { let v = v as usize; quote! { #v } }),
+            Unit::Millis => (quote! { std::time::Duration }, quote! { std::time::Duration::from_millis(#v) }),
+        };
+        quote! {
+            #[doc = #doc]
+            pub const #name: #ty = #value;
+            pub const #text_name: &str = #text;
+        }
+    });
+    file(quote! { #(#constants)* })
 }

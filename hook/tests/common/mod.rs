@@ -1,8 +1,14 @@
-//! Shared by the real-traffic tests: where the hook is, which variables each
-//! hook point must pass (a list kept here, independent of spec/spec.toml, so
-//! that the generated code is checked against the contract), and checks.
+//! Shared by the real-traffic tests: where the hook is, which variables each hook point must
+//! pass, and checks.
+//!
+//! What a hook point must pass comes from the generated table (spec/spec.toml narrowed to the
+//! Kea release under test, `kea_runscript_config::table`): a variable added to the spec is
+//! expected by every test without editing them. The names the seed (kea-hook-runscript)
+//! documented are an external contract, checked against the spec by an independent list in
+//! codegen/tests/spec_file.rs.
 #![allow(dead_code)]
 
+use kea_runscript_config::table::{self, Format, HOOK_POINTS, VARIABLES};
 use std::collections::BTreeSet;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
@@ -16,7 +22,8 @@ pub fn hook_so() -> PathBuf {
     so
 }
 
-/// How a variable's value must look when it is not empty.
+/// How a variable's value must look when it is not empty (the spec's `type`, and `format` for a
+/// string).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Str,
@@ -39,162 +46,44 @@ pub enum Kind {
 
 use Kind::*;
 
-pub const QUERY4: &[(&str, Kind)] = &[
-    ("KEA_QUERY4_TYPE", Str),
-    ("KEA_QUERY4_INTERFACE", Str),
-    ("KEA_QUERY4_IFINDEX", Int),
-    ("KEA_QUERY4_HWADDR", Mac),
-    ("KEA_QUERY4_HWADDR_TYPE", Int),
-    ("KEA_QUERY4_HWADDR_SOURCE", Int),
-    ("KEA_QUERY4_RELAYED", Bool),
-    ("KEA_QUERY4_RELAY_HOPS", Int),
-    ("KEA_QUERY4_OPTION60", Str),
-    ("KEA_QUERY4_CIADDR", Ip4),
-    ("KEA_QUERY4_SIADDR", Ip4),
-    ("KEA_QUERY4_YIADDR", Ip4),
-    ("KEA_QUERY4_GIADDR", Ip4),
-    ("KEA_QUERY4_RAI", Hex),
-    ("KEA_QUERY4_RAI_CIRCUIT_ID", Hex),
-    ("KEA_QUERY4_RAI_REMOTE_ID", Hex),
-    ("KEA_QUERY4_CLIENT_ID", Hex),
-    ("KEA_QUERY4_HOSTNAME", Str),
-    ("KEA_QUERY4_FQDN", Str),
-    ("KEA_QUERY4_FQDN_FLAGS", Int),
-    ("KEA_QUERY4_PRL", CodeList),
-    ("KEA_QUERY4_USER_CLASS", Hex),
-    ("KEA_QUERY4_RAI_LINK_SELECTION", Ip4),
-    ("KEA_QUERY4_RAI_SUBSCRIBER_ID", Hex),
-    ("KEA_QUERY4_RAI_VENDOR", Hex),
-    ("KEA_QUERY4_RAI_RELAY_ID", Hex),
-];
-
-pub const RESPONSE4: &[(&str, Kind)] = &[
-    ("KEA_RESPONSE4_TYPE", Str),
-    ("KEA_RESPONSE4_INTERFACE", Str),
-    ("KEA_RESPONSE4_IFINDEX", Int),
-    ("KEA_RESPONSE4_HWADDR", Mac),
-    ("KEA_RESPONSE4_HWADDR_TYPE", Int),
-    ("KEA_RESPONSE4_HWADDR_SOURCE", Int),
-    ("KEA_RESPONSE4_RELAYED", Bool),
-    ("KEA_RESPONSE4_RELAY_HOPS", Int),
-    ("KEA_RESPONSE4_CIADDR", Ip4),
-    ("KEA_RESPONSE4_SIADDR", Ip4),
-    ("KEA_RESPONSE4_YIADDR", Ip4),
-    ("KEA_RESPONSE4_GIADDR", Ip4),
-];
-
-pub const SUBNET4: &[(&str, Kind)] =
-    &[("KEA_SUBNET4", Prefix4), ("KEA_SUBNET4_PREFIX", Ip4), ("KEA_SUBNET4_PREFIXLEN", Int), ("KEA_SUBNET4_ID", Int)];
-
-pub const LEASE4: &[(&str, Kind)] = &[
-    ("KEA_LEASE4_ADDRESS", Ip4),
-    ("KEA_LEASE4_TYPE", Str),
-    ("KEA_LEASE4_HWADDR", Mac),
-    ("KEA_LEASE4_CLIENT_ID", ColonHex),
-    ("KEA_LEASE4_HOSTNAME", Str),
-    ("KEA_LEASE4_STATE", Str),
-    ("KEA_LEASE4_IS_EXPIRED", Bool),
-    ("KEA_LEASE4_CLIENT_LAST_TRANSMISSION", Int),
-    ("KEA_LEASE4_VALID_LIFETIME", Int),
-    ("KEA_LEASE4_SUBNET_ID", Int),
-];
-
-pub const QUERY6: &[(&str, Kind)] = &[
-    ("KEA_QUERY6_TYPE", Str),
-    ("KEA_QUERY6_INTERFACE", Str),
-    ("KEA_QUERY6_IFINDEX", Int),
-    ("KEA_QUERY6_DUID", ColonHex),
-    ("KEA_QUERY6_HWADDR", Mac),
-    ("KEA_QUERY6_HWADDR_TYPE", Int),
-    ("KEA_QUERY6_HWADDR_SOURCE", Int),
-    ("KEA_QUERY6_LOCAL_ADDRESS", Ip6),
-    ("KEA_QUERY6_LOCAL_PORT", Int),
-    ("KEA_QUERY6_REMOTE_ADDRESS", Ip6),
-    ("KEA_QUERY6_REMOTE_PORT", Int),
-    ("KEA_QUERY6_LABEL", Str),
-    ("KEA_QUERY6_TRANSACTION_ID", Int),
-    ("KEA_QUERY6_VENDOR_CLASS", Hex),
-    ("KEA_QUERY6_USER_CLASS", Hex),
-    ("KEA_QUERY6_FQDN", Str),
-    ("KEA_QUERY6_FQDN_FLAGS", Int),
-    ("KEA_QUERY6_RELAYED", Bool),
-    ("KEA_QUERY6_RELAY_HOPS", Int),
-    ("KEA_QUERY6_RELAY_LINK_ADDRESS", Ip6),
-    ("KEA_QUERY6_RELAY_PEER_ADDRESS", Ip6),
-    ("KEA_QUERY6_RELAY_HOP_COUNT", Int),
-    ("KEA_QUERY6_RELAY_INTERFACE_ID", Hex),
-    ("KEA_QUERY6_RELAY_REMOTE_ID", Hex),
-    ("KEA_QUERY6_RELAY_SUBSCRIBER_ID", Hex),
-];
-
-pub const RESPONSE6: &[(&str, Kind)] = &[
-    ("KEA_RESPONSE6_TYPE", Str),
-    ("KEA_RESPONSE6_INTERFACE", Str),
-    ("KEA_RESPONSE6_IFINDEX", Int),
-    ("KEA_RESPONSE6_DUID", ColonHex),
-    ("KEA_RESPONSE6_HWADDR", Mac),
-    ("KEA_RESPONSE6_HWADDR_TYPE", Int),
-    ("KEA_RESPONSE6_HWADDR_SOURCE", Int),
-    ("KEA_RESPONSE6_LOCAL_ADDRESS", Ip6),
-    ("KEA_RESPONSE6_LOCAL_PORT", Int),
-    ("KEA_RESPONSE6_REMOTE_ADDRESS", Ip6),
-    ("KEA_RESPONSE6_REMOTE_PORT", Int),
-    ("KEA_RESPONSE6_LABEL", Str),
-    ("KEA_RESPONSE6_TRANSACTION_ID", Int),
-];
-
-pub const SUBNET6: &[(&str, Kind)] =
-    &[("KEA_SUBNET6", Prefix6), ("KEA_SUBNET6_PREFIX", Ip6), ("KEA_SUBNET6_PREFIXLEN", Int), ("KEA_SUBNET6_ID", Int)];
-
-pub const LEASE6: &[(&str, Kind)] = &[
-    ("KEA_LEASE6_TYPE", Str),
-    ("KEA_LEASE6_ADDRESS", Ip6),
-    ("KEA_LEASE6_DELEGATED_PREFIX", Prefix6),
-    ("KEA_LEASE6_DELEGATED_PREFIXLEN", Int),
-    ("KEA_LEASE6_CLIENT_DUID", ColonHex),
-    ("KEA_LEASE6_HWADDR", Mac),
-    ("KEA_LEASE6_HOSTNAME", Str),
-    ("KEA_LEASE6_STATE", Str),
-    ("KEA_LEASE6_IS_EXPIRED", Bool),
-    ("KEA_LEASE6_CLIENT_LAST_TRANSMISSION", Int),
-    ("KEA_LEASE6_VALID_LIFETIME", Int),
-    ("KEA_LEASE6_PREFERRED_LIFETIME", Int),
-    ("KEA_LEASE6_IAID", Int),
-    ("KEA_LEASE6_SUBNET_ID", Int),
-];
-
-/// Lease values Kea stores from 2.6 on.
-pub const LEASE4_FROM_2_6: &[(&str, Kind)] =
-    &[("KEA_LEASE4_REMOTE_ID", Hex), ("KEA_LEASE4_RELAY_ID", Hex), ("KEA_LEASE4_POOL_ID", Int)];
-pub const LEASE6_FROM_2_6: &[(&str, Kind)] = &[("KEA_LEASE6_POOL_ID", Int)];
-
-pub const FAKE: &[(&str, Kind)] = &[("KEA_FAKE_ALLOCATION", Bool)];
-pub const REMOVE: &[(&str, Kind)] = &[("KEA_REMOVE_LEASE", Bool)];
-
-/// The variables a hook point passes: the seed's tables (plus the new
-/// `KEA_LEASE4_CLIENT_ID`, the subnet identifiers and the named options of
-/// the queries), and what the Kea under test adds: from 2.6 the subnet at
-/// `pkt4_send`/`pkt6_send` and the leases' pool (and v4 remote/relay) ids.
-pub fn expected_vars(hook: &str) -> Vec<(&'static str, Kind)> {
-    let mut vars = seed_vars(hook);
-    if kea_at_least(2, 6) {
-        let more: &[&[(&str, Kind)]] = match hook {
-            "pkt4_send" => &[SUBNET4],
-            "pkt6_send" => &[SUBNET6],
-            _ if vars.iter().any(|(n, _)| *n == "KEA_LEASE4_ADDRESS") => &[LEASE4_FROM_2_6],
-            _ if vars.iter().any(|(n, _)| *n == "KEA_LEASE6_ADDRESS") => &[LEASE6_FROM_2_6],
-            _ => &[],
-        };
-        vars.extend(more.iter().flat_map(|g| g.iter().copied()));
+fn kind_of(var: &table::Variable) -> Kind {
+    match (var.kind, var.format) {
+        (table::Kind::Int, _) => Int,
+        (table::Kind::Bool, _) => Bool,
+        (table::Kind::Hex, _) => Hex,
+        (table::Kind::String, Format::Text) => Str,
+        (table::Kind::String, Format::Ipv4) => Ip4,
+        (table::Kind::String, Format::Ipv6) => Ip6,
+        (table::Kind::String, Format::Mac) => Mac,
+        (table::Kind::String, Format::Prefix4) => Prefix4,
+        (table::Kind::String, Format::Prefix6) => Prefix6,
+        (table::Kind::String, Format::ColonHex) => ColonHex,
+        (table::Kind::String, Format::CodeList) => CodeList,
     }
-    vars
 }
 
-/// A lease's variables on the Kea under test (`v`: '4' or '6').
-pub fn lease_vars(v: char) -> Vec<(&'static str, Kind)> {
-    let (seed, later) = if v == '4' { (LEASE4, LEASE4_FROM_2_6) } else { (LEASE6, LEASE6_FROM_2_6) };
-    let later: &[(&str, Kind)] = if kea_at_least(2, 6) { later } else { &[] };
-    seed.iter().chain(later).copied().collect()
+fn hook_point(hook: &str) -> &'static table::HookPoint {
+    HOOK_POINTS
+        .iter()
+        .find(|h| h.name == hook)
+        .unwrap_or_else(|| panic!("{hook:?} is not a hook point of the Kea under test (spec/spec.toml)"))
+}
+
+/// The variables a hook point passes on the Kea under test, in spec order, with their shape.
+pub fn expected_vars(hook: &str) -> Vec<(&'static str, Kind)> {
+    hook_point(hook)
+        .variables
+        .iter()
+        .map(|&v| {
+            let var = &VARIABLES[v as usize];
+            (var.name, kind_of(var))
+        })
+        .collect()
+}
+
+/// The variables of `hook` whose names start with `prefix` (e.g. a lease's, `KEA_LEASE4_`).
+pub fn vars_with_prefix(hook: &str, prefix: &str) -> Vec<(&'static str, Kind)> {
+    expected_vars(hook).into_iter().filter(|(n, _)| n.starts_with(prefix)).collect()
 }
 
 /// Whether the Kea under test (`kea-dhcp4 -v`, as the test bed reads it) is at least `major.minor`.
@@ -202,30 +91,8 @@ pub fn kea_at_least(major: u32, minor: u32) -> bool {
     kea_runscript_testbed::kea_version().at_least(major, minor)
 }
 
-/// The seed's per-hook-point tables.
-fn seed_vars(hook: &str) -> Vec<(&'static str, Kind)> {
-    let groups: &[&[(&str, Kind)]] = match hook {
-        "pkt4_receive" => &[QUERY4],
-        "pkt4_send" => &[QUERY4, RESPONSE4],
-        "subnet4_select" => &[QUERY4, SUBNET4],
-        "lease4_select" => &[QUERY4, SUBNET4, FAKE, LEASE4],
-        "lease4_renew" => &[QUERY4, SUBNET4, LEASE4],
-        "lease4_release" | "lease4_decline" => &[QUERY4, LEASE4],
-        "lease4_expire" => &[LEASE4, REMOVE],
-        "lease4_recover" => &[LEASE4],
-        "pkt6_receive" => &[QUERY6],
-        "pkt6_send" => &[QUERY6, RESPONSE6],
-        "subnet6_select" => &[QUERY6, SUBNET6],
-        "lease6_select" => &[QUERY6, SUBNET6, FAKE, LEASE6],
-        "lease6_renew" | "lease6_rebind" | "lease6_decline" | "lease6_release" => &[QUERY6, LEASE6],
-        "lease6_expire" => &[LEASE6, REMOVE],
-        "lease6_recover" => &[LEASE6],
-        other => panic!("unexpected hook point {other:?}"),
-    };
-    groups.iter().flat_map(|g| g.iter().copied()).collect()
-}
-
-/// Every hook point of a family.
+/// The seed's hook points, the defaults of kea-hook-runscript (an external contract, listed
+/// here independently of the spec: the spec's `default` must give exactly these).
 pub const HOOKS4: &[&str] = &[
     "pkt4_receive",
     "pkt4_send",
@@ -255,23 +122,6 @@ pub const SHELL_VARS: &[&str] = &["PWD", "OLDPWD", "SHLVL", "_"];
 /// Kea's own variables the hook passes unless told otherwise (`pass-env` default).
 pub const PASSED_BY_DEFAULT: &[&str] = &["PATH"];
 
-/// Variables that Kea has no value for in a given scenario (they must still
-/// be present, but may be empty). Everything else must be non-empty: see
-/// [`always_may_be_empty`], which adds the named options ([`NAMED4_OPTIONS`],
-/// [`NAMED6_OPTIONS`]) and the relay fields ([`RELAY6_FIELDS`],
-/// [`RELAY6_OPTIONS`]) to these.
-pub const ALWAYS_MAY_BE_EMPTY: &[&str] = &[
-    "KEA_LEASE4_REMOTE_ID",
-    "KEA_LEASE4_RELAY_ID",
-    "KEA_QUERY4_OPTION60",
-    "KEA_QUERY4_RAI",
-    "KEA_QUERY4_RAI_CIRCUIT_ID",
-    "KEA_QUERY4_RAI_REMOTE_ID",
-    "KEA_LEASE4_HOSTNAME",
-    "KEA_LEASE4_CLIENT_ID",
-    "KEA_LEASE6_HOSTNAME",
-];
-
 /// The named DHCPv4 option variables: empty when the client (or relay) did not send them.
 pub const NAMED4_OPTIONS: &[&str] = &[
     "KEA_QUERY4_CLIENT_ID",
@@ -299,19 +149,23 @@ pub const RELAY6_FIELDS: &[&str] =
 pub const RELAY6_OPTIONS: &[&str] =
     &["KEA_QUERY6_RELAY_INTERFACE_ID", "KEA_QUERY6_RELAY_REMOTE_ID", "KEA_QUERY6_RELAY_SUBSCRIBER_ID"];
 
-/// Whether `name` may be empty in any scenario: [`ALWAYS_MAY_BE_EMPTY`], the
-/// named options and the DHCPv6 relay fields.
-pub fn always_may_be_empty(name: &str) -> bool {
-    [ALWAYS_MAY_BE_EMPTY, NAMED4_OPTIONS, NAMED6_OPTIONS, RELAY6_FIELDS, RELAY6_OPTIONS]
-        .iter()
-        .any(|list| list.contains(&name))
+/// Whether `name` may be empty in some scenario: the spec says when (`empty`).
+pub fn may_be_empty(name: &str) -> bool {
+    VARIABLES.iter().any(|v| v.name == name && v.may_be_empty)
 }
 
-/// Checks one event against the contract: every expected variable present,
-/// no other `KEA_*` variable, nothing else but what the shell adds, values
-/// non-empty unless listed in `may_be_empty` (as `VAR` or `hook:VAR`) or
-/// [`always_may_be_empty`], and of the right form. Returns the problems found.
-pub fn contract_problems(ev: &Event, may_be_empty: &[&str]) -> Vec<String> {
+/// Kea's ERROR lines, but those about a frame its raw socket could not parse as a DHCP packet
+/// (`DHCP4_BUFFER_RECEIVE_FAIL`): the namespace's own link traffic (a veth coming up) can put
+/// one there, and it says nothing about the hook.
+pub fn kea_errors(log: &str) -> Vec<&str> {
+    log.lines().filter(|l| l.contains(" ERROR ") && !l.contains("_BUFFER_RECEIVE_FAIL ")).collect()
+}
+
+/// Checks one event against the contract: every variable the spec gives its hook point present,
+/// no other `KEA_*` variable, nothing else but what the shell adds, values non-empty unless the
+/// spec says when they are empty ([`may_be_empty`]) or listed in `also_empty` (as `VAR` or
+/// `hook:VAR`), and of the spec's shape. Returns the problems found.
+pub fn contract_problems(ev: &Event, also_empty: &[&str]) -> Vec<String> {
     let mut p = Vec::new();
     let expected = expected_vars(&ev.hook);
     let names: BTreeSet<&str> = expected.iter().map(|(n, _)| *n).collect();
@@ -333,10 +187,9 @@ pub fn contract_problems(ev: &Event, may_be_empty: &[&str]) -> Vec<String> {
             p.push(format!("{name} missing"));
             continue;
         };
-        let optional = always_may_be_empty(name)
-            || may_be_empty.contains(&name)
-            || may_be_empty.contains(&format!("{}:{name}", ev.hook).as_str())
-            || (!is_pd && matches!(name, "KEA_LEASE6_DELEGATED_PREFIX" | "KEA_LEASE6_DELEGATED_PREFIXLEN"));
+        let optional = may_be_empty(name)
+            || also_empty.contains(&name)
+            || also_empty.contains(&format!("{}:{name}", ev.hook).as_str());
         if v.is_empty() {
             if !optional {
                 p.push(format!("{name} is empty"));
@@ -381,6 +234,14 @@ pub fn contract_problems(ev: &Event, may_be_empty: &[&str]) -> Vec<String> {
             _ => {}
         }
     }
+    // A delegated prefix is set exactly for an IA_PD lease.
+    if is_pd {
+        for n in ["KEA_LEASE6_DELEGATED_PREFIX", "KEA_LEASE6_DELEGATED_PREFIXLEN"] {
+            if ev.get(n).unwrap_or("").is_empty() {
+                p.push(format!("{n} empty for an IA_PD lease"));
+            }
+        }
+    }
     if !is_pd && ev.vars.contains_key("KEA_LEASE6_TYPE") {
         for n in ["KEA_LEASE6_DELEGATED_PREFIX", "KEA_LEASE6_DELEGATED_PREFIXLEN"] {
             if !ev.get(n).unwrap_or("").is_empty() {
@@ -391,12 +252,11 @@ pub fn contract_problems(ev: &Event, may_be_empty: &[&str]) -> Vec<String> {
     p
 }
 
-/// Asserts [`contract_problems`] is empty for every event of `hooks` (all
-/// events if `hooks` is empty).
-pub fn assert_contract(evs: &[Event], may_be_empty: &[&str]) {
+/// Asserts [`contract_problems`] is empty for every event.
+pub fn assert_contract(evs: &[Event], also_empty: &[&str]) {
     let mut bad = Vec::new();
     for ev in evs {
-        let p = contract_problems(ev, may_be_empty);
+        let p = contract_problems(ev, also_empty);
         if !p.is_empty() {
             bad.push(format!("{}: {}\n{ev}", ev.hook, p.join("; ")));
         }

@@ -1,4 +1,5 @@
-//! Starting a script and collecting its exit, without harming Kea.
+//! Starting and ending the library's processes, for both modes (a spawned script's runs, a
+//! worker), without harming Kea.
 //!
 //! - `posix_spawn` (glibc: `clone(CLONE_VM|CLONE_VFORK)`), never `fork()`: the cost does not grow
 //!   with Kea's memory, and nothing runs in a copy of Kea's threads.
@@ -15,6 +16,7 @@
 //!   then the outcome is `Lost`, never a hang.
 
 use crate::environ::Environment;
+use crate::limits::KILL_GRACE;
 use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -77,8 +79,8 @@ pub fn kill_group(pid: libc::pid_t, signal: libc::c_int) {
     unsafe { libc::kill(-pid, signal) };
 }
 
-/// Start `script hook_point` with exactly `env` as its environment.
-pub fn spawn(script: &CStr, hook_point: &str, env: &Environment) -> io::Result<Child> {
+/// Start a run, `script hook_point`, with exactly `env` as its environment.
+pub fn spawn_run(script: &CStr, hook_point: &str, env: &Environment) -> io::Result<Child> {
     start(script, &[hook_point], env, false)
 }
 
@@ -215,54 +217,68 @@ pub fn wait(process: &Process) -> Outcome {
     wait_until(process, None).unwrap_or(Outcome::Lost)
 }
 
-/// A run's time limit: SIGTERM to the script's process group at `timeout`, SIGKILL after
-/// [`KILL_GRACE`], then, if even that does not end it (a process stuck in the kernel), give up
-/// waiting after another grace. The same steps for a waited-for run and a background one.
+/// Where a process is in its time limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    Running,
+    /// SIGTERM sent to its process group.
+    Terminated,
+    /// SIGKILL sent to its process group.
+    Killed,
+    /// Not even SIGKILL ended it (stuck in the kernel): no longer waited for.
+    GaveUp,
+}
+
+/// A process's time limit: SIGTERM to its process group at `timeout`, SIGKILL after
+/// [`KILL_GRACE`], then, if even that does not end it, give up waiting after another grace. The
+/// same steps for a waited-for run, a background one, and a worker at unload.
 pub struct Deadline {
     started: Instant,
     timeout: Duration,
-    /// 0: running, 1: SIGTERM sent, 2: SIGKILL sent, 3: gave up.
-    stage: u8,
+    stage: Stage,
     stage_at: Instant,
 }
-
-pub const KILL_GRACE: Duration = Duration::from_millis(1000);
 
 impl Deadline {
     pub fn new(timeout: Duration) -> Deadline {
         let now = Instant::now();
-        Deadline { started: now, timeout, stage: 0, stage_at: now }
+        Deadline { started: now, timeout, stage: Stage::Running, stage_at: now }
     }
 
     /// When the next step is due; `None` once given up.
     pub fn due(&self) -> Option<Instant> {
         match self.stage {
-            0 => Some(self.started + self.timeout),
-            1 | 2 => Some(self.stage_at + KILL_GRACE),
-            _ => None,
+            Stage::Running => Some(self.started + self.timeout),
+            Stage::Terminated | Stage::Killed => Some(self.stage_at + KILL_GRACE),
+            Stage::GaveUp => None,
         }
     }
 
-    /// End the run now (at unload), whatever its time limit: the next `step` sends SIGTERM.
+    /// End the process now (at unload), whatever its time limit: the next `step` sends SIGTERM.
     pub fn expire_now(&mut self) {
-        if self.stage == 0 {
+        if self.stage == Stage::Running {
             self.timeout = Duration::ZERO;
         }
     }
 
-    /// Take the step that is due, if any; `report(step, elapsed)` logs it. Returns false once given up.
-    pub fn step(&mut self, pid: libc::pid_t, now: Instant, report: impl FnOnce(u8, Duration)) -> bool {
+    /// Take the step that is due, if any; `report(stage, elapsed)` logs it. Returns false once
+    /// given up.
+    pub fn step(&mut self, pid: libc::pid_t, now: Instant, report: impl FnOnce(Stage, Duration)) -> bool {
         if self.due().is_some_and(|d| now >= d) {
-            self.stage += 1;
+            self.stage = match self.stage {
+                Stage::Running => Stage::Terminated,
+                Stage::Terminated => Stage::Killed,
+                Stage::Killed | Stage::GaveUp => Stage::GaveUp,
+            };
             self.stage_at = now;
             match self.stage {
-                1 => kill_group(pid, libc::SIGTERM),
-                2 => kill_group(pid, libc::SIGKILL),
-                _ => {}
+                Stage::Terminated => kill_group(pid, libc::SIGTERM),
+                Stage::Killed => kill_group(pid, libc::SIGKILL),
+                Stage::Running | Stage::GaveUp => {}
             }
             report(self.stage, now.duration_since(self.started));
         }
-        self.stage < 3
+        self.stage != Stage::GaveUp
     }
 }
 
@@ -271,7 +287,7 @@ mod tests {
     use super::*;
 
     fn sh(script: &str) -> CString {
-        let dir = std::env::temp_dir().join(format!("krs-spawn-{}-{}", std::process::id(), script.len()));
+        let dir = std::env::temp_dir().join(format!("krs-process-{}-{}", std::process::id(), script.len()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("s.sh");
         std::fs::write(&path, format!("#!/bin/sh\n{script}\n")).unwrap();
@@ -283,21 +299,21 @@ mod tests {
     #[test]
     fn passes_hook_name_and_exact_environment_and_reports_status() {
         let s = sh(r#"[ "$1" = lease4_select ] && [ "$KEA_X" = 'a b;$(x)' ] && [ -z "$HOME" ] && exit 7; exit 1"#);
-        let child = spawn(&s, "lease4_select", &Environment::from(&[CString::new("KEA_X=a b;$(x)").unwrap()][..])).unwrap();
+        let child = spawn_run(&s, "lease4_select", &Environment::from(&[CString::new("KEA_X=a b;$(x)").unwrap()][..])).unwrap();
         assert_eq!(wait(&child.process), Outcome::Exited(7));
     }
 
     #[test]
     fn reports_signals() {
         let s = sh("kill -9 $$");
-        let child = spawn(&s, "x", &Environment::default()).unwrap();
+        let child = spawn_run(&s, "x", &Environment::default()).unwrap();
         assert_eq!(wait(&child.process), Outcome::Signaled(9));
     }
 
     #[test]
     fn a_status_collected_elsewhere_is_lost_not_a_hang() {
         let s = sh("exit 3");
-        let child = spawn(&s, "x", &Environment::default()).unwrap();
+        let child = spawn_run(&s, "x", &Environment::default()).unwrap();
         // Play Kea's SIGCHLD handler: collect this very child behind our back.
         let mut status = 0;
         let pid = child.process.pid;
@@ -309,7 +325,7 @@ mod tests {
     fn stdin_is_dev_null_and_no_descriptor_leaks() {
         let s = sh(r#"read x && exit 1; for fd in 3 4 5 6 7 8 9; do [ -e /proc/self/fd/$fd ] && exit 2; done; exit 0"#);
         let _keep = std::fs::File::open("/etc/hostname").unwrap();
-        let child = spawn(&s, "x", &Environment::default()).unwrap();
+        let child = spawn_run(&s, "x", &Environment::default()).unwrap();
         assert_eq!(wait(&child.process), Outcome::Exited(0));
     }
 
@@ -340,7 +356,7 @@ mod tests {
     #[test]
     fn stdout_and_stderr_come_back_through_pipes() {
         let s = sh("echo out; echo err >&2");
-        let child = spawn(&s, "x", &Environment::default()).unwrap();
+        let child = spawn_run(&s, "x", &Environment::default()).unwrap();
         assert_eq!(wait(&child.process), Outcome::Exited(0));
         assert_eq!(read_all(&child.stdout), b"out\n");
         assert_eq!(read_all(&child.stderr), b"err\n");
@@ -349,7 +365,7 @@ mod tests {
     #[test]
     fn the_script_leads_its_own_process_group_and_a_deadline_bounds_the_wait() {
         let s = sh("sleep 30 & sleep 30");
-        let child = spawn(&s, "x", &Environment::default()).unwrap();
+        let child = spawn_run(&s, "x", &Environment::default()).unwrap();
         let p = &child.process;
         assert_eq!(unsafe { libc::getpgid(p.pid) }, p.pid);
         let start = Instant::now();
@@ -358,7 +374,7 @@ mod tests {
         let mut deadline = Deadline::new(Duration::ZERO);
         let mut steps = Vec::new();
         assert!(deadline.step(p.pid, Instant::now(), |stage, _| steps.push(stage)));
-        assert_eq!(steps, vec![1]);
+        assert_eq!(steps, vec![Stage::Terminated]);
         assert_eq!(wait(p), Outcome::Signaled(libc::SIGTERM));
         assert!(start.elapsed() < Duration::from_secs(5));
     }

@@ -1,12 +1,58 @@
-//! How the library's threads (one per script, one per worker) wait: `poll` on their descriptors,
-//! the first being the thread's wake-up eventfd, until one is ready or the next deadline.
+//! A library thread's life (one per configured script, in either mode): started with what it
+//! shares with Kea's threads, woken through its [`Doorbell`], waiting in `poll` on its descriptors
+//! until one is ready or its next deadline, told to stop and joined when its owner is dropped.
 
 use std::io;
+use std::ops::Deref;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
 use std::time::Instant;
+
+/// Lock `m`, also after a thread panicked holding it: the library goes on rather than panic in
+/// Kea's threads (a panic never crosses the FFI boundary, but it would lose the event).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// What a library thread shares with the rest of the library: its doorbell among the rest.
+pub trait Shared: Send + Sync + 'static {
+    fn bell(&self) -> &Doorbell;
+}
+
+/// A library thread and what it shares; dropping it tells the thread to stop, wakes it and waits
+/// for it to end (the thread ends what it started first).
+pub struct LibraryThread<S: Shared> {
+    shared: Arc<S>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl<S: Shared> LibraryThread<S> {
+    /// Start thread `name` running `body` on `shared`.
+    pub fn start(name: &str, shared: S, body: impl FnOnce(&S) + Send + 'static) -> io::Result<LibraryThread<S>> {
+        let shared = Arc::new(shared);
+        let theirs = Arc::clone(&shared);
+        let thread = std::thread::Builder::new().name(name.into()).spawn(move || body(&theirs))?;
+        Ok(LibraryThread { shared, thread: Some(thread) })
+    }
+}
+
+impl<S: Shared> Deref for LibraryThread<S> {
+    type Target = S;
+    fn deref(&self) -> &S {
+        &self.shared
+    }
+}
+
+impl<S: Shared> Drop for LibraryThread<S> {
+    fn drop(&mut self) {
+        self.shared.bell().stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
 
 /// A descriptor to watch for `events` (`libc::POLLIN`, `libc::POLLOUT`).
 pub fn watch(fd: RawFd, events: libc::c_short) -> libc::pollfd {
@@ -37,10 +83,11 @@ pub fn wait(fds: &mut [libc::pollfd], deadline: Option<Instant>) -> bool {
 
 /// How Kea's threads wake one of the library's threads: an eventfd, written at once for urgent
 /// work (`ring`), or once per burst for queued work (`ring_once`, answered by the thread before it
-/// takes the queue).
+/// takes the queue); and how its owner tells it to stop (`stop`).
 pub struct Doorbell {
     fd: OwnedFd,
     pending: AtomicBool,
+    stopping: AtomicBool,
 }
 
 impl Doorbell {
@@ -51,7 +98,22 @@ impl Doorbell {
             return Err(io::Error::last_os_error());
         }
         // SAFETY: a new descriptor that nothing else owns.
-        Ok(Doorbell { fd: unsafe { OwnedFd::from_raw_fd(fd) }, pending: AtomicBool::new(false) })
+        Ok(Doorbell {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            pending: AtomicBool::new(false),
+            stopping: AtomicBool::new(false),
+        })
+    }
+
+    /// Tell the thread to stop (at unload), and wake it.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.ring();
+    }
+
+    /// Whether the thread was told to stop.
+    pub fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 
     /// Wake the thread.
@@ -83,21 +145,4 @@ impl Doorbell {
     pub fn watch(&self) -> libc::pollfd {
         watch(self.fd.as_raw_fd(), libc::POLLIN)
     }
-}
-
-/// Queue a background job for a library thread, from a Kea thread: past `limit` jobs waiting the
-/// job is dropped and counted in `dropped`; either way the thread is rung (once per burst).
-pub fn offer<T>(queue: &Mutex<VecDeque<T>>, job: T, limit: usize, dropped: &AtomicU64, bell: &Doorbell) {
-    let admitted = {
-        let mut queue = queue.lock().unwrap_or_else(|p| p.into_inner());
-        let room = queue.len() < limit;
-        if room {
-            queue.push_back(job);
-        }
-        room
-    };
-    if !admitted {
-        dropped.fetch_add(1, Ordering::Relaxed);
-    }
-    bell.ring_once();
 }

@@ -1,0 +1,117 @@
+//! Spawn mode (`"mode": "spawn"`, the default): a run of the script per event, the event's values
+//! in its environment.
+//!
+//! - A waited-for run (`wait: true`, and `load`/`unload` always) is started and waited for by
+//!   the callout itself, at most its time limit; its output is handed to the script's thread.
+//! - A background run is only queued by the callout (bounded: past `max-queued`, and
+//!   `max-running` running, the event is dropped and counted); the script's thread
+//!   ([`runs`]) starts it, follows it and collects it.
+
+mod runs;
+
+use crate::environ::Environment;
+use crate::log::{self, log, msg};
+use crate::process::{self, Deadline, Outcome, Process};
+use crate::queue::BoundedQueue;
+use crate::thread::{lock, Doorbell, LibraryThread, Shared};
+use kea_runscript_config::Script;
+use runs::{Run, RunsThread};
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// A background run waiting to be started.
+struct Job {
+    hook: &'static str,
+    env: Environment,
+}
+
+/// What the callouts and the script's thread share.
+struct SpawnShared {
+    /// The script this thread serves (path, time limit, bounds).
+    script: Script,
+    queue: BoundedQueue<Job>,
+    /// Background runs started and not yet exited (read by the packet path to admit jobs).
+    running: AtomicUsize,
+    /// Output streams of waited-for runs, handed over by the callout that started them.
+    adopted: Mutex<Vec<Run>>,
+    bell: Doorbell,
+}
+
+impl Shared for SpawnShared {
+    fn bell(&self) -> &Doorbell {
+        &self.bell
+    }
+}
+
+/// One configured script in spawn mode, and its thread.
+pub struct SpawnScript {
+    thread: LibraryThread<SpawnShared>,
+}
+
+impl SpawnScript {
+    pub fn start(script: Script) -> io::Result<SpawnScript> {
+        let shared = SpawnShared {
+            script,
+            queue: BoundedQueue::new(),
+            running: AtomicUsize::new(0),
+            adopted: Mutex::new(Vec::new()),
+            bell: Doorbell::new()?,
+        };
+        let thread = LibraryThread::start("kea-runscript", shared, |shared| RunsThread::new(shared).run())?;
+        Ok(SpawnScript { thread })
+    }
+
+    /// The script's parameters.
+    pub fn script(&self) -> &Script {
+        &self.thread.script
+    }
+
+    /// Queue a background run. Returns at once; past the bounds the event is dropped and counted.
+    pub fn submit(&self, hook: &'static str, env: Environment) {
+        let s = &*self.thread;
+        let free = s.script.max_running.saturating_sub(s.running.load(Ordering::Relaxed));
+        s.queue.offer(Job { hook, env }, s.script.max_queued + free, &s.bell);
+    }
+
+    /// Run the script now and wait for it, at most its time limit (then SIGTERM, SIGKILL, and a
+    /// last grace). Returns its exit status, if it exited.
+    pub fn run_waited(&self, hook: &'static str, env: &Environment) -> Option<i32> {
+        let config = self.script();
+        let child = match process::spawn_run(&config.script, hook, env) {
+            Ok(child) => child,
+            Err(e) => {
+                log(msg::SPAWN_FAILED, [hook, &e.to_string()]);
+                return None;
+            }
+        };
+        let process = child.process;
+        let watch: Option<OwnedFd> = process.pidfd.as_ref().and_then(|fd| fd.as_fd().try_clone_to_owned().ok());
+        self.adopt_output(hook, process.pid, watch, [child.stdout, child.stderr]);
+
+        let mut deadline = Deadline::new(config.timeout);
+        let outcome = loop {
+            if let Some(outcome) = process::wait_until(&process, deadline.due()) {
+                break outcome;
+            }
+            let pid = process.pid;
+            if !deadline.step(pid, Instant::now(), |stage, elapsed| log::run_deadline(hook, pid, stage, elapsed)) {
+                break Outcome::Lost;
+            }
+        };
+        log::run_ended(hook, process.pid, &outcome);
+        match outcome {
+            Outcome::Exited(code) => Some(code),
+            _ => None,
+        }
+    }
+
+    /// Hand over the output of a waited-for run; `pidfd` (a duplicate) tells when it exited.
+    fn adopt_output(&self, hook: &'static str, pid: libc::pid_t, pidfd: Option<OwnedFd>, streams: [OwnedFd; 2]) {
+        let run = Run::new(hook, Process { pid, pidfd }, false, streams, None);
+        lock(&self.thread.adopted).push(run);
+        self.thread.bell.ring();
+    }
+}
