@@ -104,3 +104,36 @@ fn reference_tables_match_the_spec() {
 fn the_marker_names_the_command() {
     assert!(GENERATED_BEGIN.contains(&format!("`{GENERATED_COMMAND}`")), "{GENERATED_BEGIN}");
 }
+
+/// The docs quote a limit with a link to it, `… 100 lines per run ([`LINES_PER_RUN`](reference.md#limits))`:
+/// the value written in the few words before the link must be the spec's, so that prose cannot
+/// drift from what the code does.
+#[test]
+fn limits_quoted_in_the_docs_are_the_specs() {
+    let root = workspace_root();
+    let model = load(&root.join("spec/spec.toml")).unwrap();
+    let mut quoted = 0;
+    let mut wrong = Vec::new();
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "md") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Lines are joined so that a value may stand at the end of the line before its link.
+        let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        for (at, _) in flat.match_indices("](reference.md#limits))") {
+            let Some(open) = flat[..at].rfind(" ([`") else { continue };
+            let name = flat[open + 4..at].trim_end_matches('`');
+            let words: Vec<&str> = flat[..open].split(' ').collect();
+            let before = words[words.len().saturating_sub(4)..].join(" ");
+            match model.limits.iter().find(|l| l.name == name) {
+                Some(limit) if before.contains(&limit.text()) => quoted += 1,
+                Some(limit) => wrong.push(format!("{}: {name} is {}, the text says {before:?}", path.display(), limit.text())),
+                None => wrong.push(format!("{}: {name} is not a limit of the spec", path.display())),
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "limits quoted wrongly in docs/:\n{}", wrong.join("\n"));
+    assert!(quoted >= 10, "only {quoted} limits quoted in docs/");
+}

@@ -233,8 +233,11 @@ fn dhclient_scenario(wait: bool) {
     let mac = lease.mac.clone();
 
     let granted = |e: &Event| e.hook == "lease4_select" && e.get("KEA_FAKE_ALLOCATION") == Some("0");
-    let evs = rec.wait_for("lease4_select (granted) and the ACK", |evs| {
+    let offered = |e: &Event| e.hook == "lease4_select" && e.get("KEA_FAKE_ALLOCATION") == Some("1");
+    // Background runs end in any order: the offer's run may end after the ACK's.
+    let evs = rec.wait_for("lease4_select (offered and granted) and the ACK", |evs| {
         evs.iter().any(granted)
+            && evs.iter().any(offered)
             && evs.iter().any(|e| e.hook == "pkt4_send" && e.get("KEA_RESPONSE4_TYPE") == Some("DHCPACK"))
     });
     let sel = evs.iter().find(|e| granted(e)).unwrap();
@@ -249,7 +252,7 @@ fn dhclient_scenario(wait: bool) {
     let ack = evs.iter().find(|e| e.hook == "pkt4_send" && e.get("KEA_RESPONSE4_TYPE") == Some("DHCPACK")).unwrap();
     assert_eq!(ack.var("KEA_RESPONSE4_YIADDR"), addr, "{ack}");
     assert_eq!(ack.var("KEA_RESPONSE4_HWADDR"), mac, "{ack}");
-    let offer = evs.iter().find(|e| e.hook == "lease4_select" && e.get("KEA_FAKE_ALLOCATION") == Some("1"));
+    let offer = evs.iter().find(|e| offered(e));
     assert_eq!(offer.map(|e| e.var("KEA_LEASE4_ADDRESS")), Some(addr.as_str()), "offered address");
 
     dh.release().unwrap();
