@@ -12,7 +12,7 @@ fn main() {
         std::process::exit(1);
     });
     let out = PathBuf::from(std::env::var_os("OUT_DIR").unwrap()).join("env_table.rs");
-    kea_runscript_codegen::write_if_changed(&out, &kea_runscript_codegen::generate(&model, "callouts.cc").env_table)
+    kea_runscript_codegen::write_if_changed(&out, &kea_runscript_codegen::env_table(&model))
         .unwrap_or_else(|e| panic!("cannot write {}: {e}", out.display()));
     println!("cargo:rerun-if-changed={}", spec.display());
     println!("cargo:rerun-if-env-changed=KEA_INCLUDE");

@@ -16,7 +16,7 @@ pub use model::Model;
 
 use std::path::{Path, PathBuf};
 
-/// The code generated for one Kea release (a model narrowed with [`Model::at`]).
+/// The hook's code generated for one Kea release (a model narrowed with [`Model::at`]).
 pub struct Generated {
     /// `callouts.cc`: the callouts and the tables `load()` registers them from.
     pub callouts: String,
@@ -24,8 +24,6 @@ pub struct Generated {
     pub messages_h: String,
     /// `messages.cc`: the catalogue Kea loads, and each message's severity.
     pub messages_cc: String,
-    /// `env_table.rs`: hook points and variables (the config crate's `table`).
-    pub env_table: String,
     /// `messages.rs`: the Rust message ids (the hook's `log::msg`).
     pub messages_rs: String,
     /// `limits.rs`: the limits (the hook's `limits`).
@@ -58,10 +56,15 @@ pub fn generate(model: &Model, callouts_path: &str) -> Generated {
         callouts: emit::cpp::emit(model, callouts_path),
         messages_h: emit::catalogue::header(model),
         messages_cc: emit::catalogue::source(model),
-        env_table: emit::rust::env_table(model),
         messages_rs: emit::rust::messages(model),
         limits_rs: emit::rust::limits(model),
     }
+}
+
+/// `env_table.rs` (hook points and variables: the config crate's `table`), from `model` narrowed
+/// to its release.
+pub fn env_table(model: &Model) -> String {
+    emit::rust::env_table(model)
 }
 
 /// The generated reference (the tables of docs/reference.md), from the whole spec.

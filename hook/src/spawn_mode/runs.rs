@@ -61,7 +61,8 @@ impl Run {
     }
 
     /// Read what stream `index` has; at its end, close it (the last report once both are closed).
-    fn read(&mut self, index: usize, budget: &mut RateLimit) {
+    /// Returns whether it is still open.
+    fn read(&mut self, index: usize, budget: &mut RateLimit) -> bool {
         let who = self.who();
         let Run { streams, logged, suppressed, .. } = self;
         let stderr = streams[index].stderr;
@@ -69,6 +70,7 @@ impl Run {
         if !open {
             self.close(index, budget);
         }
+        open
     }
 
     fn close(&mut self, index: usize, budget: &mut RateLimit) {
@@ -183,13 +185,9 @@ impl<'a> RunsThread<'a> {
             let Some(exited) = run.exited_at else { continue };
             if stopping || now.duration_since(exited) >= LINGER {
                 while !run.streams.is_empty() {
-                    if stopping {
-                        // What is there now, then closed whatever the read says.
-                        let len = run.streams.len();
-                        run.read(0, &mut self.budget);
-                        if run.streams.len() < len {
-                            continue;
-                        }
+                    // At unload, what is there now first; closed whatever the read says.
+                    if stopping && !run.read(0, &mut self.budget) {
+                        continue;
                     }
                     run.close(0, &mut self.budget);
                 }
@@ -266,7 +264,9 @@ impl<'a> RunsThread<'a> {
                 continue;
             }
             match stream {
-                Some(j) => self.runs[i].read(j, &mut self.budget),
+                Some(j) => {
+                    self.runs[i].read(j, &mut self.budget);
+                }
                 None => self.exited(i),
             }
         }
