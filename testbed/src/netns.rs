@@ -44,6 +44,8 @@ pub struct Netns {
     pub client_if: String,
     /// The relay between them, with [`Netns::with_relay`].
     pub relay: Option<RelayNs>,
+    /// This pair's number in the process, for its MAC addresses.
+    n: u32,
     dir: TempDir,
     procs: Mutex<Vec<Proc>>,
     created: Vec<String>,
@@ -124,6 +126,7 @@ impl Netns {
                 upper_if: format!("k{pid}x{n}u"),
                 lower_if: format!("k{pid}x{n}l"),
             }),
+            n,
             dir,
             procs: Mutex::new(Vec::new()),
             created: Vec::new(),
@@ -136,6 +139,16 @@ impl Netns {
             assert!(name.len() <= 15, "interface name {name} too long");
         }
         Ok(ns)
+    }
+
+    /// The MAC address of one of this pair's veths: locally administered, distinct per
+    /// process, pair and role, and with a zero byte among its last four. ISC dhclient
+    /// derives its DHCPv6 IAID from those four bytes and, when all are printable, writes it
+    /// to its lease file as a string without escaping: a `\\` or `"` there makes the file
+    /// unreadable, and `dhclient -r` then releases nothing (one random MAC in ~200).
+    fn mac(&self, role: Role) -> String {
+        let [_, _, p1, p0] = std::process::id().to_be_bytes();
+        format!("02:{:02x}:00:{p1:02x}:{p0:02x}:{:02x}", role as u8, self.n as u8)
     }
 
     /// Creates a namespace with its private resolv.conf and `lo` up.
@@ -159,8 +172,9 @@ impl Netns {
             self.add_namespace(name)?;
         }
         // Each veth pair is created directly inside its two namespaces.
-        ip(&["link", "add", &si, "netns", &s, "type", "veth", "peer", "name", &r.upper_if, "netns", &r.ns])?;
-        ip(&["link", "add", &r.lower_if, "netns", &r.ns, "type", "veth", "peer", "name", &ci, "netns", &c])?;
+        let [ms, mu, ml, mc] = [Role::Server, Role::RelayUpper, Role::RelayLower, Role::Client].map(|r| self.mac(r));
+        veth_pair((&si, &ms, &s), (&r.upper_if, &mu, &r.ns))?;
+        veth_pair((&r.lower_if, &ml, &r.ns), (&ci, &mc, &c))?;
         let links = [(&s, &si), (&r.ns, &r.upper_if), (&r.ns, &r.lower_if), (&c, &ci)];
         for (ns, ifname) in links {
             skip_dad(ns, ifname)?;
@@ -181,22 +195,10 @@ impl Netns {
         for name in [self.server.clone(), self.client.clone()] {
             self.add_namespace(&name)?;
         }
-        ip(&[
-            "link",
-            "add",
-            &self.server_if,
-            "netns",
-            &self.server,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            &self.client_if,
-            "netns",
-            &self.client,
-        ])?;
         let (s, c) = (self.server.clone(), self.client.clone());
         let (si, ci) = (self.server_if.clone(), self.client_if.clone());
+        let (ms, mc) = (self.mac(Role::Server), self.mac(Role::Client));
+        veth_pair((&si, &ms, &s), (&ci, &mc, &c))?;
         ip(&["-n", &s, "addr", "add", &format!("{SERVER_V4}/24"), "dev", &si])?;
         if opts.client_v4 {
             ip(&["-n", &c, "addr", "add", &format!("{CLIENT_V4}/24"), "dev", &ci])?;
@@ -376,6 +378,23 @@ fn link_local(ns: &str, ifname: &str) -> io::Result<String> {
         }
     }
     Err(other(format!("no link-local address on {ifname} in {ns}")))
+}
+
+/// Which veth of a [`Netns`] a MAC address is for.
+#[derive(Clone, Copy)]
+enum Role {
+    Server = 1,
+    Client = 2,
+    RelayUpper = 3,
+    RelayLower = 4,
+}
+
+/// Creates a veth pair directly inside its two namespaces: (name, MAC, namespace) each.
+fn veth_pair(a: (&str, &str, &str), b: (&str, &str, &str)) -> io::Result<()> {
+    #[rustfmt::skip]
+    let args = ["link", "add", a.0, "address", a.1, "netns", a.2,
+        "type", "veth", "peer", "name", b.0, "address", b.1, "netns", b.2];
+    ip(&args).map(drop)
 }
 
 /// A link-local address exists and is neither tentative nor dadfailed, and
