@@ -10,6 +10,7 @@
 #include <dhcp/duid.h>
 #include <dhcp/hwaddr.h>
 #include <dhcp/option4_client_fqdn.h>
+#include <dhcp/option6_ia.h>
 #include <dhcp/option6_client_fqdn.h>
 #include <dhcp/pkt4.h>
 #include <dhcp/pkt6.h>
@@ -19,6 +20,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <vector>
@@ -43,6 +45,19 @@ T default_argument() {
 template <>
 inline isc::asiolink::IOAddress default_argument<isc::asiolink::IOAddress>() {
     return isc::asiolink::IOAddress::IPV6_ZERO_ADDRESS();
+}
+
+/// `getArgument` under the first of `names` Kea passes (e.g. `ia_na` or `ia_pd`: Kea sets one,
+/// by the lease's type); `value` stays as it is when Kea passes none of them.
+template <typename T>
+void get_first_argument(isc::hooks::CalloutHandle& handle, std::initializer_list<const char*> names, T& value) {
+    const std::vector<std::string> passed = handle.getArgumentNames();
+    for (const char* name : names) {
+        if (std::find(passed.begin(), passed.end(), name) != passed.end()) {
+            handle.getArgument(name, value);
+            return;
+        }
+    }
 }
 
 /// One row of the generated callout table.
@@ -126,6 +141,12 @@ inline void put_bool(Event& e, std::uint16_t var, bool value) {
 inline void put_hex(Event& e, std::uint16_t var, const std::vector<std::uint8_t>& value) {
     e.put_hex(var, {value.data(), value.size()});
 }
+template <typename T>
+void put_hex(Event& e, std::uint16_t var, const std::optional<T>& value) {
+    if (value) {
+        put_hex(e, var, *value);
+    }
+}
 /// The options the `options` parameter asks for, as `<prefix><code>`, when the packet has them.
 inline void put_options(Event& e, const isc::dhcp::PktPtr& pkt, const char* prefix) {
     for (std::uint16_t code : e.wanted_options()) {
@@ -181,6 +202,20 @@ inline std::vector<std::uint8_t> sub_option_hex(const isc::dhcp::PktPtr& pkt, st
     isc::dhcp::OptionPtr opt = find_option(pkt, code);
     isc::dhcp::OptionPtr subopt = opt ? opt->getOption(sub) : isc::dhcp::OptionPtr();
     return subopt ? subopt->toBinary(false) : std::vector<std::uint8_t>();
+}
+
+/// An option's payload, or nullopt when the packet does not carry it (ISC's names leave such a
+/// variable out).
+inline std::optional<std::vector<std::uint8_t>> option_hex_if(const isc::dhcp::PktPtr& pkt, std::uint16_t code) {
+    isc::dhcp::OptionPtr opt = find_option(pkt, code);
+    return opt ? std::optional<std::vector<std::uint8_t>>(opt->toBinary(false)) : std::nullopt;
+}
+/// A sub-option's payload, or nullopt when the option or the sub-option is absent.
+inline std::optional<std::vector<std::uint8_t>> sub_option_hex_if(const isc::dhcp::PktPtr& pkt, std::uint16_t code,
+                                                                  std::uint16_t sub) {
+    isc::dhcp::OptionPtr opt = find_option(pkt, code);
+    isc::dhcp::OptionPtr subopt = opt ? opt->getOption(sub) : isc::dhcp::OptionPtr();
+    return subopt ? std::optional<std::vector<std::uint8_t>>(subopt->toBinary(false)) : std::nullopt;
 }
 
 /// A sub-option holding an IPv4 address (e.g. RAI link selection), as text (empty when the
@@ -268,6 +303,18 @@ inline std::vector<std::uint8_t> relay6_option_hex(const isc::dhcp::Pkt6Ptr& pkt
     auto it = relay->options_.find(code);
     return it != relay->options_.end() && it->second ? it->second->toBinary(false)
                                                      : std::vector<std::uint8_t>();
+}
+
+/// An option a relay added, searched from the relay nearest the client outwards (as ISC's
+/// run_script does), or nullopt when no relay added it.
+inline std::optional<std::vector<std::uint8_t>> relay6_any_option_hex(const isc::dhcp::Pkt6Ptr& pkt,
+                                                                      std::uint16_t code) {
+    isc::dhcp::OptionPtr opt = pkt->getAnyRelayOption(code, isc::dhcp::Pkt6::RELAY_SEARCH_FROM_CLIENT);
+    return opt ? std::optional<std::vector<std::uint8_t>>(opt->toBinary(false)) : std::nullopt;
+}
+/// The packet's transport as ISC's run_script names it.
+inline std::string pkt6_proto(const isc::dhcp::Pkt6Ptr& pkt) {
+    return pkt->getProto() == isc::dhcp::Pkt6::UDP ? "UDP" : "TCP";
 }
 
 inline std::string lease4_type(const isc::dhcp::Lease4Ptr&) {

@@ -89,7 +89,7 @@ pub fn check(spec: SpecFile, lines: &Lines, source: &str) -> Result<Model, Vec<D
             hooks[h].variables.push(index);
         }
     }
-    Ok(Model {
+    let model = Model {
         source: source.to_string(),
         hooks,
         variables,
@@ -98,7 +98,12 @@ pub fn check(spec: SpecFile, lines: &Lines, source: &str) -> Result<Model, Vec<D
         scope: Scope::AllReleases,
         limits,
         messages,
-    })
+    };
+    check_isc_names(&mut c, &model, &spec.variables);
+    if !c.errors.is_empty() {
+        return Err(c.errors);
+    }
+    Ok(model)
 }
 
 fn check_releases(c: &mut Checker, decls: &[KeaDecl]) -> Vec<Release> {
@@ -178,10 +183,22 @@ fn check_hooks(c: &mut Checker, spec: &SpecFile) -> Vec<Hook> {
         if decl.library && !decl.each.is_empty() {
             c.error(&decl.name, item.clone(), "a library hook point has no collection to run `each` over".into());
         }
+        if let Some(isc) = &decl.isc {
+            if decl.library {
+                c.error(isc, item.clone(), "ISC's run_script serves no library hook point: drop `isc`".into());
+            }
+            for arg in isc.get_ref() {
+                if !decl.arguments.iter().any(|a| a.name.get_ref() == arg) {
+                    c.error(isc, item.clone(), format!("isc: {arg} is not an argument of this hook point"));
+                }
+            }
+        }
         let mut arguments = Vec::new();
         let source = if decl.library { Source::Library } else { Source::Callout };
         // Per argument: the Kea name, the release it comes with, its later types.
         let mut versions: BTreeMap<&str, (String, usize, Vec<(usize, String)>)> = BTreeMap::new();
+        // Per argument: the other names Kea may give it, ISC's prefix for its variables.
+        let mut alternatives: BTreeMap<&str, (Vec<String>, Option<String>)> = BTreeMap::new();
         for arg in &decl.arguments {
             arguments.push((&arg.name, &arg.cpp_type, source));
             let since = match &arg.since {
@@ -209,9 +226,32 @@ fn check_hooks(c: &mut Checker, spec: &SpecFile) -> Vec<Hook> {
             if arg.kea_name.as_ref().is_some_and(|n| n.get_ref() == arg.name.get_ref()) {
                 c.error(arg.kea_name.as_ref().unwrap(), item.clone(), "kea_name repeats name: drop it".into());
             }
+            let mut kea_name = kea_name;
+            let mut others = Vec::new();
+            if let Some(names) = &arg.kea_names {
+                match (names.get_ref().split_first(), &arg.kea_name) {
+                    (_, Some(_)) => c.error(names, item.clone(), "give kea_name or kea_names, not both".into()),
+                    (None, None) => c.error(names, item.clone(), "kea_names lists no name".into()),
+                    (Some((first, rest)), None) => {
+                        kea_name = first.clone();
+                        others = rest.to_vec();
+                    }
+                }
+            }
+            if let Some(prefix) = &arg.isc {
+                if !is_isc_name(prefix.get_ref()) {
+                    c.error(prefix, item.clone(), format!("argument {}: ISC's prefix is upper-case letters, digits and _, not KEA_", arg.name.get_ref()));
+                }
+            }
+            alternatives.insert(arg.name.get_ref().as_str(), (others, arg.isc.as_ref().map(|p| p.get_ref().clone())));
             versions.insert(arg.name.get_ref().as_str(), (kea_name, since, later));
         }
         for each in &decl.each {
+            if let Some(list) = &each.isc {
+                if !is_isc_name(list.get_ref()) {
+                    c.error(list, item.clone(), "ISC's list name is upper-case letters, digits and _, not KEA_".into());
+                }
+            }
             if !decl.arguments.iter().any(|a| a.name.get_ref() == each.over.get_ref()) {
                 c.error(&each.over, item.clone(), format!("`each` runs over {}, which is not an argument", each.over.get_ref()));
             }
@@ -250,13 +290,26 @@ fn check_hooks(c: &mut Checker, spec: &SpecFile) -> Vec<Hook> {
                 let (kea_name, since, later_types) =
                     versions.remove(name.as_str()).unwrap_or_else(|| (name.clone(), hook_since, Vec::new()));
                 let type_line = c.line(t);
-                Argument { name, kea_name, cpp_type: t.get_ref().clone(), type_line, later_types, since, source }
+                let (other_kea_names, isc_prefix) = alternatives.remove(name.as_str()).unwrap_or_default();
+                Argument {
+                    name,
+                    kea_name,
+                    other_kea_names,
+                    isc_prefix,
+                    cpp_type: t.get_ref().clone(),
+                    type_line,
+                    later_types,
+                    since,
+                    source,
+                }
             })
             .collect();
         if !decl.each.is_empty() {
             arguments.push(Argument {
                 name: "deleted".into(),
                 kea_name: "deleted".into(),
+                other_kea_names: Vec::new(),
+                isc_prefix: None,
                 cpp_type: "bool".into(),
                 type_line: 0,
                 later_types: Vec::new(),
@@ -279,8 +332,10 @@ fn check_hooks(c: &mut Checker, spec: &SpecFile) -> Vec<Hook> {
                     cpp_type: e.cpp_type.get_ref().clone(),
                     type_line: c.line(&e.cpp_type),
                     deleted: e.deleted,
+                    isc: e.isc.as_ref().map(|l| l.get_ref().clone()),
                 })
                 .collect(),
+            isc: decl.isc.as_ref().map(|a| a.get_ref().clone()),
             description: decl.description.trim().to_string(),
             skip: decl.skip.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
             drop: decl.drop.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
@@ -291,12 +346,34 @@ fn check_hooks(c: &mut Checker, spec: &SpecFile) -> Vec<Hook> {
     hooks
 }
 
+/// ISC's run_script names: upper-case letters, digits and `_`, and not `KEA_…`.
+fn is_isc_name(s: &str) -> bool {
+    is_identifier(s) && !s.starts_with("KEA_") && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
 fn check_variable(c: &mut Checker, hooks: &[Hook], decl: &VariableDecl) -> Option<Variable> {
-    let name = decl.name.get_ref();
+    let Some(at) = decl.name.as_ref().or(decl.isc.as_ref()) else {
+        c.error(&decl.read, "variable".into(), "has neither a name (KEA_…) nor an ISC name (isc)".into());
+        return None;
+    };
+    let name = at.get_ref();
     let item = format!("variable {name}");
     let errors_before = c.errors.len();
-    if !is_variable_name(name) {
-        c.error(&decl.name, item.clone(), "a variable name is KEA_ followed by upper-case letters, digits and _".into());
+    if let Some(kea) = &decl.name {
+        if !is_variable_name(kea.get_ref()) {
+            c.error(kea, item.clone(), "a variable name is KEA_ followed by upper-case letters, digits and _".into());
+        }
+    }
+    if let Some(isc) = &decl.isc {
+        if !is_isc_name(isc.get_ref()) {
+            c.error(isc, item.clone(), "an ISC name is upper-case letters, digits and _, without KEA_".into());
+        }
+    }
+    if decl.absent.is_some() && (decl.name.is_some() || decl.isc.is_none()) {
+        c.error(at, item.clone(), "`absent` applies to a variable with ISC's names only (isc, no name): a KEA_ variable is always there".into());
+    }
+    if decl.isc_note.is_some() && decl.isc.is_none() {
+        c.error(at, item.clone(), "`isc-note` needs an ISC name (isc)".into());
     }
     let value_type = ValueType::ALL.iter().find(|(n, _)| n == decl.value_type.get_ref()).map(|(_, t)| *t);
     if value_type.is_none() {
@@ -371,8 +448,27 @@ fn check_variable(c: &mut Checker, hooks: &[Hook], decl: &VariableDecl) -> Optio
     if c.errors.len() != errors_before {
         return None;
     }
+    // Where ISC's names put this variable under another prefix (a hook point's `isc` prefix for
+    // its argument, a list's elements), its ISC name must start with the argument's own.
+    if let Some(isc) = &decl.isc {
+        let own = format!("{}_", argument.to_uppercase());
+        let renamed = carried.iter().any(|&h| {
+            hooks[h].arguments.iter().any(|a| &a.name == argument && a.isc_prefix.is_some())
+                || hooks[h].each.iter().any(|e| &e.name == argument && e.isc.is_some())
+        });
+        if renamed && !isc.get_ref().starts_with(&own) {
+            c.error(isc, item.clone(), format!("ISC's names rename {argument}'s variables at some hook point: this one must start with {own}"));
+        }
+    }
+    if c.errors.len() != errors_before {
+        return None;
+    }
     Some(Variable {
         name: name.clone(),
+        kea: decl.name.is_some(),
+        isc: decl.isc.as_ref().map(|i| i.get_ref().clone()),
+        absent: decl.absent.as_ref().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()),
+        isc_note: decl.isc_note.as_ref().map(|a| a.trim().to_string()).filter(|a| !a.is_empty()),
         since,
         value_type: value_type?,
         description: decl.description.trim().to_string(),
@@ -388,12 +484,33 @@ fn check_variable(c: &mut Checker, hooks: &[Hook], decl: &VariableDecl) -> Optio
 
 fn check_unique_variables(c: &mut Checker, spec: &SpecFile) {
     let mut first_line = BTreeMap::new();
-    for decl in &spec.variables {
-        let name = decl.name.get_ref().as_str();
-        let line = c.lines.line(decl.name.span().start);
+    for at in spec.variables.iter().flat_map(|d| d.name.iter().chain(&d.isc)) {
+        let name = at.get_ref().as_str();
+        let line = c.lines.line(at.span().start);
         if let Some(first) = first_line.insert(name, line) {
-            c.error(&decl.name, format!("variable {name}"), format!("defined twice (first at line {first})"));
+            c.error(at, format!("variable {name}"), format!("defined twice (first at line {first})"));
             first_line.insert(name, first);
+        }
+    }
+}
+
+/// With ISC's names, no two values of a hook point may share a name (a renamed prefix or a
+/// list's `_SIZE` could meet another variable). Runs on the model; `decls` in the same order.
+fn check_isc_names(c: &mut Checker, model: &Model, decls: &[VariableDecl]) {
+    for hook in &model.hooks {
+        let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+        let lists = model.isc_lists(hook);
+        let names = model.isc_variables(hook).into_iter().chain(lists.iter().flat_map(|(list, vars)| {
+            let first = vars.first().map_or(0, |(v, _)| *v);
+            std::iter::once((first, format!("{list}_SIZE"))).chain(vars.iter().map(move |(v, rest)| (*v, format!("{list}_AT0{rest}"))))
+        }));
+        for (v, name) in names {
+            if let Some(other) = seen.insert(name.clone(), v) {
+                if let Some(at) = decls[v].isc.as_ref().or(decls[v].name.as_ref()) {
+                    let first = &model.variables[other].name;
+                    c.error(at, format!("hook point {}", hook.name), format!("ISC's name {name} is given twice here (also by {first})"));
+                }
+            }
         }
     }
 }
@@ -413,11 +530,17 @@ fn check_options(c: &mut Checker, spec: &SpecFile, hooks: &[Hook]) -> Vec<Option
             c.error(&decl.argument, item.clone(), format!("{argument} must be a callout argument of hook points of one family"));
         }
         if !is_variable_name(&format!("{prefix}1")) {
-            c.error(&decl.prefix, item, "the prefix must start a KEA_ variable name".into());
+            c.error(&decl.prefix, item.clone(), "the prefix must start a KEA_ variable name".into());
+        }
+        if let Some(isc) = &decl.isc {
+            if !is_isc_name(&format!("{}1", isc.get_ref())) {
+                c.error(isc, item, "ISC's prefix is upper-case letters, digits and _, without KEA_".into());
+            }
         }
         out.push(OptionSource {
             argument: argument.clone(),
             prefix: prefix.clone(),
+            isc_prefix: decl.isc.as_ref().map(|i| i.get_ref().clone()),
             family: families.into_iter().next().unwrap_or(0),
             description: decl.description.trim().to_string(),
         });

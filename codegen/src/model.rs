@@ -217,6 +217,8 @@ pub struct ScriptsDirectory {
 pub struct OptionSource {
     pub argument: String,
     pub prefix: String,
+    /// With ISC's names: `<isc_prefix><code>`, the payload as `0x` + upper-case hex.
+    pub isc_prefix: Option<String>,
     pub family: u8,
     pub description: String,
 }
@@ -240,9 +242,13 @@ pub struct Hook {
     /// What Kea does when a callout sets `NEXT_STEP_DROP` here; `None`: Kea ignores it.
     pub drop: Option<String>,
     pub arguments: Vec<Argument>,
-    /// Variables this hook point carries, in spec order.
+    /// Variables this hook point carries, in spec order (under either naming).
     pub variables: Vec<usize>,
+    /// ISC's run_script serves it (`isc`), reading these arguments: a default hook point with
+    /// ISC's names, carrying only those arguments' variables with them.
+    pub isc: Option<Vec<String>>,
 }
+
 
 #[derive(Debug, Clone)]
 pub struct Argument {
@@ -250,6 +256,11 @@ pub struct Argument {
     pub name: String,
     /// The name `CalloutHandle::getArgument` knows it by (usually `name`).
     pub kea_name: String,
+    /// More names Kea may pass it under instead (`kea_names`: the first Kea has is read).
+    pub other_kea_names: Vec<String>,
+    /// ISC's prefix for this argument's variables at this hook point (`isc`), replacing the
+    /// argument's own upper-case name.
+    pub isc_prefix: Option<String>,
     /// The C++ type in the first release that has the argument.
     pub cpp_type: String,
     /// The spec line of its type (0: not from the spec), for `#line` before the pasted type.
@@ -282,6 +293,8 @@ pub struct Each {
     /// The spec line of `type`.
     pub type_line: usize,
     pub deleted: bool,
+    /// ISC's name of the list (`LEASES4`).
+    pub isc: Option<String>,
 }
 
 impl Argument {
@@ -298,7 +311,17 @@ impl Argument {
 
 #[derive(Debug, Clone)]
 pub struct Variable {
+    /// The `KEA_*` name, or ISC's when there is none (what the generated code calls it).
     pub name: String,
+    /// Whether it is a `KEA_*` variable (else it exists with ISC's names only).
+    pub kea: bool,
+    /// ISC's name (with the argument's own prefix: a hook point's `isc` prefix and a list
+    /// replace it there, see [`Model::isc_name`]).
+    pub isc: Option<String>,
+    /// With ISC's names: left out of the environment when Kea has no value; says when.
+    pub absent: Option<String>,
+    /// How ISC's value differs from the nearest `KEA_*` one.
+    pub isc_note: Option<String>,
     /// The first release with this value.
     pub since: usize,
     pub value_type: ValueType,
@@ -315,6 +338,13 @@ pub struct Variable {
     pub empty: Option<String>,
     /// Hook points carrying this variable, in spec order.
     pub hooks: Vec<usize>,
+}
+
+/// ISC's name of `var` without the argument's prefix (`_ADDRESS` of `LEASE4_ADDRESS`); the
+/// checker makes sure every variable that is renamed has that prefix.
+pub fn isc_suffix(var: &Variable) -> &str {
+    let isc = var.isc.as_deref().unwrap_or("");
+    isc.strip_prefix(var.argument.to_uppercase().as_str()).unwrap_or(isc)
 }
 
 impl Model {
@@ -382,6 +412,49 @@ impl Model {
     /// The newest release of the spec (the checker makes sure there is one).
     pub fn newest(&self) -> usize {
         self.releases.len().saturating_sub(1)
+    }
+
+    /// ISC's name of variable `var` at hook point `hook` (outside a list), `None` when ISC's
+    /// names have none: its own, with the argument's prefix replaced where the hook point gives
+    /// one (`NEW_LEASE6_ADDRESS`).
+    pub fn isc_name(&self, hook: &Hook, var: &Variable) -> Option<String> {
+        let isc = var.isc.as_ref()?;
+        let arg = hook.arguments.iter().find(|a| a.name == var.argument);
+        match arg.and_then(|a| a.isc_prefix.as_ref()) {
+            Some(prefix) => Some(format!("{prefix}{}", isc_suffix(var))),
+            None => Some(isc.clone()),
+        }
+    }
+
+    /// ISC's variables of hook point `hook`, with their names there, in spec order: those of
+    /// a list's element excluded (see [`Model::isc_lists`]).
+    pub fn isc_variables(&self, hook: &Hook) -> Vec<(usize, String)> {
+        hook.variables
+            .iter()
+            .filter(|&&v| !hook.each.iter().any(|e| e.isc.is_some() && e.name == self.variables[v].argument))
+            .filter(|&&v| hook.isc.as_ref().is_none_or(|args| args.contains(&self.variables[v].argument)))
+            .filter_map(|&v| Some((v, self.isc_name(hook, &self.variables[v])?)))
+            .collect()
+    }
+
+    /// ISC's lists at hook point `hook` (`each` with `isc`): the list's name and, for each
+    /// variable of an element, its id and the rest of its name (`_ADDRESS`: the element's
+    /// variables are `<list>_AT<i>_ADDRESS`).
+    pub fn isc_lists(&self, hook: &Hook) -> Vec<(String, Vec<(usize, String)>)> {
+        hook.each
+            .iter()
+            .filter_map(|e| {
+                let list = e.isc.clone()?;
+                let vars = hook
+                    .variables
+                    .iter()
+                    .map(|&v| (v, &self.variables[v]))
+                    .filter(|(_, var)| var.argument == e.name && var.isc.is_some())
+                    .map(|(v, var)| (v, isc_suffix(var).to_string()))
+                    .collect();
+                Some((list, vars))
+            })
+            .collect()
     }
 
     pub fn hook(&self, name: &str) -> Option<&Hook> {

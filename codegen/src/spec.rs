@@ -90,6 +90,10 @@ pub struct ScriptsDirectoryDecl {
 pub struct OptionsDecl {
     pub argument: Spanned<String>,
     pub prefix: Spanned<String>,
+    /// With ISC's names: the prefix instead (`QUERY4_OPTION_`), the payload as `0x` and
+    /// upper-case hex, as ISC's hook writes the options it exports.
+    #[serde(default)]
+    pub isc: Option<Spanned<String>>,
     pub description: String,
 }
 
@@ -122,6 +126,11 @@ pub struct HookDecl {
     /// Collections run one event per element (e.g. `leases4_committed`).
     #[serde(default)]
     pub each: Vec<EachDecl>,
+    /// ISC's own run_script hook serves this hook point (from the hook point's first release),
+    /// reading these arguments: one of the hook points a script with ISC's names runs at by
+    /// default, carrying those arguments' variables only.
+    #[serde(default)]
+    pub isc: Option<Spanned<Vec<String>>>,
 }
 
 /// `{ over = "leases4", name = "lease4", type = "isc::dhcp::Lease4Ptr", deleted = false }`: one
@@ -136,6 +145,10 @@ pub struct EachDecl {
     pub cpp_type: Spanned<String>,
     #[serde(default)]
     pub deleted: bool,
+    /// ISC's name of the list, e.g. `LEASES4`: with ISC's names the hook point is one event
+    /// carrying every element as `<isc>_AT<i>_…` and their number as `<isc>_SIZE`.
+    #[serde(default)]
+    pub isc: Option<Spanned<String>>,
 }
 
 /// One callout argument a hook point carries, as `CalloutHandle::getArgument` names and types it.
@@ -149,6 +162,14 @@ pub struct ArgumentDecl {
     /// the `@lease6` variables); absent: `name`.
     #[serde(default)]
     pub kea_name: Option<Spanned<String>>,
+    /// Kea passes it under one of these names (the first it has), e.g. `["ia_na", "ia_pd"]`;
+    /// instead of `kea_name`.
+    #[serde(default)]
+    pub kea_names: Option<Spanned<Vec<String>>>,
+    /// ISC's prefix for this argument's variables here, instead of the argument's own upper-case
+    /// name (`NEW_LEASE6` for `addr6_register`'s lease).
+    #[serde(default)]
+    pub isc: Option<Spanned<String>>,
     /// The first Kea release that passes it here; absent: the hook point's.
     #[serde(default)]
     pub since: Option<Spanned<String>>,
@@ -157,11 +178,24 @@ pub struct ArgumentDecl {
     pub type_since: Option<Spanned<std::collections::BTreeMap<String, String>>>,
 }
 
-/// `[[variable]]`: one `KEA_*` environment variable.
+/// `[[variable]]`: one value, as a `KEA_*` variable (`name`), under ISC's run_script names
+/// (`isc`), or both.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VariableDecl {
-    pub name: Spanned<String>,
+    /// The `KEA_*` name; absent: only with ISC's names.
+    #[serde(default)]
+    pub name: Option<Spanned<String>>,
+    /// ISC's run_script name of the same value, e.g. `LEASE4_ADDRESS`; absent: ISC has none.
+    #[serde(default)]
+    pub isc: Option<Spanned<String>>,
+    /// With ISC's names only: the variable is left out of the environment (as ISC's hook leaves
+    /// out an option the query does not carry) when Kea has no value; says when.
+    #[serde(default)]
+    pub absent: Option<String>,
+    /// How ISC's value differs from the `KEA_*` one nearest to it, for the migration table.
+    #[serde(default, rename = "isc-note")]
+    pub isc_note: Option<String>,
     #[serde(rename = "type")]
     pub value_type: Spanned<String>,
     pub description: String,

@@ -180,3 +180,54 @@ fn format_and_empty() {
     assert!(e.contains(&format!("spec.toml:{a}: variable KEA_A: a format applies to a string only")), "{e}");
     assert!(e.contains(&format!("spec.toml:{b}: variable KEA_B: unknown format \"email\"; expected one of text, ipv4")), "{e}");
 }
+
+/// ISC's names: the variable's own, renamed per hook point argument, in lists, and the checks
+/// on them, each at its line.
+#[test]
+fn isc_names() {
+    let extra = "\n[[hook]]\nname = \"leases4_committed\"\nfamily = 4\ndescription = \"d\"\nisc = [\"query4\", \"leases4\"]\n\
+        arguments = [{ name = \"query4\", type = \"isc::dhcp::Pkt4Ptr\" }, { name = \"leases4\", type = \"isc::dhcp::Lease4CollectionPtr\" }]\n\
+        each = [{ over = \"leases4\", name = \"lease4\", type = \"isc::dhcp::Lease4Ptr\", isc = \"LEASES4\" }]\n";
+    let ok = variable("KEA_LEASE4_ADDRESS", "string", "lease4", "lease4->addr_.toText()", r#"["@lease4"]"#)
+        .replace("type = ", "isc = \"LEASE4_ADDRESS\"\ntype = ")
+        + &variable("KEA_QUERY4_TYPE", "string", "query4", "query4->getName()", r#"["@query4"]"#)
+            .replace("type = ", "isc = \"QUERY4_TYPE\"\ntype = ")
+        + "\n[[variable]]\nisc = \"QUERY4_OPTION_82\"\ntype = \"hex\"\ndescription = \"d\"\nabsent = \"no option 82\"\n\
+           argument = \"query4\"\nread = \"option_hex_if(query4, 82)\"\nhooks = [\"@query4\"]\n";
+    let model = load_str(&format!("{HOOKS}{extra}{ok}"), "spec.toml").unwrap_or_else(|e| panic!("{e}"));
+    let committed = model.hook("leases4_committed").unwrap();
+    let names: Vec<String> = model.isc_variables(committed).into_iter().map(|(_, n)| n).collect();
+    assert_eq!(names, ["QUERY4_TYPE", "QUERY4_OPTION_82"], "the element's variables are in the list");
+    assert_eq!(model.isc_lists(committed), vec![("LEASES4".to_string(), vec![(0, "_ADDRESS".to_string())])]);
+    let option = model.variable("QUERY4_OPTION_82").unwrap();
+    assert!(!option.kea && option.absent.is_some());
+    let cpp = kea_runscript_codegen::generate(&model.at(0), "callouts.cc").callouts;
+    assert!(cpp.contains("if (wants_lists(2))") && cpp.contains("event.add_element(0, std::move(element));"), "{cpp}");
+    assert!(cpp.contains("if (event.wants_isc())"), "an ISC-only value is read only for ISC's names: {cpp}");
+    let rust = kea_runscript_codegen::env_table(&model.at(0));
+    assert!(rust.contains("name: \"\"") && rust.contains("isc: \"QUERY4_OPTION_82\""), "{rust}");
+
+    let bad = extra.replace("isc = \"LEASES4\"", "isc = \"leases\"").replace("isc = [\"query4\", \"leases4\"]", "isc = [\"query6\"]")
+        + &variable("KEA_LEASE4_HOSTNAME", "string", "lease4", "lease4->hostname_", r#"["@lease4"]"#)
+            .replace("type = ", "isc = \"HOSTNAME\"\ntype = ")
+        + &variable("KEA_QUERY4_NAME", "string", "query4", "query4->getName()", r#"["@query4"]"#)
+            .replace("type = ", "isc = \"KEA_QUERY4_NAME\"\nabsent = \"never\"\ntype = ")
+        + "\n[[variable]]\ntype = \"int\"\ndescription = \"d\"\nargument = \"query4\"\nread = \"query4->getTransid()\"\nhooks = [\"@query4\"]\n"
+        + &variable("KEA_QUERY4_TYPE", "string", "query4", "query4->getName()", r#"["@query4"]"#)
+            .replace("type = ", "isc = \"Q_TYPE\"\ntype = ")
+        + &variable("KEA_QUERY4_KIND", "string", "query4", "query4->getName()", r#"["@query4"]"#)
+            .replace("type = ", "isc = \"Q_TYPE\"\ntype = ");
+    let e = errors(&bad);
+    let at = |needle: &str| line_of(&bad, needle, 0);
+    for expected in [
+        format!("spec.toml:{}: hook point leases4_committed: ISC's list name is upper-case", at("isc = \"leases\"")),
+        format!("spec.toml:{}: hook point leases4_committed: isc: query6 is not an argument", at("isc = [\"query6\"]")),
+        format!("spec.toml:{}: variable KEA_LEASE4_HOSTNAME: ISC's names rename lease4's variables at some hook point: this one must start with LEASE4_", at("isc = \"HOSTNAME\"")),
+        format!("spec.toml:{}: variable KEA_QUERY4_NAME: an ISC name is upper-case letters, digits and _, without KEA_", at("isc = \"KEA_QUERY4_NAME\"")),
+        format!("spec.toml:{}: variable KEA_QUERY4_NAME: `absent` applies to a variable with ISC's names only", at("name = \"KEA_QUERY4_NAME\"")),
+        format!("spec.toml:{}: variable: has neither a name (KEA_…) nor an ISC name (isc)", at("read = \"query4->getTransid()\"")),
+        format!("spec.toml:{}: variable Q_TYPE: defined twice (first at line {})", line_of(&bad, "isc = \"Q_TYPE\"", 1), at("isc = \"Q_TYPE\"")),
+    ] {
+        assert!(e.contains(&expected), "{e}\nlacks {expected}");
+    }
+}

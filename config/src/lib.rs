@@ -38,13 +38,30 @@ impl Mode {
     }
 }
 
+/// How a script's variables are named (`variables`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Naming {
+    /// `KEA_*`, kea-hook-runscript's names (the default).
+    Runscript,
+    /// ISC's run_script names (`LEASE4_ADDRESS`, `LEASES4_AT0_ADDRESS`, booleans `true`/`false`):
+    /// the default of ISC's form (`name`).
+    Isc,
+}
+
+impl Naming {
+    pub fn name(self) -> &'static str {
+        match self {
+            Naming::Runscript => "runscript",
+            Naming::Isc => "isc",
+        }
+    }
+}
+
 /// The library's parameters.
 #[derive(Debug)]
 pub struct Config {
     /// In the order they run at a hook point where several apply.
     pub scripts: Vec<Script>,
-    /// `NAME=value` added to every run: `extra-env`, then the `pass-env` variables Kea has.
-    pub extra_env: Vec<CString>,
     /// Option codes exported from the query (`options`).
     pub options: Vec<u16>,
 }
@@ -71,6 +88,13 @@ pub struct Script {
     pub max_queued: usize,
     /// Ids (positions in [`HOOK_POINTS`]) of the hook points it runs at.
     pub hooks: Vec<u16>,
+    /// Its variables' names.
+    pub naming: Naming,
+    /// Written in ISC's form (`name`, `sync`).
+    pub isc_form: bool,
+    /// `NAME=value` added to each run (a worker: to its environment): `extra-env`, then the
+    /// `pass-env` variables Kea has (default `PATH`; none with ISC's names, as ISC's hook).
+    pub extra_env: Vec<CString>,
 }
 
 impl Script {
@@ -80,8 +104,13 @@ impl Script {
             Mode::Spawn => "",
             Mode::Worker => "mode worker, ",
         };
+        let naming = match self.naming {
+            Naming::Runscript => "",
+            Naming::Isc => "ISC's variable names, ",
+        };
+        let (key, wait) = if self.isc_form { ("ISC run_script form: name", "sync") } else { ("script", "wait") };
         format!(
-            "script {} ({mode}wait {}, timeout-ms {}, {} hook points)",
+            "{key} {} ({mode}{naming}{wait} {}, timeout-ms {}, {} hook points)",
             self.script.to_string_lossy(),
             self.wait,
             self.timeout.as_millis(),
@@ -95,8 +124,10 @@ pub const DEFAULT_MAX_RUNNING: u64 = 32;
 pub const DEFAULT_MAX_QUEUED: u64 = 1024;
 
 /// Parameters of one script, at the top level or in each `scripts` entry.
-const SCRIPT_KEYS: &[&str] =
-    &["script", "mode", "wait", "timeout-ms", "exit-status", "max-running", "max-queued", "hook-points"];
+const SCRIPT_KEYS: &[&str] = &[
+    "script", "mode", "wait", "timeout-ms", "exit-status", "max-running", "max-queued", "hook-points", "variables",
+    "name", "sync",
+];
 /// Parameters of the library as a whole.
 const LIBRARY_KEYS: &[&str] = &["scripts", "extra-env", "pass-env", "options"];
 
@@ -134,6 +165,7 @@ pub fn parse_map(map: &Map<String, Value>, family: u8, scripts_directory: Option
             LIBRARY_KEYS.join(", ")
         ));
     }
+    let env = environment(map);
     let scripts = match map.get("scripts") {
         None => parse_script(map, "", family, scripts_directory).map(|s| vec![s]),
         Some(Value::Array(list)) => {
@@ -164,13 +196,17 @@ pub fn parse_map(map: &Map<String, Value>, family: u8, scripts_directory: Option
         }
         Some(other) => Err(format!("parameter 'scripts' must be a list of maps, not {}", json_type(other))),
     };
-    let extra_env = environment(map);
     let options = options(map.get("options"), family);
-    match (scripts, extra_env, options) {
-        (Ok(scripts), Ok(extra_env), Ok(options)) if errors.is_empty() => Ok(Config { scripts, extra_env, options }),
-        (scripts, extra_env, options) => {
+    match (scripts, env, options) {
+        (Ok(mut scripts), Ok(env), Ok(options)) if errors.is_empty() => {
+            for script in &mut scripts {
+                script.extra_env = env.for_naming(script.naming);
+            }
+            Ok(Config { scripts, options })
+        }
+        (scripts, env, options) => {
             errors.extend(scripts.err());
-            errors.extend(extra_env.err());
+            errors.extend(env.err());
             errors.extend(options.err());
             Err(errors.join("; "))
         }
@@ -179,12 +215,32 @@ pub fn parse_map(map: &Map<String, Value>, family: u8, scripts_directory: Option
 
 fn parse_script(map: &Map<String, Value>, prefix: &str, family: u8, scripts_directory: Option<&Path>) -> Result<Script, String> {
     let p = |name: &str| format!("{prefix}{name}");
-    let script = match map.get("script") {
-        None => Err(format!("parameter '{}' is missing: give the absolute path of the program to run", p("script"))),
-        Some(Value::String(s)) => {
-            check_script(s, scripts_directory).map_err(|e| format!("parameter '{}' ({s:?}) {e}", p("script")))
-        }
-        Some(other) => Err(format!("parameter '{}' must be a string, not {}", p("script"), json_type(other))),
+    // ISC's run_script form: `name` for `script`, `sync` for `wait`.
+    let isc_form = map.contains_key("name");
+    let (script_key, wait_key) = (if isc_form { "name" } else { "script" }, if map.contains_key("sync") { "sync" } else { "wait" });
+    let script = match (map.get("script"), map.get("name")) {
+        (Some(_), Some(_)) => Err(format!(
+            "parameters '{}' and '{}' name the same thing (ISC's run_script calls it 'name'): give one",
+            p("script"),
+            p("name")
+        )),
+        (None, None) => Err(format!("parameter '{}' is missing: give the absolute path of the program to run", p("script"))),
+        (_, _) => match &map[script_key] {
+            Value::String(s) => {
+                check_script(s, scripts_directory).map_err(|e| format!("parameter '{}' ({s:?}) {e}", p(script_key)))
+            }
+            other => Err(format!("parameter '{}' must be a string, not {}", p(script_key), json_type(other))),
+        },
+    };
+    let naming = match map.get("variables") {
+        None if isc_form => Ok(Naming::Isc),
+        None => Ok(Naming::Runscript),
+        Some(Value::String(s)) if s == "runscript" => Ok(Naming::Runscript),
+        Some(Value::String(s)) if s == "isc" => Ok(Naming::Isc),
+        Some(other) => Err(format!(
+            "parameter '{}' must be \"runscript\" (KEA_* names) or \"isc\" (ISC run_script's names), not {other}",
+            p("variables")
+        )),
     };
     let mode = match map.get("mode") {
         None => Ok(Mode::Spawn),
@@ -192,19 +248,26 @@ fn parse_script(map: &Map<String, Value>, prefix: &str, family: u8, scripts_dire
         Some(Value::String(s)) if s == "worker" => Ok(Mode::Worker),
         Some(other) => Err(format!("parameter '{}' must be \"spawn\" or \"worker\", not {other}", p("mode"))),
     };
-    let wait = match map.get("wait") {
-        None => Ok(false),
-        Some(Value::Bool(b)) => Ok(*b),
-        Some(other) => Err(format!("parameter '{}' must be true or false, not {}", p("wait"), json_type(other))),
+    let wait = match (map.get("wait"), map.get("sync")) {
+        (Some(_), Some(_)) => Err(format!(
+            "parameters '{}' and '{}' say the same thing (ISC's run_script calls it 'sync'): give one",
+            p("wait"),
+            p("sync")
+        )),
+        (None, None) => Ok(false),
+        (_, _) => match &map[wait_key] {
+            Value::Bool(b) => Ok(*b),
+            other => Err(format!("parameter '{}' must be true or false, not {}", p(wait_key), json_type(other))),
+        },
     };
     let timeout = integer(map, prefix, "timeout-ms", DEFAULT_TIMEOUT_MS, 1, 3_600_000).map(Duration::from_millis);
     let max_running = integer(map, prefix, "max-running", DEFAULT_MAX_RUNNING, 1, 1024);
     let max_queued = integer(map, prefix, "max-queued", DEFAULT_MAX_QUEUED, 0, 1_000_000);
     let exit_status = exit_status(map.get("exit-status"), wait.as_ref().ok().copied(), &p("exit-status"));
-    let hooks = hook_points(map.get("hook-points"), family, &p("hook-points"));
+    let hooks = hook_points(map.get("hook-points"), family, &p("hook-points"), naming.as_ref().ok().copied());
     let mode = mode.and_then(|mode| worker_fits(map, mode, prefix).map(|()| mode));
-    match (script, mode, wait, timeout, exit_status, max_running, max_queued, hooks) {
-        (Ok(script), Ok(mode), Ok(wait), Ok(timeout), Ok(exit_status), Ok(max_running), Ok(max_queued), Ok(hooks)) => {
+    match (script, mode, wait, timeout, exit_status, max_running, max_queued, (hooks, naming)) {
+        (Ok(script), Ok(mode), Ok(wait), Ok(timeout), Ok(exit_status), Ok(max_running), Ok(max_queued), (Ok(hooks), Ok(naming))) => {
             Ok(Script {
                 script,
                 mode,
@@ -214,9 +277,12 @@ fn parse_script(map: &Map<String, Value>, prefix: &str, family: u8, scripts_dire
                 max_running: max_running as usize,
                 max_queued: max_queued as usize,
                 hooks,
+                naming,
+                isc_form,
+                extra_env: Vec::new(),
             })
         }
-        (script, mode, wait, timeout, exit_status, max_running, max_queued, hooks) => {
+        (script, mode, wait, timeout, exit_status, max_running, max_queued, (hooks, naming)) => {
             let mut errors = Vec::new();
             errors.extend(script.err());
             errors.extend(mode.err());
@@ -226,6 +292,7 @@ fn parse_script(map: &Map<String, Value>, prefix: &str, family: u8, scripts_dire
             errors.extend(max_running.err());
             errors.extend(max_queued.err());
             errors.extend(hooks.err());
+            errors.extend(naming.err());
             Err(errors.join("; "))
         }
     }
@@ -248,11 +315,13 @@ fn worker_fits(map: &Map<String, Value>, mode: Mode, prefix: &str) -> Result<(),
     all_or_faults((), faults)
 }
 
-/// `hook-points`: names of this family's hook points (or `load`, `unload`); absent: the defaults.
-fn hook_points(value: Option<&Value>, family: u8, name: &str) -> Result<Vec<u16>, String> {
+/// `hook-points`: names of this family's hook points (or `load`, `unload`); absent: the defaults
+/// (with ISC's names, the hook points ISC's run_script serves on this Kea).
+fn hook_points(value: Option<&Value>, family: u8, name: &str, naming: Option<Naming>) -> Result<Vec<u16>, String> {
     let of_family = || HOOK_POINTS.iter().enumerate().filter(|(_, h)| h.in_family(family));
     let Some(value) = value else {
-        return Ok(of_family().filter(|(_, h)| h.default).map(|(i, _)| i as u16).collect());
+        let default = |h: &table::HookPoint| if naming == Some(Naming::Isc) { h.isc_default } else { h.default };
+        return Ok(of_family().filter(|(_, h)| default(h)).map(|(i, _)| i as u16).collect());
     };
     let Value::Array(list) = value else {
         return Err(format!("parameter '{name}' must be a list of hook point names, not {}", json_type(value)));
@@ -293,15 +362,39 @@ fn is_env_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// What `extra-env` and `pass-env` add to a script's environment.
+struct ExtraEnv {
+    /// `extra-env`'s entries.
+    extra: Vec<CString>,
+    /// `pass-env`'s, when given.
+    passed: Option<Vec<CString>>,
+    /// `PATH`, what `pass-env` passes by default with `KEA_*` names.
+    path: Vec<CString>,
+}
+
+impl ExtraEnv {
+    /// ISC's hook passes no variable of Kea's own: with ISC's names `pass-env` defaults to none.
+    fn for_naming(&self, naming: Naming) -> Vec<CString> {
+        let passed = match (&self.passed, naming) {
+            (Some(passed), _) => passed,
+            (None, Naming::Runscript) => &self.path,
+            (None, Naming::Isc) => &Vec::new(),
+        };
+        self.extra.iter().chain(passed).cloned().collect()
+    }
+}
+
 /// `extra-env` (map NAME → value) and `pass-env` (names of Kea's own variables, default PATH).
-fn environment(map: &Map<String, Value>) -> Result<Vec<CString>, String> {
+fn environment(map: &Map<String, Value>) -> Result<ExtraEnv, String> {
     let mut out = Vec::new();
     let mut errors = Vec::new();
     let mut names: Vec<String> = Vec::new();
     let mut check_name = |param: &str, name: &str, errors: &mut Vec<String>| {
         if !is_env_name(name) {
             errors.push(format!("parameter '{param}': {name:?} is not a variable name (letters, digits, _)"));
-        } else if VARIABLES.iter().any(|v| v.name == name) || OPTION_SOURCES.iter().any(|o| name.starts_with(o.prefix)) {
+        } else if VARIABLES.iter().any(|v| v.name == name || v.isc == name)
+            || OPTION_SOURCES.iter().any(|o| name.starts_with(o.prefix) || (!o.isc_prefix.is_empty() && name.starts_with(o.isc_prefix)))
+        {
             errors.push(format!("parameter '{param}': {name} is one of the hook's own variables"));
         } else if names.iter().any(|n| n == name) {
             errors.push(format!("parameter '{param}': {name} is set twice"));
@@ -327,6 +420,7 @@ fn environment(map: &Map<String, Value>) -> Result<Vec<CString>, String> {
         }
         Some(other) => errors.push(format!("parameter 'extra-env' must be a map of NAME: \"value\", not {}", json_type(other))),
     }
+    let given = map.contains_key("pass-env");
     let passed: Vec<String> = match map.get("pass-env") {
         None => vec!["PATH".into()],
         Some(Value::Array(list)) => list
@@ -344,17 +438,23 @@ fn environment(map: &Map<String, Value>) -> Result<Vec<CString>, String> {
             Vec::new()
         }
     };
+    let mut passed_entries = Vec::new();
     for name in passed {
         if check_name("pass-env", &name, &mut errors) {
             // Kea's own value, read once at load; a variable Kea does not have is not passed.
             if let Some(value) = std::env::var_os(&name) {
                 let mut entry = format!("{name}=").into_bytes();
                 entry.extend_from_slice(value.as_bytes());
-                out.extend(CString::new(entry).ok());
+                passed_entries.extend(CString::new(entry).ok());
             }
         }
     }
-    all_or_faults(out, errors)
+    let env = if given {
+        ExtraEnv { extra: out, passed: Some(passed_entries), path: Vec::new() }
+    } else {
+        ExtraEnv { extra: out, passed: None, path: passed_entries }
+    };
+    all_or_faults(env, errors)
 }
 
 /// `options`: option codes whose payload the query's options export as `<prefix><code>`.
@@ -364,14 +464,19 @@ fn options(value: Option<&Value>, family: u8) -> Result<Vec<u16>, String> {
         return Err(format!("parameter 'options' must be a list of option codes, not {}", json_type(value)));
     };
     let max = if family == 4 { 254 } else { 65535 };
-    let prefixes: Vec<&str> = OPTION_SOURCES.iter().filter(|o| o.family == family).map(|o| o.prefix).collect();
+    let prefixes: Vec<&str> = OPTION_SOURCES
+        .iter()
+        .filter(|o| o.family == family)
+        .flat_map(|o| [o.prefix, o.isc_prefix])
+        .filter(|p| !p.is_empty())
+        .collect();
     let mut codes = Vec::new();
     let mut errors = Vec::new();
     for item in list {
         match item.as_u64().filter(|c| (1..=max).contains(c)) {
             Some(code) => {
                 let code = code as u16;
-                if let Some(v) = prefixes.iter().map(|p| format!("{p}{code}")).find(|n| VARIABLES.iter().any(|v| &v.name == n)) {
+                if let Some(v) = prefixes.iter().map(|p| format!("{p}{code}")).find(|n| VARIABLES.iter().any(|v| &v.name == n || &v.isc == n)) {
                     errors.push(format!("parameter 'options': option {code} is already exported as {v}"));
                 } else if codes.contains(&code) {
                     errors.push(format!("parameter 'options': option {code} is listed twice"));
@@ -561,10 +666,10 @@ mod tests {
         assert_eq!(c.scripts.len(), 2);
         assert_eq!(names(&c.scripts[0].hooks), ["lease4_select"]);
         assert!(c.scripts[1].wait && c.scripts[1].hooks.len() == 9);
-        let env: Vec<&str> = c.extra_env.iter().map(|e| e.to_str().unwrap()).collect();
+        let env: Vec<&str> = c.scripts[0].extra_env.iter().map(|e| e.to_str().unwrap()).collect();
         assert_eq!(env, ["SITE=paris", "KRS_TEST_PASSED=yes"]);
         assert_eq!(c.options, [50, 93]);
-        let path = parse(r#"{"script": "/bin/true"}"#, 4).unwrap().extra_env;
+        let path = parse(r#"{"script": "/bin/true"}"#, 4).unwrap().scripts.remove(0).extra_env;
         assert!(path.iter().any(|e| e.to_str().unwrap().starts_with("PATH=")), "PATH is passed by default");
     }
 
@@ -629,6 +734,52 @@ mod tests {
             assert!(err.contains(expected), "{json}: {err:?} lacks {expected:?}");
         }
         assert!(parse(r#"{"script": "/bin/true", "options": [1000]}"#, 6).is_ok(), "DHCPv6 option codes go to 65535");
+    }
+
+    /// An entry written for ISC's run_script works as it is: `name`, `sync`, ISC's names, its
+    /// hook points on this release, no PATH.
+    #[test]
+    fn isc_run_script_form() {
+        let c = one(r#"{"name": "/bin/true", "sync": false}"#);
+        assert_eq!((c.script.to_str().unwrap(), c.wait, c.naming, c.isc_form), ("/bin/true", false, Naming::Isc, true));
+        let isc: Vec<&str> = HOOK_POINTS.iter().filter(|h| h.isc_default && h.in_family(4)).map(|h| h.name).collect();
+        assert_eq!(names(&c.hooks), isc);
+        for hook in ["lease4_renew", "lease4_expire", "lease4_recover", "leases4_committed", "lease4_release", "lease4_decline"] {
+            assert!(isc.contains(&hook), "{hook} is one of ISC's");
+        }
+        assert!(!isc.contains(&"lease4_select"), "ISC's hook does not serve lease4_select");
+        assert!(c.extra_env.is_empty(), "ISC's hook passes no PATH: {:?}", c.extra_env);
+        assert!(c.describe().contains("ISC run_script form: name /bin/true"), "{}", c.describe());
+        assert!(one(r#"{"name": "/bin/true", "sync": true}"#).wait, "sync: true is honoured");
+        let v6 = parse(r#"{"name": "/bin/true"}"#, 6).unwrap().scripts.remove(0);
+        assert!(names(&v6.hooks).contains(&"lease6_rebind") && names(&v6.hooks).contains(&"leases6_committed"));
+        // Explicit pass-env applies; extra-env too.
+        let c = one(r#"{"name": "/bin/true", "pass-env": ["PATH"], "extra-env": {"SITE": "x"}}"#);
+        assert_eq!(c.extra_env.len(), 2, "{:?}", c.extra_env);
+        // ISC's names with the `script` form, per entry of `scripts`.
+        let c = parse(
+            r#"{"scripts": [{"script": "/bin/true", "variables": "isc", "wait": true, "hook-points": ["lease4_select"]},
+                            {"script": "/bin/true"}, {"name": "/bin/true", "variables": "runscript"}]}"#,
+            4,
+        )
+        .unwrap();
+        let namings: Vec<Naming> = c.scripts.iter().map(|s| s.naming).collect();
+        assert_eq!(namings, [Naming::Isc, Naming::Runscript, Naming::Runscript]);
+        assert_eq!(names(&c.scripts[0].hooks), ["lease4_select"]);
+        assert_eq!(c.scripts[2].hooks.len(), 9, "KEA_* names: the default hook points");
+        for (json, expected) in [
+            (r#"{"name": "/bin/true", "script": "/bin/true"}"#, "parameters 'script' and 'name' name the same thing"),
+            (r#"{"name": "/bin/true", "sync": "yes"}"#, "parameter 'sync' must be true or false, not a string"),
+            (r#"{"name": "/bin/true", "sync": true, "wait": true}"#, "parameters 'wait' and 'sync' say the same thing"),
+            (r#"{"name": "true"}"#, "parameter 'name' (\"true\") must be an absolute path"),
+            (r#"{"name": 3}"#, "parameter 'name' must be a string, not a number"),
+            (r#"{"scripts": [{"name": "/bin/true", "variables": "ISC"}]}"#, "parameter 'scripts[0].variables' must be \"runscript\""),
+            (r#"{"name": "/bin/true", "extra-env": {"LEASE4_ADDRESS": "x"}}"#, "LEASE4_ADDRESS is one of the hook's own variables"),
+            (r#"{"name": "/bin/true", "options": [82]}"#, "option 82 is already exported as QUERY4_OPTION_82"),
+        ] {
+            let err = parse(json, 4).unwrap_err();
+            assert!(err.contains(expected), "{json}: {err:?} lacks {expected:?}");
+        }
     }
 
     #[test]

@@ -3,11 +3,32 @@
 //! enums `Kind` and `Format` are generated with them.
 
 pub struct Variable {
+    /// The `KEA_*` name; empty for a value only ISC's names carry.
     pub name: &'static str,
+    /// ISC's run_script name (with the argument's own prefix; see [`HookPoint::isc_variables`]
+    /// for the name at a hook point); empty when ISC's names have none.
+    pub isc: &'static str,
     pub kind: Kind,
     pub format: Format,
     /// Whether the value can be empty (the spec's `empty` says when).
     pub may_be_empty: bool,
+    /// With ISC's names: left out of the environment when Kea has no value (spec: `absent`).
+    pub absent: bool,
+}
+
+/// A variable with ISC's names at one hook point: its id and its name there (for a list's
+/// element, the rest of its name after `<list>_AT<i>`).
+pub struct IscVar {
+    pub var: u16,
+    pub name: &'static str,
+}
+
+/// One of ISC's lists (`LEASES4`): its size as `size`, each element's variables as
+/// `<name>_AT<i><element name>`.
+pub struct IscList {
+    pub name: &'static str,
+    pub size: &'static str,
+    pub elements: &'static [IscVar],
 }
 
 pub struct HookPoint {
@@ -18,16 +39,27 @@ pub struct HookPoint {
     pub library: bool,
     /// Among the hook points a script runs at when `hook-points` is not given.
     pub default: bool,
+    /// ISC's run_script serves it: a default hook point with ISC's names.
+    pub isc_default: bool,
+    /// One event per element of a collection (`leases4_committed`); with ISC's names, one event
+    /// with the lists instead.
+    pub each: bool,
     /// Whether Kea acts on `NEXT_STEP_SKIP` / `NEXT_STEP_DROP` here (spec: `skip`, `drop`).
     pub skip: bool,
     pub drop: bool,
-    /// Ids of the variables this hook point carries, in spec order.
+    /// Ids of the `KEA_*` variables this hook point carries, in spec order.
     pub variables: &'static [u16],
+    /// The variables it carries with ISC's names (outside the lists), in spec order.
+    pub isc_variables: &'static [IscVar],
+    /// With ISC's names, the lists it carries (`each`).
+    pub isc_lists: &'static [IscList],
 }
 
 /// A packet whose options the `options` parameter exports as `<prefix><code>`.
 pub struct OptionSource {
     pub prefix: &'static str,
+    /// With ISC's names: `<isc_prefix><code>`, the payload as `0x` + upper-case hex.
+    pub isc_prefix: &'static str,
     pub family: u8,
 }
 

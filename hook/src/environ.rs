@@ -37,6 +37,16 @@ impl Environment {
         self.block.extend_from_slice(entry.as_bytes_with_nul());
     }
 
+    /// A copy with `extra`'s entries after this one's (a script's `extra-env`); a plain copy
+    /// when there are none.
+    pub fn with_extra(&self, extra: &[CString]) -> Environment {
+        let mut env = self.clone();
+        for entry in extra {
+            env.push_entry(entry);
+        }
+        env
+    }
+
     /// Each entry, `NAME=value` without its NUL.
     #[cfg(test)]
     pub fn entries(&self) -> impl Iterator<Item = &[u8]> + '_ {

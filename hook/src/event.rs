@@ -1,7 +1,8 @@
 //! One hook point's values, filled by the generated C++ callout, turned into the script's environment
 //! (spawn mode) or into one JSON line (worker mode): both from the same name/value pairs.
 
-use kea_runscript_config::table::{HookPoint, Kind, HOOK_POINTS, VARIABLES};
+use kea_runscript_config::table::{HookPoint, Kind, OptionSource, HOOK_POINTS, OPTION_SOURCES, VARIABLES};
+use kea_runscript_config::Naming;
 use crate::environ::Environment;
 use std::ffi::CString;
 use std::sync::Arc;
@@ -20,26 +21,73 @@ pub struct Event {
     values: Vec<Option<Value>>,
     /// The bytes of every `Bytes` value, back to back (one allocation for the whole event).
     data: Vec<u8>,
-    /// Option codes to export (`options`), and the `<prefix><code>` variables found, with their value
-    /// in lower-case hex.
+    /// Option codes to export (`options`), and those found: where (the packet's options table
+    /// entry), the code and the payload.
     wanted: Arc<[u16]>,
-    options: Vec<(String, Vec<u8>)>,
+    options: Vec<(&'static OptionSource, u16, Vec<u8>)>,
+    /// With ISC's names at a hook point with `each`: this event holds the lists (one event per
+    /// callout), their elements in `elements` (list index, element).
+    lists: bool,
+    elements: Vec<(u8, Box<Event>)>,
+    /// Whether some script at this hook point has `KEA_*` names, and ISC's: the callout reads
+    /// the values only one naming carries only for it.
+    namings: [bool; 2],
 }
 
 impl Event {
     pub fn new(hook: u16, wanted: Arc<[u16]>) -> Event {
-        Event { hook, values: vec![None; VARIABLES.len()], data: Vec::with_capacity(1024), wanted, options: Vec::new() }
+        Event::for_namings(hook, wanted, [true, true])
+    }
+
+    /// An event for scripts with these namings (`[KEA_*, ISC's]`).
+    pub fn for_namings(hook: u16, wanted: Arc<[u16]>, namings: [bool; 2]) -> Event {
+        Event {
+            namings,
+            hook,
+            values: vec![None; VARIABLES.len()],
+            data: Vec::with_capacity(1024),
+            wanted,
+            options: Vec::new(),
+            lists: false,
+            elements: Vec::new(),
+        }
+    }
+
+    /// Whether some script here has `KEA_*` names.
+    pub fn wants_kea(&self) -> bool {
+        self.namings[Naming::Runscript as usize]
+    }
+
+    /// Whether some script here has ISC's names.
+    pub fn wants_isc(&self) -> bool {
+        self.namings[Naming::Isc as usize]
+    }
+
+    /// This event holds ISC's lists (see [`Event::add_element`]), for the scripts with ISC's names.
+    pub fn mark_lists(&mut self) {
+        self.lists = true;
+    }
+
+    /// Whether this event holds ISC's lists (else, at a hook point with `each`, it is one element's).
+    pub fn has_lists(&self) -> bool {
+        self.lists
+    }
+
+    /// One element of list `list` (an index into the hook point's `isc_lists`).
+    pub fn add_element(&mut self, list: u8, element: Box<Event>) {
+        self.elements.push((list, element));
     }
 
     pub fn wanted_options(&self) -> &[u16] {
         &self.wanted
     }
 
-    /// `<prefix><code>`, its value the payload in lower-case hex.
+    /// An option the `options` parameter asks for, found in the packet whose options table
+    /// entry has `prefix`.
     pub fn put_option(&mut self, prefix: &str, code: u16, payload: &[u8]) {
-        let mut value = Vec::with_capacity(2 * payload.len());
-        push_hex(&mut value, payload, b"0123456789abcdef");
-        self.options.push((format!("{prefix}{code}"), value));
+        if let Some(source) = OPTION_SOURCES.iter().find(|o| o.prefix == prefix) {
+            self.options.push((source, code, payload.to_vec()));
+        }
     }
 
     pub fn hook(&self) -> Option<&'static HookPoint> {
@@ -78,32 +126,79 @@ impl Event {
         self.put_bytes(var, value);
     }
 
-    /// Each variable of this hook point, in spec order, with its value as the script gets it (a
-    /// variable Kea had no value for is present and empty): `f(name, writer of the value)`; the
-    /// exported options (`self.options`) follow them. The one source of both
-    /// [`Event::environment`] and [`Event::json_line`].
-    fn each_variable(&self, mut f: impl FnMut(&'static str, &dyn Fn(&mut Vec<u8>))) {
-        let variables = HOOK_POINTS.get(self.hook as usize).map_or(&[][..], |h| h.variables);
-        for &id in variables {
-            let var = &VARIABLES[id as usize];
-            let value = self.values[id as usize];
-            f(var.name, &|out: &mut Vec<u8>| {
-                if let Some(v) = value {
-                    render(var.kind, v, &self.data, out);
+    /// Each variable of this hook point, named as `naming` says, with its value as the script
+    /// gets it: `f(name, writer of the value)`; the exported options follow them. The one
+    /// source of both [`Event::environment`] and [`Event::json_line`].
+    ///
+    /// `KEA_*` names: every variable, in spec order (a variable Kea had no value for is present
+    /// and empty). ISC's names: ISC's variables of the hook point (one Kea had no value for is
+    /// present and empty, or left out where the spec says `absent`), then each list's
+    /// `<list>_SIZE` and its elements' `<list>_AT<i>_…`; booleans are `true`/`false`.
+    fn each_variable(&self, naming: Naming, f: &mut dyn FnMut(&str, &dyn Fn(&mut Vec<u8>))) {
+        let Some(hook) = self.hook() else { return };
+        match naming {
+            Naming::Runscript => {
+                for &id in hook.variables {
+                    self.variable(id, naming, |name_value| f(VARIABLES[id as usize].name, name_value));
                 }
-            });
+            }
+            Naming::Isc => {
+                for v in hook.isc_variables {
+                    if self.values[v.var as usize].is_some() || !VARIABLES[v.var as usize].absent {
+                        self.variable(v.var, naming, |value| f(v.name, value));
+                    }
+                }
+                let mut name = String::with_capacity(64);
+                for (index, list) in hook.isc_lists.iter().enumerate() {
+                    let elements = || self.elements.iter().filter(|(l, _)| *l as usize == index).map(|(_, e)| e);
+                    let size = elements().count();
+                    f(list.size, &|out: &mut Vec<u8>| {
+                        let _ = std::io::Write::write_fmt(out, format_args!("{size}"));
+                    });
+                    for (i, element) in elements().enumerate() {
+                        for v in list.elements {
+                            name.clear();
+                            let _ = std::fmt::Write::write_fmt(&mut name, format_args!("{}_AT{i}{}", list.name, v.name));
+                            element.variable(v.var, naming, |value| f(&name, value));
+                        }
+                    }
+                }
+            }
         }
+        for (source, code, payload) in &self.options {
+            let value = |out: &mut Vec<u8>| match naming {
+                Naming::Runscript => push_hex(out, payload, b"0123456789abcdef"),
+                Naming::Isc if !payload.is_empty() => {
+                    out.extend_from_slice(b"0x");
+                    push_hex(out, payload, b"0123456789ABCDEF");
+                }
+                Naming::Isc => {}
+            };
+            let prefix = match naming {
+                Naming::Runscript => source.prefix,
+                Naming::Isc => source.isc_prefix,
+            };
+            f(&format!("{prefix}{code}"), &value);
+        }
+    }
+
+    /// Variable `id`'s value as `naming` renders it, handed to `f` as a writer.
+    fn variable(&self, id: u16, naming: Naming, f: impl FnOnce(&dyn Fn(&mut Vec<u8>))) {
+        let var = &VARIABLES[id as usize];
+        let value = self.values[id as usize];
+        f(&|out: &mut Vec<u8>| {
+            if let Some(v) = value {
+                render(var.kind, naming, v, &self.data, out);
+            }
+        });
     }
 
     /// `NAME=value` for every variable of this hook point, in spec order (a variable Kea had no
     /// value for is present and empty; a NUL byte in a value is dropped), then the exported
     /// options, then `extra`. Built in one buffer.
-    pub fn environment(&self, extra: &[CString]) -> Environment {
+    pub fn environment(&self, naming: Naming, extra: &[CString]) -> Environment {
         let mut env = Environment::with_capacity(2048, 64);
-        self.each_variable(|name, value| env.push_with(name, value));
-        for (name, value) in &self.options {
-            env.push_with(name, |out| out.extend_from_slice(value));
-        }
+        self.each_variable(naming, &mut |name, value| env.push_with(name, value));
         for entry in extra {
             env.push_entry(entry);
         }
@@ -115,7 +210,7 @@ impl Event {
     /// `extra-env`/`pass-env`, which are in the worker's own environment; NUL dropped as there).
     /// JSON text is Unicode: bytes that are not UTF-8 (a client's hostname can be anything)
     /// become U+FFFD.
-    pub fn json_line(&self) -> Vec<u8> {
+    pub fn json_line(&self, naming: Naming) -> Vec<u8> {
         let hook = self.hook().map_or("", |h| h.name);
         let mut line = Vec::with_capacity(2048);
         line.extend_from_slice(b"{\"hook\":");
@@ -127,15 +222,12 @@ impl Event {
             line.push(b':');
             push_json_string(line, value);
         };
-        self.each_variable(|name, write| {
+        self.each_variable(naming, &mut |name, write| {
             scratch.clear();
             write(&mut scratch);
             scratch.retain(|&b| b != 0);
             member(&mut line, name, &scratch);
         });
-        for (name, value) in &self.options {
-            member(&mut line, name, value);
-        }
         line.extend_from_slice(b"}\n");
         line
     }
@@ -161,7 +253,7 @@ fn push_hex(out: &mut Vec<u8>, bytes: &[u8], digits: &[u8; 16]) {
     }
 }
 
-fn render(kind: Kind, value: Value, data: &[u8], out: &mut Vec<u8>) {
+fn render(kind: Kind, naming: Naming, value: Value, data: &[u8], out: &mut Vec<u8>) {
     match (kind, value) {
         (_, Value::Bytes { start, len }) => {
             let bytes = &data[start as usize..(start + len) as usize];
@@ -175,7 +267,11 @@ fn render(kind: Kind, value: Value, data: &[u8], out: &mut Vec<u8>) {
         (_, Value::Int(i)) => {
             let _ = std::io::Write::write_fmt(out, format_args!("{i}"));
         }
-        (_, Value::Bool(b)) => out.push(if b { b'1' } else { b'0' }),
+        (_, Value::Bool(b)) => match naming {
+            Naming::Runscript => out.push(if b { b'1' } else { b'0' }),
+            // As ISC's run_script writes booleans.
+            Naming::Isc => out.extend_from_slice(if b { b"true" } else { b"false" }),
+        },
     }
 }
 
@@ -192,7 +288,7 @@ mod tests {
     }
 
     fn env(event: &Event) -> Vec<String> {
-        event.environment(&[]).entries().map(|e| String::from_utf8(e.to_vec()).unwrap()).collect()
+        event.environment(Naming::Runscript, &[]).entries().map(|e| String::from_utf8(e.to_vec()).unwrap()).collect()
     }
 
     fn none() -> Arc<[u16]> {
@@ -232,7 +328,7 @@ mod tests {
     }
 
     fn env_bytes(event: &Event) -> Vec<Vec<u8>> {
-        event.environment(&[]).entries().map(|e| e.to_vec()).collect()
+        event.environment(Naming::Runscript, &[]).entries().map(|e| e.to_vec()).collect()
     }
 
     #[test]
@@ -241,7 +337,7 @@ mod tests {
         assert_eq!(e.wanted_options(), [50]);
         e.put_option("KEA_QUERY4_OPTION", 50, &[0xc0, 0x00, 0x02, 0x64]);
         let extra = [CString::new("SITE=paris").unwrap()];
-        let env: Vec<String> = e.environment(&extra).entries().map(|c| String::from_utf8(c.to_vec()).unwrap()).collect();
+        let env: Vec<String> = e.environment(Naming::Runscript, &extra).entries().map(|c| String::from_utf8(c.to_vec()).unwrap()).collect();
         let n = HOOK_POINTS[hook("pkt4_receive") as usize].variables.len();
         assert_eq!(env[n..], ["KEA_QUERY4_OPTION50=c0000264".to_string(), "SITE=paris".to_string()]);
     }
@@ -250,8 +346,8 @@ mod tests {
     fn out_of_range_ids_are_ignored() {
         let mut e = Event::new(u16::MAX, none());
         e.put_int(u16::MAX, 1);
-        assert_eq!(e.environment(&[]).entries().count(), 0);
-        assert_eq!(e.json_line(), b"{\"hook\":\"\"}\n");
+        assert_eq!(e.environment(Naming::Runscript, &[]).entries().count(), 0);
+        assert_eq!(e.json_line(Naming::Runscript), b"{\"hook\":\"\"}\n");
     }
 
     /// The JSON line carries exactly the environment's names and values (without `extra`), the
@@ -265,7 +361,7 @@ mod tests {
         e.put_hex(id("KEA_QUERY4_CLIENT_ID"), &[0x01, 0xab]);
         e.put_string(id("KEA_LEASE4_HOSTNAME"), b"a\"b\\c\nd\0e;$(x)");
         e.put_option("KEA_QUERY4_OPTION", 50, &[0xc0, 0x00, 0x02, 0x64]);
-        let line = e.json_line();
+        let line = e.json_line(Naming::Runscript);
         assert_eq!(line.iter().filter(|&&b| b == b'\n').count(), 1, "one line");
         assert!(line.starts_with(b"{\"hook\":\"lease4_select\","));
         let parsed: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&line).unwrap();
@@ -295,7 +391,76 @@ mod tests {
     fn invalid_utf8_becomes_the_replacement_character_in_json() {
         let mut e = Event::new(hook("lease4_select"), none());
         e.put_string(id("KEA_LEASE4_HOSTNAME"), b"h\xffst");
-        let parsed: serde_json::Value = serde_json::from_slice(&e.json_line()).unwrap();
+        let parsed: serde_json::Value = serde_json::from_slice(&e.json_line(Naming::Runscript)).unwrap();
         assert_eq!(parsed["KEA_LEASE4_HOSTNAME"], "h\u{FFFD}st");
+    }
+
+    fn isc_env(event: &Event) -> Vec<String> {
+        event.environment(Naming::Isc, &[]).entries().map(|e| String::from_utf8(e.to_vec()).unwrap()).collect()
+    }
+
+    fn lease(address: &[u8]) -> Box<Event> {
+        let mut e = Box::new(Event::new(hook("leases4_committed"), none()));
+        e.put_string(id("KEA_LEASE4_ADDRESS"), address);
+        e.put_string(id("KEA_QUERY4_TYPE"), b"DHCPREQUEST");
+        e
+    }
+
+    /// ISC's names: its variables only (absent ones left out), booleans as words, and at a
+    /// hook point with `each` one event with the lists and their sizes.
+    #[test]
+    fn isc_names_lists_and_absent_options() {
+        let isc_id = |name: &str| VARIABLES.iter().position(|v| v.isc == name).unwrap() as u16;
+        let mut e = Event::new(hook("leases4_committed"), Arc::from(vec![50u16]));
+        e.mark_lists();
+        e.put_string(id("KEA_QUERY4_TYPE"), b"DHCPREQUEST");
+        e.put_bool(id("KEA_QUERY4_RELAYED"), true);
+        e.put_hex(isc_id("QUERY4_OPTION_82"), &[0x01, 0x02, 0xab, 0xcd]);
+        e.put_option("KEA_QUERY4_OPTION", 50, &[0xc0, 0x00, 0x02, 0x64]);
+        e.add_element(0, lease(b"192.0.2.100"));
+        e.add_element(0, lease(b"192.0.2.101"));
+        e.add_element(1, lease(b"192.0.2.7"));
+        let env = isc_env(&e);
+        for expected in [
+            "QUERY4_TYPE=DHCPREQUEST",
+            "QUERY4_RELAYED=true",
+            "QUERY4_OPTION_82=0x0102ABCD",
+            "QUERY4_TXID=",
+            "LEASES4_SIZE=2",
+            "LEASES4_AT0_ADDRESS=192.0.2.100",
+            "LEASES4_AT1_ADDRESS=192.0.2.101",
+            "LEASES4_AT1_HOSTNAME=",
+            "DELETED_LEASES4_SIZE=1",
+            "DELETED_LEASES4_AT0_ADDRESS=192.0.2.7",
+            "QUERY4_OPTION_50=0xC0000264",
+        ] {
+            assert!(env.iter().any(|e| e == expected), "{expected} missing from {env:?}");
+        }
+        assert!(!env.iter().any(|e| e.starts_with("KEA_")), "no KEA_ name: {env:?}");
+        assert!(!env.iter().any(|e| e.starts_with("QUERY4_OPTION_82_SUB_OPTION_1=")), "an absent sub-option is left out");
+        assert!(!env.iter().any(|e| e.starts_with("LEASES4_AT2_")), "{env:?}");
+        // The same in a worker's line.
+        let line: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&e.json_line(Naming::Isc)).unwrap();
+        assert_eq!(line["LEASES4_AT1_ADDRESS"], "192.0.2.101");
+        assert_eq!(line["QUERY4_RELAYED"], "true");
+        assert_eq!(line.len(), env.len() + 1, "the line holds the environment and the hook point");
+    }
+
+    /// ISC's names at a hook point are those of the arguments ISC's hook reads there:
+    /// `addr6_register`'s lease is its NEW_LEASE6 (Kea 3.0), its response is not read.
+    #[test]
+    fn isc_names_follow_the_hook_point() {
+        let names = |hook: &str| -> Vec<&str> {
+            HOOK_POINTS.iter().find(|h| h.name == hook).map_or(vec![], |h| h.isc_variables.iter().map(|v| v.name).collect())
+        };
+        let renew = names("lease6_renew");
+        assert!(renew.contains(&"PKT6_IA_IAID") && renew.contains(&"LEASE6_PREFIX_LEN") && renew.contains(&"QUERY6_TXID"), "{renew:?}");
+        let expire = names("lease6_expire");
+        assert!(expire.contains(&"REMOVE_LEASE") && !expire.iter().any(|n| n.starts_with("QUERY6_")), "{expire:?}");
+        if HOOK_POINTS.iter().any(|h| h.name == "addr6_register") {
+            let register = names("addr6_register");
+            assert!(register.contains(&"NEW_LEASE6_ADDRESS") && register.contains(&"ADDRESS6"), "{register:?}");
+            assert!(!register.iter().any(|n| n.starts_with("LEASE6_") || n.starts_with("RESPONSE6_")), "{register:?}");
+        }
     }
 }

@@ -22,6 +22,16 @@ pub mod bridge {
         /// Option codes the `options` parameter asks for.
         fn wanted_options(self: &Event) -> &[u16];
         fn put_option(self: &mut Event, prefix: &str, code: u16, payload: &[u8]);
+        /// With ISC's names at a hook point with `each`: this event holds the lists, and one
+        /// element of list `list` (its index among the hook point's lists).
+        fn mark_lists(self: &mut Event);
+        /// Whether some script at this hook point has `KEA_*` names, ISC's: values only one
+        /// naming carries are read only for it.
+        fn wants_kea(self: &Event) -> bool;
+        fn wants_isc(self: &Event) -> bool;
+        fn add_element(self: &mut Event, list: u8, element: Box<Event>);
+        fn wants_each(hook: u16) -> bool;
+        fn wants_lists(hook: u16) -> bool;
         fn dispatch(event: Box<Event>) -> NextStep;
         fn hook_enabled(hook: u16) -> bool;
         fn configure(parameters_json: &str, family: i32) -> Result<String>;
@@ -43,4 +53,4 @@ pub mod bridge {
 }
 
 use crate::event::Event;
-use crate::runtime::{configure, dispatch, hook_enabled, new_event, shutdown};
+use crate::runtime::{configure, dispatch, hook_enabled, new_event, shutdown, wants_each, wants_lists};

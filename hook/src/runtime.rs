@@ -7,8 +7,7 @@ use crate::log::{log, msg, Message};
 use crate::spawn_mode::SpawnScript;
 use crate::worker_mode::Worker;
 use kea_runscript_config::table::{HookPoint, HOOK_POINTS};
-use kea_runscript_config::{self as config, Action, Mode, Script};
-use std::ffi::CString;
+use kea_runscript_config::{self as config, Action, Mode, Naming, Script};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, RwLock};
 
@@ -21,10 +20,20 @@ enum Runner {
 }
 
 impl Runner {
-    fn start(script: Script, extra_env: &[CString]) -> std::io::Result<Runner> {
+    fn start(script: Script) -> std::io::Result<Runner> {
         match script.mode {
             Mode::Spawn => SpawnScript::start(script).map(Runner::Spawn),
-            Mode::Worker => Worker::start(script, Environment::from(extra_env)).map(Runner::Worker),
+            Mode::Worker => {
+                let env = Environment::from(&script.extra_env[..]);
+                Worker::start(script, env).map(Runner::Worker)
+            }
+        }
+    }
+
+    fn script(&self) -> &Script {
+        match self {
+            Runner::Spawn(s) => s.script(),
+            Runner::Worker(w) => w.script(),
         }
     }
 }
@@ -34,8 +43,8 @@ struct Runtime {
     scripts: Vec<Runner>,
     /// For each hook point id, the scripts that run there, in configuration order.
     by_hook: Vec<Vec<usize>>,
-    /// `extra-env` and `pass-env` entries, added to every run.
-    extra_env: Vec<CString>,
+    /// For each hook point id, whether some script there has `KEA_*` names, and ISC's.
+    namings: Vec<[bool; 2]>,
     /// `options`: codes the callouts export from the query.
     options: Arc<[u16]>,
 }
@@ -57,11 +66,13 @@ pub fn configure(parameters_json: &str, family: i32) -> Result<String, String> {
         let scripts_directory = config::scripts_directory(crate::ffi::bridge::script_paths_enforced());
         let config = config::parse_in(parameters_json, family, scripts_directory.as_deref())?;
         let mut by_hook = vec![Vec::new(); HOOK_POINTS.len()];
+        let mut namings = vec![[false; 2]; HOOK_POINTS.len()];
         let mut summary = Vec::new();
         let mut scripts = Vec::new();
         for (index, script) in config.scripts.into_iter().enumerate() {
             for &hook in &script.hooks {
                 by_hook[hook as usize].push(index);
+                namings[hook as usize][script.naming as usize] = true;
             }
             summary.push(script.describe());
             let what = match script.mode {
@@ -69,10 +80,10 @@ pub fn configure(parameters_json: &str, family: i32) -> Result<String, String> {
                 Mode::Worker => format!("the worker {}", script.script.to_string_lossy()),
             };
             // On failure, `scripts` (those started so far) is dropped: their threads and workers end.
-            let runner = Runner::start(script, &config.extra_env).map_err(|e| format!("cannot start {what}: {e}"))?;
+            let runner = Runner::start(script).map_err(|e| format!("cannot start {what}: {e}"))?;
             scripts.push(runner);
         }
-        let runtime = Runtime { scripts, by_hook, extra_env: config.extra_env, options: Arc::from(config.options) };
+        let runtime = Runtime { scripts, by_hook, namings, options: Arc::from(config.options) };
         drop(replace(Some(Arc::new(runtime))));
         Ok(format!("DHCPv{family}: {}", summary.join("; ")))
     })
@@ -90,9 +101,29 @@ pub fn hook_enabled(hook: u16) -> bool {
     current().is_some_and(|r| r.by_hook.get(hook as usize).is_some_and(|s| !s.is_empty()))
 }
 
+/// At a hook point with `each`: whether some script there has `KEA_*` names (an event per
+/// element).
+pub fn wants_each(hook: u16) -> bool {
+    wants(hook, Naming::Runscript)
+}
+
+/// At a hook point with `each`: whether some script there has ISC's names (one event with lists).
+pub fn wants_lists(hook: u16) -> bool {
+    wants(hook, Naming::Isc)
+}
+
+fn wants(hook: u16, naming: Naming) -> bool {
+    current().is_some_and(|r| r.namings.get(hook as usize).is_some_and(|n| n[naming as usize]))
+}
+
 pub fn new_event(hook: u16) -> Box<Event> {
-    let wanted = current().map_or_else(|| Arc::from(Vec::new()), |r| Arc::clone(&r.options));
-    Box::new(Event::new(hook, wanted))
+    match current() {
+        Some(r) => {
+            let namings = r.namings.get(hook as usize).copied().unwrap_or([true, true]);
+            Box::new(Event::for_namings(hook, Arc::clone(&r.options), namings))
+        }
+        None => Box::new(Event::new(hook, Arc::from(Vec::new()))),
+    }
 }
 
 /// Run the scripts of one hook point, in configuration order. Never panics across the FFI
@@ -104,27 +135,39 @@ pub fn dispatch(event: Box<Event>) -> NextStep {
         let Some(runtime) = current() else { return NextStep::Continue };
         let Some(hook) = event.hook() else { return NextStep::Continue };
         let Some(scripts) = runtime.by_hook.get(event.hook_id() as usize) else { return NextStep::Continue };
-        // Each rendered once, if some script needs it: the environment for runs, the line for workers.
-        let mut env: Option<Environment> = None;
-        let mut line: Option<Vec<u8>> = None;
+        // Each rendered once per naming, if some script needs it: the environment for runs, the
+        // line for workers (both without `extra-env`, which is the script's own).
+        let mut env: [Option<Environment>; 2] = [None, None];
+        let mut line: [Option<Vec<u8>>; 2] = [None, None];
         let mut next = NextStep::Continue;
         for &index in scripts {
-            match &runtime.scripts[index] {
+            let runner = &runtime.scripts[index];
+            let (naming, extra) = (runner.script().naming, &runner.script().extra_env);
+            // At a hook point with `each`, an element's event is for `KEA_*` names, the lists' for ISC's.
+            if hook.each && event.has_lists() != (naming == Naming::Isc) {
+                continue;
+            }
+            match runner {
                 Runner::Spawn(script) => {
-                    let env = env.get_or_insert_with(|| event.environment(&runtime.extra_env));
+                    // One script (the usual case): rendered with its `extra-env` at once.
+                    let env = if scripts.len() == 1 {
+                        event.environment(naming, extra)
+                    } else {
+                        env[naming as usize].get_or_insert_with(|| event.environment(naming, &[])).with_extra(extra)
+                    };
                     // `load` and `unload` are always waited for: an unload script must end before
                     // the library does.
                     if script.script().wait || hook.library {
-                        if let Some(code) = script.run_waited(hook.name, env) {
+                        if let Some(code) = script.run_waited(hook.name, &env) {
                             let action = script.script().exit_status[code as usize];
                             next = next.max(next_step(action, hook, msg::EXIT_STATUS_ACTION, &format!("exit status {code}")));
                         }
                     } else {
-                        script.submit(hook.name, env.clone());
+                        script.submit(hook.name, env);
                     }
                 }
                 Runner::Worker(worker) => {
-                    let line = line.get_or_insert_with(|| event.json_line()).clone();
+                    let line = line[naming as usize].get_or_insert_with(|| event.json_line(naming)).clone();
                     if worker.script().wait {
                         let reply = worker.request(line).unwrap_or(Action::Continue);
                         next = next.max(next_step(reply, hook, msg::WORKER_ACTION, "reply"));

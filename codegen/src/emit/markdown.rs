@@ -84,10 +84,95 @@ pub fn emit(model: &Model) -> String {
         }
         md.push('\n');
     }
+    isc_names(model, &mut md);
     messages(model, &mut md);
     md.truncate(md.trim_end().len());
     md.push('\n');
     md
+}
+
+/// ISC run_script's names (`"variables": "isc"`, the default of ISC's form): per family, the
+/// hook points with the variables each carries under those names, then the migration table.
+fn isc_names(model: &Model, md: &mut String) {
+    let release = |i: usize| model.releases[i].version.as_str();
+    if !model.variables.iter().any(|v| v.isc.is_some()) {
+        return;
+    }
+    for family in model.families().into_iter().filter(|&f| f != 0) {
+        let _ = writeln!(md, "## DHCPv{family}: ISC's names, per hook point
+");
+        md.push_str("With `\"variables\": \"isc\"` (the default of ISC's form, `\"name\"`), a script sees these, and only these (no `PATH` unless `pass-env` asks). ");
+        md.push_str("`<L>_AT<i>_…` is the i-th element (from 0) of list `<L>`, `<L>_SIZE` their number: one run per callout.\n\n");
+        md.push_str("| Hook point | ISC's hook serves it | Variables |\n|---|---|---|\n");
+        for hook in model.hooks.iter().filter(|h| h.family == family) {
+            let mut names: Vec<String> = model
+                .isc_variables(hook)
+                .into_iter()
+                .map(|(v, name)| match model.carried_since(hook, &model.variables[v]) {
+                    since if since > hook.since => format!("`{name}` ({}+)", release(since)),
+                    _ => format!("`{name}`"),
+                })
+                .collect();
+            for (list, elements) in model.isc_lists(hook) {
+                names.push(format!("`{list}_SIZE`"));
+                names.extend(elements.iter().map(|(_, rest)| format!("`{list}_AT<i>{rest}`")));
+            }
+            let served = if hook.isc.is_some() { format!("yes ({}+)", release(hook.since)) } else { "no".into() };
+            let _ = writeln!(md, "| `{}` | {served} | {} |", hook.name, names.join(" "));
+        }
+        if let Some(o) = model.options.iter().find(|o| o.family == family && o.isc_prefix.is_some()) {
+            let _ = writeln!(
+                md,
+                "\nWith the `options` parameter: `{}<code>`, the payload as `0x` and upper-case hex, when the client sent it.",
+                o.isc_prefix.as_deref().unwrap_or("")
+            );
+        }
+        md.push('\n');
+    }
+    md.push_str("## Migration from ISC's run_script\n\n");
+    md.push_str("Each of ISC's names, the `KEA_*` variable with the same value, and how they differ. ");
+    md.push_str("Booleans are `true`/`false` with ISC's names, `1`/`0` with `KEA_*` ones.\n\n");
+    md.push_str("| ISC's name | `KEA_*` name | Type | Differences | Kea |\n|---|---|---|---|---|\n");
+    for var in model.variables.iter().filter(|v| v.isc.is_some()) {
+        let isc = var.isc.as_deref().unwrap_or("");
+        let mut also: Vec<String> = Vec::new();
+        for &h in &var.hooks {
+            let hook = &model.hooks[h];
+            for (list, elements) in model.isc_lists(hook) {
+                let name = elements.iter().find(|(v, _)| model.variables[*v].name == var.name).map(|(_, rest)| format!("`{list}_AT<i>{rest}`"));
+                also.extend(name.filter(|n| !also.contains(n)));
+            }
+            if let Some(name) = model.isc_name(hook, var).filter(|n| n != isc) {
+                let name = format!("`{name}` at `{}`", hook.name);
+                if !also.contains(&name) {
+                    also.push(name);
+                }
+            }
+        }
+        let isc_cell = if also.is_empty() { format!("`{isc}`") } else { format!("`{isc}`, also {}", also.join(", ")) };
+        let kea = if var.kea { format!("`{}`", var.name) } else { "—".to_string() };
+        let mut differences: Vec<String> = Vec::new();
+        if var.value_type == crate::model::ValueType::Bool {
+            differences.push("`true`/`false` against `1`/`0`".into());
+        }
+        if let Some(absent) = &var.absent {
+            differences.push(format!("left out when {absent}"));
+        }
+        if let Some(note) = &var.isc_note {
+            differences.push(note.clone());
+        }
+        if differences.is_empty() {
+            differences.push(if var.kea { "none".into() } else { cell(&var.description) });
+        }
+        let _ = writeln!(
+            md,
+            "| {isc_cell} | {kea} | {} | {} | {}+ |",
+            var.value_type.name(),
+            cell(&differences.join("; ")),
+            release(var.since)
+        );
+    }
+    md.push('\n');
 }
 
 /// The log catalogue and the limits its texts quote.

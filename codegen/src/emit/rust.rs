@@ -32,29 +32,48 @@ fn kind_variant(t: ValueType) -> &'static str {
 pub fn env_table(model: &Model) -> String {
     let release = model.release().expect("the tables are generated for one release: narrow the model with Model::at");
     let variables = model.variables.iter().map(|v| {
-        let name = &v.name;
+        let name = if v.kea { v.name.as_str() } else { "" };
+        let isc = v.isc.as_deref().unwrap_or("");
         let kind = format_ident!("{}", kind_variant(v.value_type));
         let format = format_ident!("{}", v.format.variant());
-        let may_be_empty = v.empty.is_some();
+        let (may_be_empty, absent) = (v.empty.is_some(), v.absent.is_some());
         quote! {
-            Variable { name: #name, kind: Kind::#kind, format: Format::#format, may_be_empty: #may_be_empty }
+            Variable {
+                name: #name, isc: #isc, kind: Kind::#kind, format: Format::#format,
+                may_be_empty: #may_be_empty, absent: #absent
+            }
         }
     });
+    let isc_var = |(v, name): &(usize, String)| {
+        let v = *v as u16;
+        quote! { IscVar { var: #v, name: #name } }
+    };
     let hooks = model.hooks.iter().map(|h| {
         let name = &h.name;
         let family = h.family;
-        let vars = h.variables.iter().map(|&v| v as u16);
+        let vars = h.variables.iter().filter(|&&v| model.variables[v].kea).map(|&v| v as u16);
+        let isc_vars = model.isc_variables(h);
+        let isc_vars = isc_vars.iter().map(isc_var);
+        let lists = model.isc_lists(h);
+        let lists = lists.iter().map(|(list, elements)| {
+            let size = format!("{list}_SIZE");
+            let elements = elements.iter().map(isc_var);
+            quote! { IscList { name: #list, size: #size, elements: &[#(#elements),*] } }
+        });
         let (skip, drop, default, library) = (h.skip.is_some(), h.drop.is_some(), h.default, h.library);
+        let (isc_default, each) = (h.isc.is_some(), !h.each.is_empty());
         quote! {
             HookPoint {
-                name: #name, family: #family, library: #library, default: #default,
-                skip: #skip, drop: #drop, variables: &[#(#vars),*]
+                name: #name, family: #family, library: #library, default: #default, isc_default: #isc_default,
+                skip: #skip, drop: #drop, each: #each, variables: &[#(#vars),*],
+                isc_variables: &[#(#isc_vars),*], isc_lists: &[#(#lists),*]
             }
         }
     });
     let options = model.options.iter().map(|o| {
         let (prefix, family) = (&o.prefix, o.family);
-        quote! { OptionSource { prefix: #prefix, family: #family } }
+        let isc_prefix = o.isc_prefix.as_deref().unwrap_or("");
+        quote! { OptionSource { prefix: #prefix, isc_prefix: #isc_prefix, family: #family } }
     });
     let (version, hooks_version) = (release.version.as_str(), release.hooks_version);
     let scripts_directory = match &release.scripts_directory {
