@@ -38,7 +38,7 @@ usage: bench [options]        (as root; ./bench.sh builds everything in release 
   --probe-secs S    length of each probe run that finds a row's capacity (default 2)
   --overload R      the overload offered rate, exchanges/s (default 30000)
   --family 4|6|both (default both)
-  --rows ID,...     only these rows (default all): none, isc-async, spawn-sync, spawn-async,
+  --rows ID,...     only these rows (default all): none, isc-async, runscript-isc-async, spawn-sync, spawn-async,
                     spawn-sync-committed, worker-async-all, worker-sync-committed,
                     spawn-async-persist, spawn-async-held
   --held N          leases already held for spawn-async-held (default 500000; DHCPv4 holds at

@@ -223,6 +223,7 @@ fn measure(bed: &Bed, row: &Row, kea: &Kea, counts: &Path, offered: u32, period:
     if row.hook.is_runscript() {
         let names = match row.hook {
             Hook::Spawn { points, .. } | Hook::Worker { points, .. } => points.names(row.family),
+            Hook::IscForm => Some(isc_points(row.family)),
             _ => None,
         };
         let names = names.unwrap_or_else(|| default_points(row.family));
@@ -233,6 +234,12 @@ fn measure(bed: &Bed, row: &Row, kea: &Kea, counts: &Path, offered: u32, period:
         }
     }
     Ok(s)
+}
+
+/// The hook points ISC's run_script serves (what ISC's form runs at by default).
+fn isc_points(family: Family) -> Vec<&'static str> {
+    let f = crate::rows::family_num(family);
+    kea_runscript_config::table::HOOK_POINTS.iter().filter(|h| h.family == f && h.isc_default).map(|h| h.name).collect()
 }
 
 fn default_points(family: Family) -> Vec<&'static str> {

@@ -289,6 +289,7 @@ pub fn targets(family: Family, results: &[RowResult], ceiling: Option<&Ceiling>)
         true,
     );
     target(&mut out, "spawn sync, committed only ≥ ISC run_script async", rate("spawn-sync-committed"), rate("isc-async"), 1.0, true);
+    target(&mut out, "kea-runscript in ISC's form, async ≥ ISC run_script async", rate("runscript-isc-async"), rate("isc-async"), 1.0, true);
     let all_delivered = find("worker-async-all")
         .map(|r| r.matched.iter().chain(&r.overload).all(|s| s.delivered == Some(s.expected) && s.dropped == 0))
         .unwrap_or(false);

@@ -78,6 +78,9 @@ pub enum Hook {
     None,
     /// ISC's `libdhcp_run_script.so`, `sync: false`, the no-op script.
     IscAsync,
+    /// kea-runscript loaded with ISC's parameters as they are (`{"name": …, "sync": false}`):
+    /// ISC's names and hook points, the no-op script spawned in the background.
+    IscForm,
     /// kea-runscript spawning the no-op script at each event.
     Spawn { wait: bool, points: Points },
     /// kea-runscript's worker mode: one long-running worker gets each event as a JSON line.
@@ -88,13 +91,15 @@ impl Hook {
     pub fn events_per_exchange(self) -> Option<u32> {
         match self {
             Hook::Spawn { points, .. } | Hook::Worker { points, .. } => Some(points.events_per_exchange()),
+            // ISC's hook points: leases*_committed once per exchange (the REQUEST's).
+            Hook::IscForm => Some(1),
             Hook::None | Hook::IscAsync => None,
         }
     }
 
     /// Events may be queued (and dropped past the queue's bound) instead of run at once.
     pub fn background(self) -> bool {
-        matches!(self, Hook::Spawn { wait: false, .. } | Hook::Worker { wait: false, .. })
+        matches!(self, Hook::Spawn { wait: false, .. } | Hook::Worker { wait: false, .. } | Hook::IscForm)
     }
 
     pub fn is_worker(self) -> bool {
@@ -102,7 +107,7 @@ impl Hook {
     }
 
     pub fn is_runscript(self) -> bool {
-        matches!(self, Hook::Spawn { .. } | Hook::Worker { .. })
+        matches!(self, Hook::Spawn { .. } | Hook::Worker { .. } | Hook::IscForm)
     }
 }
 
@@ -131,6 +136,7 @@ pub struct Row {
 pub const ROW_IDS: &[&str] = &[
     "none",
     "isc-async",
+    "runscript-isc-async",
     "spawn-sync",
     "spawn-async",
     "spawn-sync-committed",
@@ -147,6 +153,7 @@ pub fn rows(family: Family, held: u64) -> Vec<Row> {
     let list = [
         ("none", Hook::None, Leases::Memory),
         ("isc-async", Hook::IscAsync, Leases::Memory),
+        ("runscript-isc-async", Hook::IscForm, Leases::Memory),
         ("spawn-sync", Hook::Spawn { wait: true, points: Points::Default }, Leases::Memory),
         ("spawn-async", spawn_async, Leases::Memory),
         ("spawn-sync-committed", Hook::Spawn { wait: true, points: Points::Committed }, Leases::Memory),
@@ -163,6 +170,7 @@ impl Row {
         let base = match self.hook {
             Hook::None => "no hook".to_string(),
             Hook::IscAsync => "ISC run_script, async".to_string(),
+            Hook::IscForm => "kea-runscript in ISC's form (ISC's parameters), async".to_string(),
             Hook::Spawn { wait, points } => format!("spawn, {}, {}", sync_word(wait), points.describe()),
             Hook::Worker { wait, points } => format!("worker, {}, {}", sync_word(wait), points.describe()),
         };
@@ -201,6 +209,8 @@ impl Row {
         match self.hook {
             Hook::None => cfg,
             Hook::IscAsync => cfg.hook(hook_library(Path::new(ISC_RUN_SCRIPT), isc_run_script_params(script, false))),
+            // The same parameters as ISC's row: only the library differs.
+            Hook::IscForm => cfg.hook(hook_library(so, isc_run_script_params(script, false))),
             Hook::Spawn { wait, points } => cfg.hook(hook_library(so, runscript_params(script, wait, points, self.family, false))),
             Hook::Worker { wait, points } => {
                 let w = worker.expect("a worker row has a worker");

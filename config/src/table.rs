@@ -41,9 +41,6 @@ pub struct HookPoint {
     pub default: bool,
     /// ISC's run_script serves it: a default hook point with ISC's names.
     pub isc_default: bool,
-    /// One event per element of a collection (`leases4_committed`); with ISC's names, one event
-    /// with the lists instead.
-    pub each: bool,
     /// Whether Kea acts on `NEXT_STEP_SKIP` / `NEXT_STEP_DROP` here (spec: `skip`, `drop`).
     pub skip: bool,
     pub drop: bool,
@@ -51,7 +48,8 @@ pub struct HookPoint {
     pub variables: &'static [u16],
     /// The variables it carries with ISC's names (outside the lists), in spec order.
     pub isc_variables: &'static [IscVar],
-    /// With ISC's names, the lists it carries (`each`).
+    /// With ISC's names, the lists it carries (spec: `each` with `isc`): one event per callout
+    /// holding them, where `KEA_*` names get one event per element.
     pub isc_lists: &'static [IscList],
 }
 

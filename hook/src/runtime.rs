@@ -144,7 +144,7 @@ pub fn dispatch(event: Box<Event>) -> NextStep {
             let runner = &runtime.scripts[index];
             let (naming, extra) = (runner.script().naming, &runner.script().extra_env);
             // At a hook point with `each`, an element's event is for `KEA_*` names, the lists' for ISC's.
-            if hook.each && event.has_lists() != (naming == Naming::Isc) {
+            if !hook.isc_lists.is_empty() && event.has_lists() != (naming == Naming::Isc) {
                 continue;
             }
             match runner {

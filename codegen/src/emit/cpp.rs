@@ -202,7 +202,10 @@ fn callout(out: &mut Out, paste: &Paster, model: &Model, id: usize, hook: &Hook)
                     .collect();
                 args.join(", ")
             };
-            out.block(format!("if (wants_each({id}))"), "}", |out| {
+            // Without ISC lists every script gets the per-element events.
+            let lists = hook.each.iter().any(|e| e.isc.is_some());
+            let each_test = if lists { format!("if (wants_each({id}))") } else { "if (true)".to_string() };
+            out.block(each_test, "}", |out| {
                 for each in &hook.each {
                     out.block(format!("if ({})", each.over), "}", |out| {
                         paste.line(out, each.type_line, format!("for (const {}& {} : *{}) {{", each.cpp_type, each.name, each.over));
@@ -213,7 +216,7 @@ fn callout(out: &mut Out, paste: &Paster, model: &Model, id: usize, hook: &Hook)
                     });
                 }
             });
-            if hook.each.iter().all(|e| e.isc.is_none()) {
+            if !lists {
                 return;
             }
             out.block(format!("if (wants_lists({id}))"), "}", |out| {

@@ -61,11 +61,11 @@ pub fn env_table(model: &Model) -> String {
             quote! { IscList { name: #list, size: #size, elements: &[#(#elements),*] } }
         });
         let (skip, drop, default, library) = (h.skip.is_some(), h.drop.is_some(), h.default, h.library);
-        let (isc_default, each) = (h.isc.is_some(), !h.each.is_empty());
+        let isc_default = h.isc.is_some();
         quote! {
             HookPoint {
                 name: #name, family: #family, library: #library, default: #default, isc_default: #isc_default,
-                skip: #skip, drop: #drop, each: #each, variables: &[#(#vars),*],
+                skip: #skip, drop: #drop, variables: &[#(#vars),*],
                 isc_variables: &[#(#isc_vars),*], isc_lists: &[#(#lists),*]
             }
         }
