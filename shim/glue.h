@@ -169,6 +169,11 @@ inline std::optional<std::int64_t> hwaddr_type(const isc::dhcp::HWAddrPtr& hw) {
 inline std::optional<std::int64_t> hwaddr_source(const isc::dhcp::HWAddrPtr& hw) {
     return hw ? std::optional<std::int64_t>(hw->source_) : std::nullopt;
 }
+/// The type of a hardware address as text, empty when there is none: a value that is present
+/// (and empty) whenever its object is, as ISC's run_script writes it.
+inline std::string hwaddr_type_text(const isc::dhcp::HWAddrPtr& hw) {
+    return hw ? std::to_string(hw->htype_) : std::string();
+}
 template <typename Id>
 std::string duid_text(const boost::shared_ptr<Id>& id) {
     return id ? id->toText() : std::string();

@@ -174,13 +174,18 @@ fn counts(evs: &[Event]) -> BTreeMap<String, usize> {
 /// - `*_CLTT` (`LEASE4_CLTT`, `LEASES6_AT1_CLTT`, `NEW_LEASE6_CLTT`…): the lease's client last
 ///   transmission time, Kea's clock in seconds when it heard from the client: the second run is
 ///   seconds after the first.
+/// - `QUERY4_SECS`: the seconds the client says it has been trying (BOOTP `secs`). The Python
+///   clients and perfdhcp send 0; busybox udhcpc counts whole seconds of its clock since its
+///   DISCOVER, so its REQUEST says 1 when a second boundary falls in between, however quick the
+///   exchange (seen with Debian 13's busybox 1.37): 0 or 1 from run to run. Checked to be at
+///   most 1.
 ///
 /// Nothing else varies: the two runs share the namespaces (interface names and indexes, MAC and
 /// link-local addresses), the clients' MAC addresses, DUIDs and IAIDs are fixed, each run starts
 /// a fresh server with an empty lease database and the clients run one after the other, so Kea
 /// hands out the same addresses and prefixes in the same order.
 fn varies(name: &str) -> bool {
-    name.ends_with("_TXID") || name.ends_with("_CLTT")
+    name.ends_with("_TXID") || name.ends_with("_CLTT") || name == "QUERY4_SECS"
 }
 
 /// What is compared of an event: the hook point, the further arguments (none), the variables
@@ -311,6 +316,9 @@ fn check_varying(r: &Recorded) {
                 continue;
             }
             let n: u64 = v.parse().unwrap_or_else(|_| panic!("{}: {k}={v:?} is not an integer: {ev}", r.lib.label()));
+            if k == "QUERY4_SECS" {
+                assert!(n <= 1, "{}: {k}={n}: every exchange here takes less than a second: {ev}", r.lib.label());
+            }
             if k.ends_with("_CLTT") {
                 // A lease's cltt is when Kea last heard from the client in this run, or, for a
                 // lease it expires, when it granted it in this run: within it. (Seconds: one
@@ -793,6 +801,14 @@ sys.exit(2)
     );
 }
 
+/// Whether Kea reuses the leases of this query instead of committing them again: Kea 3.0 caches
+/// leases by default (`cache-threshold` 0.25), so a RENEW or REBIND within a quarter of the
+/// lifetime reuses them, and `leases6_committed` lists only the leases it committed (Kea 2.2
+/// and 2.6 do not cache by default).
+fn reused(ev: &Event) -> bool {
+    kea_at_least(3, 0) && matches!(ev.var("QUERY6_TYPE"), "RENEW" | "REBIND")
+}
+
 fn check_isc6(r: &Recorded, f: &Facts6) {
     check_isc_run(r);
     let evs = &r.events;
@@ -825,6 +841,10 @@ fn check_isc6(r: &Recorded, f: &Facts6) {
     kinds.sort_unstable();
     assert_eq!(kinds, ["REBIND", "RELEASE", "RENEW", "REQUEST"], "one committed run per query");
     for ev in mine.iter().filter(|e| e.var("QUERY6_TYPE") != "RELEASE") {
+        if reused(ev) {
+            assert_eq!((ev.var("LEASES6_SIZE"), ev.var("DELETED_LEASES6_SIZE")), ("0", "0"), "{ev}");
+            continue;
+        }
         assert_eq!((ev.var("LEASES6_SIZE"), ev.var("DELETED_LEASES6_SIZE")), ("2", "0"), "{ev}");
         let held: BTreeSet<(&str, &str)> = (0..2)
             .map(|i| (ev.var(&format!("LEASES6_AT{i}_TYPE")), ev.var(&format!("LEASES6_AT{i}_ADDRESS"))))
@@ -869,6 +889,10 @@ fn check_isc6(r: &Recorded, f: &Facts6) {
         "the relayed client's runs"
     );
     for e in &relayed {
+        if e.hook == "leases6_committed" && reused(e) {
+            assert_eq!((e.var("LEASES6_SIZE"), e.var("DELETED_LEASES6_SIZE")), ("0", "0"), "{e}");
+            continue;
+        }
         let a = e.get("LEASE6_ADDRESS").or(e.get("LEASES6_AT0_ADDRESS")).or(e.get("DELETED_LEASES6_AT0_ADDRESS"));
         assert_eq!(a, Some(f.relayed.as_str()), "{e}");
         assert!(f.relayed.starts_with("2001:db8:2::"), "the subnet behind the relays: {e}");
@@ -900,7 +924,7 @@ fn check_isc6(r: &Recorded, f: &Facts6) {
         assert_eq!(with_old.iter().filter(|b| **b).count(), 1, "{regs:?}");
         for e in regs {
             assert_eq!((e.var("NEW_LEASE6_ADDRESS"), e.var("NEW_LEASE6_STATE")), (a.as_str(), "registered"), "{e}");
-            assert_eq!(e.var("QUERY6_TYPE"), "ADDR-REG-INFORM", "{e}");
+            assert_eq!(e.var("QUERY6_TYPE"), "ADDR_REG_INFORM", "{e}");
         }
     }
 }
@@ -942,17 +966,26 @@ fn sync_true_same_as_isc() {
         let s6 = start(&ns, lib, true, "sync6", &KeaConfig::v6(), Family::V6);
         let a4 = dhcp4_client(&ns, &["--mac", MAC4_RENEW, "--then", "renew,release"]).unwrap();
         let a6 = dhcp6_client(&ns, &["--mac", MAC6_RENEW, "--pd", "--then", "renew,rebind,release"]).unwrap();
+        if lib == Lib::Krs {
+            // kea-runscript honours `sync: true` (docs/configuration.md): Kea waits for the
+            // script before it answers, so what ran before a reply is recorded when the client
+            // has its answers. DHCPv4: the two REQUESTs' committed runs and the renewal (a
+            // DHCPRELEASE has no answer); DHCPv6: everything, RELEASE included.
+            let got4 = counts(&s4.rec.events());
+            let early4 = [("leases4_committed", 2), ("lease4_renew", 1)];
+            assert!(early4.iter().all(|(h, n)| got4.get(*h).copied().unwrap_or(0) >= *n), "sync: true: {got4:?}");
+            let got6 = counts(&s6.rec.events());
+            assert_eq!(got6.values().sum::<usize>(), 10, "sync: true: {got6:?}");
+        }
         let facts = (a4.str("address").unwrap().to_string(), na_pd(&a6));
         (finish(&ns, lib, t0, vec![s4, s6], reference), facts)
     };
     let (isc, f) = run(Lib::Isc, None);
-    let want4 = "leases4_committed×3, lease4_renew×1, lease4_release×1";
     let c4 = counts(&isc[0].events);
     let c6 = counts(&isc[1].events);
     assert_eq!(
         c4,
         BTreeMap::from([("leases4_committed".into(), 3), ("lease4_renew".into(), 1), ("lease4_release".into(), 1)]),
-        "{want4}"
     );
     assert_eq!(
         c6,
