@@ -55,6 +55,9 @@ fn a_bad_configuration_gets_the_message_kea_logs() {
         r#"{"script": "/bin/true", "timeout-ms": 0, "wiat": true}"#,
         r#"{"script": "/bin/true", "exit-status": {"3": "skip"}}"#,
         r#"{"script": "relative.sh", "max-running": "many"}"#,
+        // ISC run_script's form: its parameters, refused as load() refuses them.
+        r#"{"name": "/bin/true", "sync": "yes"}"#,
+        r#"{"name": "/bin/true", "script": "/bin/true"}"#,
     ];
     for params in cases {
         let cfg = KeaConfig::new(Family::V4).hook(hook_library(&hook_so_path(), params));
@@ -68,6 +71,23 @@ fn a_bad_configuration_gets_the_message_kea_logs() {
         let message = stderr.split("kea-runscript refused its configuration: ").nth(1).unwrap().trim();
         assert!(log.contains(message), "{params}: Kea's log lacks the check's message {message:?}:\n{log}");
     }
+}
+
+/// An entry written for ISC's run_script, with only `library` changed, passes and is reported
+/// as ISC's form.
+#[test]
+fn isc_form_is_reported_as_such() {
+    let dir = std::env::temp_dir().join(format!("krs-check-isc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = workspace_root().join("examples/isc-leases/isc-leases.sh");
+    let file = dir.join("isc.json");
+    let entry = hook_library(&hook_so_path(), format!(r#"{{"name": "{}", "sync": false}}"#, script.display()));
+    std::fs::write(&file, format!(r#"{{"Dhcp6": {{"hooks-libraries": [{entry}]}}}}"#)).unwrap();
+    let (code, stdout, stderr) = check(&file);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains(": OK: ISC run_script form: name ") && stdout.contains("ISC's variable names"), "{stdout}");
+    assert!(stdout.contains("leases6_committed") && !stdout.contains("lease6_select"), "ISC's hook points: {stdout}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -108,19 +108,16 @@ struct Recorded {
 /// recorder>, "sync": sync}`. `tag` names the recorder's directory.
 fn start<'a>(ns: &'a Netns, lib: Lib, sync: bool, tag: &str, base: &KeaConfig, family: Family) -> Server<'a> {
     let rec = EventLog::create(ns.dir(), &format!("{tag}-{}", lib.label()), "").unwrap();
-    let cfg = with_hook(base.clone(), lib, isc_run_script_params(rec.script(), sync), rec.script());
+    let cfg = with_hook(base.clone(), lib, isc_run_script_params(rec.script(), sync));
     let kea = Kea::start(ns, &cfg)
         .unwrap_or_else(|e| panic!("{} with ISC's parameters {{\"name\", \"sync\": {sync}}}: {e}", lib.label()));
     Server { kea, rec, family }
 }
 
-/// `base` with the hook `lib` loaded with `params`, whose script is `script`. On Kea 3.0 a
-/// hook's scripts must be in `KEA_HOOK_SCRIPTS_PATH`: the test bed points it at ISC's `name`
-/// (it knows ISC's parameters by the library's file name only), so it is set here for both
-/// hooks alike, to the script's directory.
-fn with_hook(base: KeaConfig, lib: Lib, params: Value, script: &Path) -> KeaConfig {
-    let dir = script.parent().unwrap().to_str().unwrap().to_string();
-    base.hook(hook_library(&lib.path(), params)).env("KEA_HOOK_SCRIPTS_PATH", &dir)
+/// `base` with the hook `lib` loaded with `params`. On Kea 3.0 the test bed points
+/// `KEA_HOOK_SCRIPTS_PATH` at the script's directory, for ISC's `name` under either hook.
+fn with_hook(base: KeaConfig, lib: Lib, params: Value) -> KeaConfig {
+    base.hook(hook_library(&lib.path(), params))
 }
 
 /// Ends a run: waits (kea-runscript's run only) until every hook point fired at least as often
@@ -1091,11 +1088,10 @@ fn isc_leases_example_same_under_both() {
     let run = |lib: Lib| -> BTreeSet<String> {
         let (script, state) = install_example(&ns.dir().join(format!("isc-leases-{}", lib.label())));
         let entry = example_entry(lib, &script);
-        let dir = script.parent().unwrap().to_str().unwrap().to_string();
         let base4 = config4().control_socket().hook(hook_library(Path::new(LEASE_CMDS), json!({})));
         let base6 = config6().control_socket().hook(hook_library(Path::new(LEASE_CMDS), json!({})));
-        let kea4 = Kea::start(&ns, &base4.hook(entry.clone()).env("KEA_HOOK_SCRIPTS_PATH", &dir)).unwrap();
-        let kea6 = Kea::start(&ns, &base6.hook(entry).env("KEA_HOOK_SCRIPTS_PATH", &dir)).unwrap();
+        let kea4 = Kea::start(&ns, &base4.hook(entry.clone())).unwrap();
+        let kea6 = Kea::start(&ns, &base6.hook(entry)).unwrap();
         let wait_state = |what: &str, cond: &dyn Fn(&BTreeSet<String>) -> bool| {
             wait_until(DEFAULT_TIMEOUT, || cond(&read_state(&state)).then_some(()))
                 .unwrap_or_else(|e| panic!("{}: {what}: {e}; state file: {:?}", lib.label(), read_state(&state)));

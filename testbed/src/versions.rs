@@ -200,13 +200,15 @@ pub fn references(text: &str) -> Option<References> {
                 r.libraries.push(path.to_string());
             }
             let Some(params) = lib.get("parameters") else { continue };
+            // ISC run_script's `name`; kea-runscript's `script`, or `name` in ISC's form, at the
+            // top or in each `scripts` entry.
             let mut scripts: Vec<&Value> = Vec::new();
             if path.ends_with("libdhcp_run_script.so") {
                 scripts.extend(params.get("name"));
             } else {
-                scripts.extend(params.get("script"));
+                scripts.extend(params.get("script").or_else(|| params.get("name")));
                 if let Some(list) = params.get("scripts").and_then(Value::as_array) {
-                    scripts.extend(list.iter().filter_map(|s| s.get("script")));
+                    scripts.extend(list.iter().filter_map(|s| s.get("script").or_else(|| s.get("name"))));
                 }
             }
             for s in scripts.into_iter().filter_map(Value::as_str) {
@@ -279,14 +281,18 @@ mod tests {
         { "library": "/a/libdhcp_lease_cmds.so" },
         { "library": "/b/libkea_runscript.so", "parameters": {
             "script": "/s1/x.sh", "scripts": [ { "script": "/s2/x.sh" }, { "script": "/s1/y.sh" } ] } },
-        { "library": "/a/libdhcp_run_script.so", "parameters": { "name": "/s3/r.sh" } }
+        { "library": "/a/libdhcp_run_script.so", "parameters": { "name": "/s3/r.sh" } },
+        { "library": "/b/libkea_runscript.so", "parameters": { "name": "/s4/isc.sh", "sync": true } }
     ] } }"#;
 
     #[test]
     fn references_are_found() {
         let r = references(TEXT).unwrap();
-        assert_eq!(r.libraries, ["/a/libdhcp_lease_cmds.so", "/b/libkea_runscript.so", "/a/libdhcp_run_script.so"]);
-        assert_eq!(r.scripts, ["/s1/x.sh", "/s2/x.sh", "/s1/y.sh", "/s3/r.sh"]);
+        assert_eq!(
+            r.libraries,
+            ["/a/libdhcp_lease_cmds.so", "/b/libkea_runscript.so", "/a/libdhcp_run_script.so", "/b/libkea_runscript.so"]
+        );
+        assert_eq!(r.scripts, ["/s1/x.sh", "/s2/x.sh", "/s1/y.sh", "/s3/r.sh", "/s4/isc.sh"]);
         assert!(references("{ not json").is_none());
         let other = r#"{"Dhcp6": {"loggers": [{"output_options": [{"output": "stdout"}, {"output": "/l/kea.log"}]}],
             "control-socket": {"socket-type": "unix", "socket-name": "/c/ctrl.sock"},
