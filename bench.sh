@@ -24,6 +24,6 @@ if [ -n "$micro" ]; then
         printf '%s\n' "$out" >&2
         exit 1
     }
-    printf '%s\n\n' "$out" | sed -n '/^per-event cost/,/within 10 %/p'
+    printf '%s\n\n' "$out" | sed -n '/^per-event cost/,/^ISC.s names against/p'
 fi
 exec target/release/kea-runscript-bench "$@"
