@@ -507,7 +507,7 @@ fn traffic4(ns: &Netns, rec: &EventLog) -> Facts4 {
     let moved_from = dhcp4_client(ns, &["--mac", MAC4_MOVE]).unwrap().str("address").unwrap().to_string();
     let moved = dhcp4_client(ns, &["--mac", MAC4_MOVE, "--client-id", CLIENT_ID4_MOVE]).unwrap();
     assert_eq!(moved.str("address"), Some(RESERVED4), "{}", moved.stdout);
-    let mut u = fresh_udhcpc(ns);
+    let mut u = Udhcpc::new(ns).unwrap();
     let udhcpc = u.start().unwrap().address.unwrap();
     // The renewal is unicast from the address and answered to it: wait until udhcpc's script
     // has set it on the interface (which also means udhcpc is back in its loop, bound).
@@ -524,14 +524,6 @@ fn traffic4(ns: &Netns, rec: &EventLog) -> Facts4 {
             && evs.iter().any(|e| e.hook == "lease4_recover" && e.get("LEASE4_ADDRESS") == Some(declined.as_str()))
     });
     Facts4 { expired, declined, renewed, moved_from, udhcpc, perfdhcp }
-}
-
-/// A udhcpc that has not run yet in this run. The test bed keeps one record of a namespace
-/// pair's udhcpc script calls (`<scratch>/udhcpc/calls`), which `start` and `renew` count: this
-/// test runs udhcpc once per run in the same pair, so the previous run's record is removed first.
-fn fresh_udhcpc(ns: &Netns) -> Udhcpc<'_> {
-    let _ = fs::remove_file(ns.dir().join("udhcpc").join("calls"));
-    Udhcpc::new(ns).unwrap()
 }
 
 /// perfdhcp, as a relay agent (its DHCPv4 traffic always carries giaddr, its own address): one
@@ -1105,7 +1097,7 @@ fn isc_leases_example_same_under_both() {
         let old = dhcp4_client(&ns, &["--mac", MAC4_MOVE]).unwrap().str("address").unwrap().to_string();
         wait_state("the move's first address", &|s| s.contains(&old));
         dhcp4_client(&ns, &["--mac", MAC4_MOVE, "--client-id", CLIENT_ID4_MOVE]).unwrap();
-        let mut u = fresh_udhcpc(&ns);
+        let mut u = Udhcpc::new(&ns).unwrap();
         let released4 = u.start().unwrap().address.unwrap();
         wait_state("udhcpc's address", &|s| s.contains(&released4));
         u.release().unwrap();

@@ -39,15 +39,7 @@ impl<'a> Dhclient<'a> {
     }
 
     fn new(ns: &'a Netns, family: Family, pd: bool) -> io::Result<Dhclient<'a>> {
-        let mut n = 0;
-        let dir = loop {
-            let d = ns.dir().join(format!("dhclient-{n}"));
-            if !d.exists() {
-                break d;
-            }
-            n += 1;
-        };
-        fs::create_dir_all(&dir)?;
+        let dir = super::runner_dir(ns, "dhclient")?;
         // Our own configuration: no /etc/dhcp/dhclient.conf, short timeouts.
         fs::write(dir.join("dhclient.conf"), "timeout 20;\nretry 1;\ninitial-interval 1;\n")?;
         let rec = dir.join("calls");

@@ -21,7 +21,8 @@ pub use udhcpc::Udhcpc;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::Path;
+use std::io;
+use std::path::{Path, PathBuf};
 
 use crate::util::sh_quote;
 
@@ -61,6 +62,21 @@ pub struct ClientLease {
 
 /// Reads the records our client scripts wrote: blocks of
 /// `=== <reason>` followed by NUL-separated `env -0` output.
+/// A new directory `<name>-<n>` in the pair's scratch directory, `n` the first free number: each
+/// client runner gets its own, so two runners in one pair never share a record of script calls.
+fn runner_dir(ns: &crate::Netns, name: &str) -> io::Result<PathBuf> {
+    let mut n = 0;
+    let dir = loop {
+        let d = ns.dir().join(format!("{name}-{n}"));
+        if !d.exists() {
+            break d;
+        }
+        n += 1;
+    };
+    fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
 fn read_calls(path: &Path) -> Vec<ScriptCall> {
     let Ok(bytes) = fs::read(path) else { return Vec::new() };
     let mut calls = Vec::new();

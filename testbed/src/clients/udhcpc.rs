@@ -25,7 +25,7 @@ pub struct Udhcpc<'a> {
 
 impl<'a> Udhcpc<'a> {
     pub fn new(ns: &'a Netns) -> io::Result<Udhcpc<'a>> {
-        let dir = ns.subdir("udhcpc")?;
+        let dir = super::runner_dir(ns, "udhcpc")?;
         let rec = dir.join("calls");
         let mut script = String::from("#!/bin/sh\n# kea-runscript testbed: record, set the address, nothing else.\n");
         script.push_str(&record_snippet(&rec, "$1"));
