@@ -196,31 +196,29 @@ inline std::string option_data(const isc::dhcp::PktPtr& pkt, std::uint16_t code)
     const isc::dhcp::OptionBuffer& data = opt->getData();
     return std::string(data.begin(), data.end());
 }
-/// An option's payload, sub-options included, as bytes (empty when absent).
-inline std::vector<std::uint8_t> option_hex(const isc::dhcp::PktPtr& pkt, std::uint16_t code) {
-    isc::dhcp::OptionPtr opt = find_option(pkt, code);
-    return opt ? opt->toBinary(false) : std::vector<std::uint8_t>();
+/// An option's payload (sub-options included) as bytes, or nullopt when absent: `payload(opt)`.
+inline std::optional<std::vector<std::uint8_t>> payload(const isc::dhcp::OptionPtr& opt) {
+    return opt ? std::optional<std::vector<std::uint8_t>>(opt->toBinary(false)) : std::nullopt;
 }
-/// A sub-option's payload as bytes (empty when the option or the sub-option is absent).
-inline std::vector<std::uint8_t> sub_option_hex(const isc::dhcp::PktPtr& pkt, std::uint16_t code,
-                                                std::uint16_t sub) {
-    isc::dhcp::OptionPtr opt = find_option(pkt, code);
-    isc::dhcp::OptionPtr subopt = opt ? opt->getOption(sub) : isc::dhcp::OptionPtr();
-    return subopt ? subopt->toBinary(false) : std::vector<std::uint8_t>();
-}
-
 /// An option's payload, or nullopt when the packet does not carry it (ISC's names leave such a
 /// variable out).
 inline std::optional<std::vector<std::uint8_t>> option_hex_if(const isc::dhcp::PktPtr& pkt, std::uint16_t code) {
-    isc::dhcp::OptionPtr opt = find_option(pkt, code);
-    return opt ? std::optional<std::vector<std::uint8_t>>(opt->toBinary(false)) : std::nullopt;
+    return payload(find_option(pkt, code));
 }
 /// A sub-option's payload, or nullopt when the option or the sub-option is absent.
 inline std::optional<std::vector<std::uint8_t>> sub_option_hex_if(const isc::dhcp::PktPtr& pkt, std::uint16_t code,
                                                                   std::uint16_t sub) {
     isc::dhcp::OptionPtr opt = find_option(pkt, code);
-    isc::dhcp::OptionPtr subopt = opt ? opt->getOption(sub) : isc::dhcp::OptionPtr();
-    return subopt ? std::optional<std::vector<std::uint8_t>>(subopt->toBinary(false)) : std::nullopt;
+    return payload(opt ? opt->getOption(sub) : isc::dhcp::OptionPtr());
+}
+/// An option's payload as bytes (empty when absent).
+inline std::vector<std::uint8_t> option_hex(const isc::dhcp::PktPtr& pkt, std::uint16_t code) {
+    return option_hex_if(pkt, code).value_or(std::vector<std::uint8_t>());
+}
+/// A sub-option's payload as bytes (empty when the option or the sub-option is absent).
+inline std::vector<std::uint8_t> sub_option_hex(const isc::dhcp::PktPtr& pkt, std::uint16_t code,
+                                                std::uint16_t sub) {
+    return sub_option_hex_if(pkt, code, sub).value_or(std::vector<std::uint8_t>());
 }
 
 /// A sub-option holding an IPv4 address (e.g. RAI link selection), as text (empty when the
@@ -314,8 +312,7 @@ inline std::vector<std::uint8_t> relay6_option_hex(const isc::dhcp::Pkt6Ptr& pkt
 /// run_script does), or nullopt when no relay added it.
 inline std::optional<std::vector<std::uint8_t>> relay6_any_option_hex(const isc::dhcp::Pkt6Ptr& pkt,
                                                                       std::uint16_t code) {
-    isc::dhcp::OptionPtr opt = pkt->getAnyRelayOption(code, isc::dhcp::Pkt6::RELAY_SEARCH_FROM_CLIENT);
-    return opt ? std::optional<std::vector<std::uint8_t>>(opt->toBinary(false)) : std::nullopt;
+    return payload(pkt->getAnyRelayOption(code, isc::dhcp::Pkt6::RELAY_SEARCH_FROM_CLIENT));
 }
 /// The packet's transport as ISC's run_script names it.
 inline std::string pkt6_proto(const isc::dhcp::Pkt6Ptr& pkt) {

@@ -7,6 +7,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use kea_runscript_config::table::{HookPoint, HOOK_POINTS};
 use kea_runscript_testbed::procs::children;
 use kea_runscript_testbed::{Family, Kea, Netns, Perfdhcp};
 
@@ -223,10 +224,10 @@ fn measure(bed: &Bed, row: &Row, kea: &Kea, counts: &Path, offered: u32, period:
     if row.hook.is_runscript() {
         let names = match row.hook {
             Hook::Spawn { points, .. } | Hook::Worker { points, .. } => points.names(row.family),
-            Hook::IscForm => Some(isc_points(row.family)),
+            Hook::IscForm => Some(points_where(row.family, |h| h.isc_default)),
             _ => None,
         };
-        let names = names.unwrap_or_else(|| default_points(row.family));
+        let names = names.unwrap_or_else(|| points_where(row.family, |h| h.default));
         for h in names {
             let e = expected_events(h, &stats);
             s.expected += e;
@@ -236,15 +237,11 @@ fn measure(bed: &Bed, row: &Row, kea: &Kea, counts: &Path, offered: u32, period:
     Ok(s)
 }
 
-/// The hook points ISC's run_script serves (what ISC's form runs at by default).
-fn isc_points(family: Family) -> Vec<&'static str> {
+/// The hook points of `family` that `pick` takes: `h.default` (the `KEA_*` defaults) or
+/// `h.isc_default` (what ISC's form runs at).
+fn points_where(family: Family, pick: fn(&HookPoint) -> bool) -> Vec<&'static str> {
     let f = crate::rows::family_num(family);
-    kea_runscript_config::table::HOOK_POINTS.iter().filter(|h| h.family == f && h.isc_default).map(|h| h.name).collect()
-}
-
-fn default_points(family: Family) -> Vec<&'static str> {
-    let f = crate::rows::family_num(family);
-    kea_runscript_config::table::HOOK_POINTS.iter().filter(|h| h.family == f && h.default).map(|h| h.name).collect()
+    HOOK_POINTS.iter().filter(|h| h.family == f && pick(h)).map(|h| h.name).collect()
 }
 
 /// Events Kea produced at hook point `hook` during a run of DORA / SARR exchanges (no renew,

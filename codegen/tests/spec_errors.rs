@@ -202,7 +202,8 @@ fn isc_names() {
     let option = model.variable("QUERY4_OPTION_82").unwrap();
     assert!(!option.kea && option.absent.is_some());
     let cpp = kea_runscript_codegen::generate(&model.at(0), "callouts.cc").callouts;
-    assert!(cpp.contains("if (wants_lists(2))") && cpp.contains("event.add_element(0, std::move(element));"), "{cpp}");
+    assert!(cpp.contains("const Namings namings = hook_namings(2);"), "{cpp}");
+    assert!(cpp.contains("if (namings.isc)") && cpp.contains("event.add_element(0, std::move(element));"), "{cpp}");
     assert!(cpp.contains("if (event.wants_isc())"), "an ISC-only value is read only for ISC's names: {cpp}");
     let rust = kea_runscript_codegen::env_table(&model.at(0));
     assert!(rust.contains("name: \"\"") && rust.contains("isc: \"QUERY4_OPTION_82\""), "{rust}");

@@ -48,15 +48,6 @@ pub enum Naming {
     Isc,
 }
 
-impl Naming {
-    pub fn name(self) -> &'static str {
-        match self {
-            Naming::Runscript => "runscript",
-            Naming::Isc => "isc",
-        }
-    }
-}
-
 /// The library's parameters.
 #[derive(Debug)]
 pub struct Config {
@@ -217,20 +208,13 @@ fn parse_script(map: &Map<String, Value>, prefix: &str, family: u8, scripts_dire
     let p = |name: &str| format!("{prefix}{name}");
     // ISC's run_script form: `name` for `script`, `sync` for `wait`.
     let isc_form = map.contains_key("name");
-    let (script_key, wait_key) = (if isc_form { "name" } else { "script" }, if map.contains_key("sync") { "sync" } else { "wait" });
-    let script = match (map.get("script"), map.get("name")) {
-        (Some(_), Some(_)) => Err(format!(
-            "parameters '{}' and '{}' name the same thing (ISC's run_script calls it 'name'): give one",
-            p("script"),
-            p("name")
-        )),
-        (None, None) => Err(format!("parameter '{}' is missing: give the absolute path of the program to run", p("script"))),
-        (_, _) => match &map[script_key] {
-            Value::String(s) => {
-                check_script(s, scripts_directory).map_err(|e| format!("parameter '{}' ({s:?}) {e}", p(script_key)))
-            }
-            other => Err(format!("parameter '{}' must be a string, not {}", p(script_key), json_type(other))),
-        },
+    let script = match one_of(map, prefix, ["script", "name"], "name the same thing (ISC's run_script calls it 'name')") {
+        Ok(None) => Err(format!("parameter '{}' is missing: give the absolute path of the program to run", p("script"))),
+        Ok(Some((key, Value::String(s)))) => {
+            check_script(s, scripts_directory).map_err(|e| format!("parameter '{}' ({s:?}) {e}", p(key)))
+        }
+        Ok(Some((key, other))) => Err(format!("parameter '{}' must be a string, not {}", p(key), json_type(other))),
+        Err(e) => Err(e),
     };
     let naming = match map.get("variables") {
         None if isc_form => Ok(Naming::Isc),
@@ -248,17 +232,11 @@ fn parse_script(map: &Map<String, Value>, prefix: &str, family: u8, scripts_dire
         Some(Value::String(s)) if s == "worker" => Ok(Mode::Worker),
         Some(other) => Err(format!("parameter '{}' must be \"spawn\" or \"worker\", not {other}", p("mode"))),
     };
-    let wait = match (map.get("wait"), map.get("sync")) {
-        (Some(_), Some(_)) => Err(format!(
-            "parameters '{}' and '{}' say the same thing (ISC's run_script calls it 'sync'): give one",
-            p("wait"),
-            p("sync")
-        )),
-        (None, None) => Ok(false),
-        (_, _) => match &map[wait_key] {
-            Value::Bool(b) => Ok(*b),
-            other => Err(format!("parameter '{}' must be true or false, not {}", p(wait_key), json_type(other))),
-        },
+    let wait = match one_of(map, prefix, ["wait", "sync"], "say the same thing (ISC's run_script calls it 'sync')") {
+        Ok(None) => Ok(false),
+        Ok(Some((_, Value::Bool(b)))) => Ok(*b),
+        Ok(Some((key, other))) => Err(format!("parameter '{}' must be true or false, not {}", p(key), json_type(other))),
+        Err(e) => Err(e),
     };
     let timeout = integer(map, prefix, "timeout-ms", DEFAULT_TIMEOUT_MS, 1, 3_600_000).map(Duration::from_millis);
     let max_running = integer(map, prefix, "max-running", DEFAULT_MAX_RUNNING, 1, 1024);
@@ -295,6 +273,22 @@ fn parse_script(map: &Map<String, Value>, prefix: &str, family: u8, scripts_dire
             errors.extend(naming.err());
             Err(errors.join("; "))
         }
+    }
+}
+
+/// The one of two parameters that mean the same (this hook's name and ISC run_script's) that
+/// `map` gives, with its value; both given is a fault: "parameters 'a' and 'b' <same>: give one".
+fn one_of<'m>(
+    map: &'m Map<String, Value>,
+    prefix: &str,
+    keys: [&'static str; 2],
+    same: &str,
+) -> Result<Option<(&'static str, &'m Value)>, String> {
+    match (map.get(keys[0]), map.get(keys[1])) {
+        (Some(_), Some(_)) => Err(format!("parameters '{prefix}{}' and '{prefix}{}' {same}: give one", keys[0], keys[1])),
+        (Some(v), None) => Ok(Some((keys[0], v))),
+        (None, Some(v)) => Ok(Some((keys[1], v))),
+        (None, None) => Ok(None),
     }
 }
 
@@ -366,20 +360,17 @@ fn is_env_name(name: &str) -> bool {
 struct ExtraEnv {
     /// `extra-env`'s entries.
     extra: Vec<CString>,
-    /// `pass-env`'s, when given.
-    passed: Option<Vec<CString>>,
-    /// `PATH`, what `pass-env` passes by default with `KEA_*` names.
-    path: Vec<CString>,
+    /// `pass-env`'s, or, when it is not given, `PATH` (what it passes by default with `KEA_*`
+    /// names).
+    passed: Vec<CString>,
+    /// Whether `pass-env` is given.
+    given: bool,
 }
 
 impl ExtraEnv {
     /// ISC's hook passes no variable of Kea's own: with ISC's names `pass-env` defaults to none.
     fn for_naming(&self, naming: Naming) -> Vec<CString> {
-        let passed = match (&self.passed, naming) {
-            (Some(passed), _) => passed,
-            (None, Naming::Runscript) => &self.path,
-            (None, Naming::Isc) => &Vec::new(),
-        };
+        let passed: &[CString] = if self.given || naming == Naming::Runscript { &self.passed } else { &[] };
         self.extra.iter().chain(passed).cloned().collect()
     }
 }
@@ -449,12 +440,7 @@ fn environment(map: &Map<String, Value>) -> Result<ExtraEnv, String> {
             }
         }
     }
-    let env = if given {
-        ExtraEnv { extra: out, passed: Some(passed_entries), path: Vec::new() }
-    } else {
-        ExtraEnv { extra: out, passed: None, path: passed_entries }
-    };
-    all_or_faults(env, errors)
+    all_or_faults(ExtraEnv { extra: out, passed: passed_entries, given }, errors)
 }
 
 /// `options`: option codes whose payload the query's options export as `<prefix><code>`.

@@ -4,6 +4,7 @@
 use kea_runscript_config::table::{HookPoint, Kind, OptionSource, HOOK_POINTS, OPTION_SOURCES, VARIABLES};
 use kea_runscript_config::Naming;
 use crate::environ::Environment;
+use crate::ffi::bridge::Namings;
 use std::ffi::CString;
 use std::sync::Arc;
 
@@ -29,18 +30,18 @@ pub struct Event {
     /// callout), their elements in `elements` (list index, element).
     lists: bool,
     elements: Vec<(u8, Box<Event>)>,
-    /// Whether some script at this hook point has `KEA_*` names, and ISC's: the callout reads
-    /// the values only one naming carries only for it.
-    namings: [bool; 2],
+    /// The namings of the scripts at this hook point: the callout reads the values only one
+    /// naming carries only for it.
+    namings: Namings,
 }
 
 impl Event {
     pub fn new(hook: u16, wanted: Arc<[u16]>) -> Event {
-        Event::for_namings(hook, wanted, [true, true])
+        Event::for_namings(hook, wanted, Namings::BOTH)
     }
 
-    /// An event for scripts with these namings (`[KEA_*, ISC's]`).
-    pub fn for_namings(hook: u16, wanted: Arc<[u16]>, namings: [bool; 2]) -> Event {
+    /// An event for scripts with these namings.
+    pub fn for_namings(hook: u16, wanted: Arc<[u16]>, namings: Namings) -> Event {
         Event {
             namings,
             hook,
@@ -55,12 +56,12 @@ impl Event {
 
     /// Whether some script here has `KEA_*` names.
     pub fn wants_kea(&self) -> bool {
-        self.namings[Naming::Runscript as usize]
+        self.namings.kea
     }
 
     /// Whether some script here has ISC's names.
     pub fn wants_isc(&self) -> bool {
-        self.namings[Naming::Isc as usize]
+        self.namings.isc
     }
 
     /// This event holds ISC's lists (see [`Event::add_element`]), for the scripts with ISC's names.
@@ -166,11 +167,7 @@ impl Event {
         for (source, code, payload) in &self.options {
             let value = |out: &mut Vec<u8>| match naming {
                 Naming::Runscript => push_hex(out, payload, b"0123456789abcdef"),
-                Naming::Isc if !payload.is_empty() => {
-                    out.extend_from_slice(b"0x");
-                    push_hex(out, payload, b"0123456789ABCDEF");
-                }
-                Naming::Isc => {}
+                Naming::Isc => push_hex_0x(out, payload),
             };
             let prefix = match naming {
                 Naming::Runscript => source.prefix,
@@ -251,15 +248,22 @@ fn push_hex(out: &mut Vec<u8>, bytes: &[u8], digits: &[u8; 16]) {
     }
 }
 
+/// `0x` and upper-case hex digits, nothing for no bytes (Kea's `Option::toHexString`).
+fn push_hex_0x(out: &mut Vec<u8>, bytes: &[u8]) {
+    if !bytes.is_empty() {
+        out.extend_from_slice(b"0x");
+        push_hex(out, bytes, b"0123456789ABCDEF");
+    }
+}
+
 fn render(kind: Kind, naming: Naming, value: Value, data: &[u8], out: &mut Vec<u8>) {
     match (kind, value) {
         (_, Value::Bytes { start, len }) => {
             let bytes = &data[start as usize..(start + len) as usize];
             if kind != Kind::Hex {
                 out.extend_from_slice(bytes);
-            } else if !bytes.is_empty() {
-                out.extend_from_slice(b"0x");
-                push_hex(out, bytes, b"0123456789ABCDEF");
+            } else {
+                push_hex_0x(out, bytes);
             }
         }
         // itoa: an event carries a dozen integers, and `format!` costs several times as much.

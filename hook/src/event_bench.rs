@@ -81,7 +81,7 @@ const VALUES: &[(&str, V)] = &[
 
 /// The event a callout fills for scripts of `naming`, with `ids`' values.
 fn fill_event(hook: u16, wanted: &Arc<[u16]>, naming: Naming, ids: &[(u16, &V)]) -> Box<Event> {
-    let namings = [naming == Naming::Runscript, naming == Naming::Isc];
+    let namings = crate::ffi::bridge::Namings::default().with(naming);
     let mut e = Box::new(Event::for_namings(hook, Arc::clone(wanted), namings));
     for &(id, v) in ids {
         match v {

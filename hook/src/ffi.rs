@@ -12,6 +12,16 @@ pub mod bridge {
         Drop,
     }
 
+    /// Which namings the scripts at a hook point use: the callout reads a value only one
+    /// naming carries, and builds ISC's list event or the per-element ones, only for it.
+    #[derive(Debug, Clone, Copy, Default)]
+    struct Namings {
+        /// Some script has `KEA_*` names.
+        kea: bool,
+        /// Some script has ISC's names.
+        isc: bool,
+    }
+
     extern "Rust" {
         type Event;
         fn new_event(hook: u16) -> Box<Event>;
@@ -29,9 +39,9 @@ pub mod bridge {
         /// naming carries are read only for it.
         fn wants_kea(self: &Event) -> bool;
         fn wants_isc(self: &Event) -> bool;
+        /// The namings of the scripts at hook point `hook` (none when nothing is loaded).
+        fn hook_namings(hook: u16) -> Namings;
         fn add_element(self: &mut Event, list: u8, element: Box<Event>);
-        fn wants_each(hook: u16) -> bool;
-        fn wants_lists(hook: u16) -> bool;
         fn dispatch(event: Box<Event>) -> NextStep;
         fn hook_enabled(hook: u16) -> bool;
         fn configure(parameters_json: &str, family: i32) -> Result<String>;
@@ -53,4 +63,18 @@ pub mod bridge {
 }
 
 use crate::event::Event;
-use crate::runtime::{configure, dispatch, hook_enabled, new_event, shutdown, wants_each, wants_lists};
+use crate::runtime::{configure, dispatch, hook_enabled, hook_namings, new_event, shutdown};
+use kea_runscript_config::Naming;
+
+impl bridge::Namings {
+    /// Both namings: what an event made without a loaded configuration reads.
+    pub const BOTH: bridge::Namings = bridge::Namings { kea: true, isc: true };
+
+    /// These namings and `naming`.
+    pub fn with(self, naming: Naming) -> bridge::Namings {
+        match naming {
+            Naming::Runscript => bridge::Namings { kea: true, ..self },
+            Naming::Isc => bridge::Namings { isc: true, ..self },
+        }
+    }
+}

@@ -2,7 +2,7 @@
 
 use crate::environ::Environment;
 use crate::event::Event;
-use crate::ffi::bridge::NextStep;
+use crate::ffi::bridge::{Namings, NextStep};
 use crate::log::{log, msg, Message};
 use crate::spawn_mode::SpawnScript;
 use crate::worker_mode::Worker;
@@ -43,8 +43,8 @@ struct Runtime {
     scripts: Vec<Runner>,
     /// For each hook point id, the scripts that run there, in configuration order.
     by_hook: Vec<Vec<usize>>,
-    /// For each hook point id, whether some script there has `KEA_*` names, and ISC's.
-    namings: Vec<[bool; 2]>,
+    /// For each hook point id, the namings of the scripts there.
+    namings: Vec<Namings>,
     /// `options`: codes the callouts export from the query.
     options: Arc<[u16]>,
 }
@@ -66,13 +66,13 @@ pub fn configure(parameters_json: &str, family: i32) -> Result<String, String> {
         let scripts_directory = config::scripts_directory(crate::ffi::bridge::script_paths_enforced());
         let config = config::parse_in(parameters_json, family, scripts_directory.as_deref())?;
         let mut by_hook = vec![Vec::new(); HOOK_POINTS.len()];
-        let mut namings = vec![[false; 2]; HOOK_POINTS.len()];
+        let mut namings = vec![Namings::default(); HOOK_POINTS.len()];
         let mut summary = Vec::new();
         let mut scripts = Vec::new();
         for (index, script) in config.scripts.into_iter().enumerate() {
             for &hook in &script.hooks {
                 by_hook[hook as usize].push(index);
-                namings[hook as usize][script.naming as usize] = true;
+                namings[hook as usize] = namings[hook as usize].with(script.naming);
             }
             summary.push(script.describe());
             let what = match script.mode {
@@ -101,25 +101,16 @@ pub fn hook_enabled(hook: u16) -> bool {
     current().is_some_and(|r| r.by_hook.get(hook as usize).is_some_and(|s| !s.is_empty()))
 }
 
-/// At a hook point with `each`: whether some script there has `KEA_*` names (an event per
-/// element).
-pub fn wants_each(hook: u16) -> bool {
-    wants(hook, Naming::Runscript)
-}
-
-/// At a hook point with `each`: whether some script there has ISC's names (one event with lists).
-pub fn wants_lists(hook: u16) -> bool {
-    wants(hook, Naming::Isc)
-}
-
-fn wants(hook: u16, naming: Naming) -> bool {
-    current().is_some_and(|r| r.namings.get(hook as usize).is_some_and(|n| n[naming as usize]))
+/// The namings of the scripts at this hook point (none when nothing is loaded): at a hook
+/// point with `each`, `kea` asks for an event per element, `isc` for one event with the lists.
+pub fn hook_namings(hook: u16) -> Namings {
+    current().and_then(|r| r.namings.get(hook as usize).copied()).unwrap_or_default()
 }
 
 pub fn new_event(hook: u16) -> Box<Event> {
     match current() {
         Some(r) => {
-            let namings = r.namings.get(hook as usize).copied().unwrap_or([true, true]);
+            let namings = r.namings.get(hook as usize).copied().unwrap_or(Namings::BOTH);
             Box::new(Event::for_namings(hook, Arc::clone(&r.options), namings))
         }
         None => Box::new(Event::new(hook, Arc::from(Vec::new()))),

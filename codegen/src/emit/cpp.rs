@@ -204,38 +204,42 @@ fn callout(out: &mut Out, paste: &Paster, model: &Model, id: usize, hook: &Hook)
             };
             // Without ISC lists every script gets the per-element events.
             let lists = hook.each.iter().any(|e| e.isc.is_some());
-            let each_test = if lists { format!("if (wants_each({id}))") } else { "if (true)".to_string() };
-            out.block(each_test, "}", |out| {
+            let per_element = |out: &mut Out| {
                 for each in &hook.each {
-                    out.block(format!("if ({})", each.over), "}", |out| {
-                        paste.line(out, each.type_line, format!("for (const {}& {} : *{}) {{", each.cpp_type, each.name, each.over));
-                        out.indented(|out| {
-                            out.line(format!("emit([&](Event& event) {{ fill(event, {}); }});", call(Some(each))));
-                        });
-                        out.line("}");
+                    for_each_element(out, paste, each, |out| {
+                        out.line(format!("emit([&](Event& event) {{ fill(event, {}); }});", call(Some(each))));
                     });
                 }
-            });
+            };
             if !lists {
+                per_element(out);
                 return;
             }
-            out.block(format!("if (wants_lists({id}))"), "}", |out| {
+            out.line(format!("const Namings namings = hook_namings({id});"));
+            out.block("if (namings.kea)", "}", per_element);
+            out.block("if (namings.isc)", "}", |out| {
                 out.block("emit([&](Event& event)", "});", |out| {
                     out.line("event.mark_lists();");
                     out.line(format!("fill(event, {});", call(None)));
                     for (list, each) in hook.each.iter().filter(|e| e.isc.is_some()).enumerate() {
-                        out.block(format!("if ({})", each.over), "}", |out| {
-                            paste.line(out, each.type_line, format!("for (const {}& {} : *{}) {{", each.cpp_type, each.name, each.over));
-                            out.indented(|out| {
-                                out.line(format!("rust::Box<Event> element = new_event({id});"));
-                                out.line(format!("fill(*element, {});", call(Some(each))));
-                                out.line(format!("event.add_element({list}, std::move(element));"));
-                            });
-                            out.line("}");
+                        for_each_element(out, paste, each, |out| {
+                            out.line(format!("rust::Box<Event> element = new_event({id});"));
+                            out.line(format!("fill(*element, {});", call(Some(each))));
+                            out.line(format!("event.add_element({list}, std::move(element));"));
                         });
                     }
                 });
             });
         });
+    });
+}
+
+/// `if (<over>) { for (const <type>& <name> : *<over>) { body } }`: the loop over one `each`
+/// collection (which may be null), its element type pasted from the spec.
+fn for_each_element(out: &mut Out, paste: &Paster, each: &Each, body: impl FnOnce(&mut Out)) {
+    out.block(format!("if ({})", each.over), "}", |out| {
+        paste.line(out, each.type_line, format!("for (const {}& {} : *{}) {{", each.cpp_type, each.name, each.over));
+        out.indented(body);
+        out.line("}");
     });
 }
