@@ -135,14 +135,17 @@ fn each_and_library_errors() {
     let extra = "\n[[hook]]\nname = \"leases4_committed\"\nfamily = 4\ndescription = \"d\"\n\
         arguments = [{ name = \"query4\", type = \"isc::dhcp::Pkt4Ptr\" }]\n\
         each = [{ over = \"leases4\", name = \"lease4\", type = \"isc::dhcp::Lease4Ptr\" }]\n\
-        \n[[hook]]\nname = \"load\"\nlibrary = true\nfamily = 4\ndescription = \"d\"\n\
+        \n[[hook]]\nname = \"load\"\nlibrary = true\nfamily = 5\ndescription = \"d\"\n\
+        \n[[hook]]\nname = \"lease4_replay\"\nlibrary = true\nfamily = 4\ndescription = \"d\"\nlease-event = \"gone\"\n\
         \n[[hook]]\nname = \"nofamily\"\ndescription = \"d\"\n";
     let e = errors(extra);
     let over = line_of(extra, "each = ", 0);
     let family = line_of(extra, "library = true", 0) + 1;
     let nofamily = line_of(extra, "name = \"nofamily\"", 0);
     assert!(e.contains(&format!("spec.toml:{over}: hook point leases4_committed: `each` runs over leases4, which is not an argument")), "{e}");
-    assert!(e.contains(&format!("spec.toml:{family}: hook point load: a library hook point belongs to both families")), "{e}");
+    assert!(e.contains(&format!("spec.toml:{family}: hook point load: family must be 4 or 6 (or absent: both), not 5")), "{e}");
+    let word = line_of(extra, "lease-event", 0);
+    assert!(e.contains(&format!("spec.toml:{word}: hook point lease4_replay: lease-event \"gone\" is none of add, renew, del, offer, old")), "{e}");
     assert!(e.contains(&format!("spec.toml:{nofamily}: hook point nofamily: family is missing")), "{e}");
 }
 

@@ -69,10 +69,12 @@ impl<T> BoundedQueue<T> {
     }
 
     /// From a Kea thread: queue `job` if fewer than `limit` wait, else drop and count it; either
-    /// way ring the library thread (once per burst).
-    pub fn offer(&self, job: T, limit: usize, bell: &Doorbell) {
+    /// way ring the library thread (once per burst). `mark` runs first, under the queue's lock
+    /// (a replay's mark of a live lease: in one order with the replay's own queueing).
+    pub fn offer(&self, job: T, limit: usize, bell: &Doorbell, mark: impl FnOnce()) {
         let admitted = {
             let mut jobs = lock(&self.jobs);
+            mark();
             let room = jobs.len() < limit;
             if room {
                 jobs.push_back(job);

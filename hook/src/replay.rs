@@ -73,6 +73,9 @@ struct ScriptReplay {
     delivered: AtomicU64,
     failed: AtomicU64,
     runs: Arc<RunTally>,
+    /// Its `begin` is queued (or run): live events from now on reach it after `begin`, and
+    /// mark their leases.
+    begun: AtomicBool,
 }
 
 /// Leases read and not yet delivered; what the reader does next.
@@ -140,6 +143,7 @@ fn hook_name(hook: u16) -> &'static str {
 /// Variable ids the replay reads or writes, by name (from the generated table).
 struct Ids {
     lease_event: u16,
+    phase: u16,
     address: [u16; 2],
     lease6_type: u16,
 }
@@ -150,6 +154,7 @@ fn ids() -> &'static Ids {
         let id = |name: &str| VARIABLES.iter().position(|v| v.name == name).map_or(u16::MAX, |i| i as u16);
         Ids {
             lease_event: id("KEA_LEASE_EVENT"),
+            phase: id("KEA_REPLAY_PHASE"),
             address: [id("KEA_LEASE4_ADDRESS"), id("KEA_LEASE6_ADDRESS")],
             lease6_type: id("KEA_LEASE6_TYPE"),
         }
@@ -196,6 +201,11 @@ impl Replays {
             _ => return,
         };
         let Some(script) = shared.scripts.iter().find(|s| s.index == index) else { return };
+        // Before its `begin`, a live event reaches the script before `begin` too: a mark-and-sweep
+        // script forgets it there, so its `old` must still come.
+        if !script.begun.load(Ordering::SeqCst) {
+            return;
+        }
         let mut keys: Vec<Vec<u8>> = live_key(event).into_iter().collect();
         keys.extend(event.elements().filter_map(live_key));
         if !keys.is_empty() {
@@ -206,7 +216,9 @@ impl Replays {
     /// Stop a running replay (at unload), waiting for its thread.
     pub fn stop(&self) {
         self.active.store(false, Ordering::Release);
-        drop(lock(&self.current).take());
+        // Out of the lock first: a callout's mark may wait for it while the thread ends.
+        let replay = lock(&self.current).take();
+        drop(replay);
     }
 }
 
@@ -253,6 +265,7 @@ pub fn begin(runtime: &Arc<Runtime>, hook: u16, why: &str) -> bridge::ReplayStar
             delivered: AtomicU64::new(0),
             failed: AtomicU64::new(0),
             runs: Arc::new(RunTally::default()),
+            begun: AtomicBool::new(false),
         })
         .collect();
     let shared = Arc::new(ReplayShared {
@@ -387,10 +400,19 @@ fn deliver(runtime: &Runtime, s: &ReplayShared, script: &ScriptReplay, event: &E
     let runner = runtime.runner(script.index);
     let config = runner.script();
     let hook = hook_name(s.hook);
-    let fresh = || key.is_none_or(|k| !lock(&script.touched).contains(k));
+    // `begin` marks the script begun in the same step that queues (or runs) it: under the
+    // queue's lock (or the touched set's), as the live marks.
+    let begin = event.bytes_of(ids().phase) == Some(b"begin");
+    let fresh = || {
+        if begin {
+            script.begun.store(true, Ordering::SeqCst);
+        }
+        key.is_none_or(|k| !lock(&script.touched).contains(k))
+    };
     match runner {
         Runner::Spawn(spawn) if config.wait => {
             let touched = lock(&script.touched);
+            script.begun.fetch_or(begin, Ordering::SeqCst);
             if key.is_some_and(|k| touched.contains(k)) {
                 return false;
             }
@@ -408,6 +430,7 @@ fn deliver(runtime: &Runtime, s: &ReplayShared, script: &ScriptReplay, event: &E
         }
         Runner::Worker(worker) if config.wait => {
             let touched = lock(&script.touched);
+            script.begun.fetch_or(begin, Ordering::SeqCst);
             if key.is_some_and(|k| touched.contains(k)) {
                 return false;
             }

@@ -195,7 +195,6 @@ pub fn dispatch(event: Box<Event>) -> NextStep {
         let mut next = NextStep::Continue;
         for &index in scripts {
             let runner = &runtime.scripts[index];
-            runtime.replays.mark_live(index, &event);
             let (naming, extra) = (runner.script().naming, &runner.script().extra_env);
             // At a hook point with `each`, an element's event is for `KEA_*` names, the lists' for ISC's.
             if !hook.isc_lists.is_empty() && event.has_lists() != (naming == Naming::Isc) {
@@ -212,21 +211,23 @@ pub fn dispatch(event: Box<Event>) -> NextStep {
                     // `load` and `unload` are always waited for: an unload script must end before
                     // the library does.
                     if script.script().wait || hook.library {
+                        runtime.replays.mark_live(index, &event);
                         if let Some(code) = script.run_waited(hook.name, &env) {
                             let action = script.script().exit_status[code as usize];
                             next = next.max(next_step(action, hook, msg::EXIT_STATUS_ACTION, &format!("exit status {code}")));
                         }
                     } else {
-                        script.submit(hook.name, env);
+                        script.submit(hook.name, env, || runtime.replays.mark_live(index, &event));
                     }
                 }
                 Runner::Worker(worker) => {
                     let line = line[naming as usize].get_or_insert_with(|| event.json_line(naming)).clone();
                     if worker.script().wait {
+                        runtime.replays.mark_live(index, &event);
                         let reply = worker.request(line).unwrap_or(Action::Continue);
                         next = next.max(next_step(reply, hook, msg::WORKER_ACTION, "reply"));
                     } else {
-                        worker.submit(line);
+                        worker.submit(line, || runtime.replays.mark_live(index, &event));
                     }
                 }
             }

@@ -62,6 +62,23 @@ fn restart<'a>(ns: &'a Netns, cfg: &KeaConfig, previous: &Path) -> Kea<'a> {
     .unwrap()
 }
 
+/// The addresses a memfile lease file holds for clients: per address its last row (Kea appends),
+/// in state 0 (default) and not expired.
+fn held_in_file(file: &Path) -> BTreeSet<String> {
+    let text = fs::read_to_string(file).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
+    let col = |name: &str| header.iter().position(|c| *c == name).unwrap_or_else(|| panic!("no {name} in {header:?}"));
+    let (address, expire, state) = (col("address"), col("expire"), col("state"));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let mut last: BTreeMap<String, bool> = BTreeMap::new();
+    for row in lines.map(|l| l.split(',').collect::<Vec<_>>()).filter(|r| r.len() == header.len()) {
+        let held = row[state] == "0" && row[expire].parse::<u64>().is_ok_and(|e| e > now);
+        last.insert(row[address].to_string(), held);
+    }
+    last.into_iter().filter(|(_, held)| *held).map(|(a, _)| a).collect()
+}
+
 /// The addresses leased (`add`) at lease4_select/lease6_select, with their KEA_LEASE_EVENT words
 /// checked: `offer` exactly when Kea only offered.
 fn granted(evs: &[Event], v: char) -> BTreeSet<String> {
@@ -99,7 +116,9 @@ fn replay4_after_restart_and_on_command() {
     let (leases, end) = replay_of(&evs, "lease4_replay");
     let replayed: BTreeSet<String> = leases.iter().map(|e| e.var("KEA_LEASE4_ADDRESS").to_string()).collect();
     assert_eq!(replayed.len(), leases.len(), "each lease once");
-    assert_eq!(replayed, held, "the replay holds what was granted");
+    // What Kea wrote (the select events may miss a lease a retransmitted REQUEST renewed).
+    assert_eq!(replayed, held_in_file(&first.lease_file()), "the replay holds what Kea holds");
+    assert!(held.len() * 2 > replayed.len(), "most of them granted here: {held:?} / {replayed:?}");
     assert_eq!(end.var("KEA_REPLAY_FAILED"), "0", "{end}");
     for ev in &leases {
         assert_eq!(ev.var("KEA_LEASE4_STATE"), "default", "{ev}");
@@ -112,7 +131,7 @@ fn replay4_after_restart_and_on_command() {
     let answer = kea.command(r#"{"command": "runscript-replay"}"#).unwrap();
     assert_eq!(answer["result"], 0, "{answer}");
     assert_eq!(answer["arguments"]["hook-point"], "lease4_replay", "{answer}");
-    assert_eq!(answer["arguments"]["last"][0]["delivered"], held.len(), "{answer}");
+    assert_eq!(answer["arguments"]["last"][0]["delivered"], replayed.len(), "{answer}");
     rec2.wait_for("the second replay's end", |evs| evs.iter().filter(|e| phase(e) == "end").count() == 2);
     assert_eq!(ends(&rec2, "lease4_replay"), 2);
     assert!(kea.exited().is_none());
@@ -152,7 +171,8 @@ fn replay6_to_a_worker_and_a_script() {
     let replayed: BTreeSet<String> =
         leases.iter().map(|e| keys(e.var("KEA_LEASE6_ADDRESS"), e.var("KEA_LEASE6_TYPE"))).collect();
     let addresses: BTreeSet<String> = leases.iter().map(|e| e.var("KEA_LEASE6_ADDRESS").to_string()).collect();
-    assert_eq!(addresses, held, "the replay holds what was granted");
+    assert_eq!(addresses, held_in_file(&first.lease_file()), "the replay holds what Kea holds");
+    assert!(held.len() * 2 > addresses.len(), "most of them granted here: {held:?} / {addresses:?}");
     assert!(replayed.iter().any(|k| k.ends_with("IA_PD")) && replayed.iter().any(|k| k.ends_with("IA_NA")), "{replayed:?}");
 
     let read = || fs::read_to_string(&lines).unwrap_or_default();
@@ -351,15 +371,16 @@ fn replay4_with_postgresql() {
     perf.run(&ns).unwrap();
     let held = granted(&rec.events(), '4');
     first.stop();
-    let in_db: usize = pg.psql("SELECT count(*) FROM lease4 WHERE state = 0").unwrap().trim().parse().unwrap();
-    assert_eq!(in_db, held.len(), "the database holds the granted leases");
+    let in_db = pg.psql("SELECT host('0.0.0.0'::inet + address) FROM lease4 WHERE state = 0").unwrap();
+    let in_db: BTreeSet<String> = in_db.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect();
+    assert!(!in_db.is_empty() && held.len() * 2 > in_db.len(), "the database holds the granted leases: {held:?} / {in_db:?}");
 
     let rec2 = EventLog::create(ns.dir(), "again", "").unwrap();
     let kea = Kea::start(&ns, &cfg.hook(hook_library(&hook_so(), params(&rec2, true, &["lease4_replay"])))).unwrap();
     let evs = rec2.wait_for("the replay", |evs| evs.iter().any(|e| phase(e) == "end"));
     let (leases, _) = replay_of(&evs, "lease4_replay");
     let replayed: BTreeSet<String> = leases.iter().map(|e| e.var("KEA_LEASE4_ADDRESS").to_string()).collect();
-    assert_eq!(replayed, held);
+    assert_eq!(replayed, in_db, "the replay holds what the database holds");
 
     pg.stop();
     let answer = kea.command(r#"{"command": "runscript-replay"}"#).unwrap();

@@ -41,6 +41,8 @@ fn registered(log: &str) -> Vec<String> {
     let mut hooks: Vec<String> = log
         .lines()
         .filter(|l| l.contains("HOOKS_CALLOUT_REGISTRATION"))
+        // A control command's handler is a callout too (`$runscript_replay`): not a hook point.
+        .filter(|l| !l.contains("for hook '$"))
         .map(|l| {
             let name = l.split("for hook '").nth(1).and_then(|r| r.split('\'').next());
             name.unwrap_or_else(|| panic!("unexpected registration message: {l}")).to_string()

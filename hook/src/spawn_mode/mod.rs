@@ -73,10 +73,10 @@ impl SpawnScript {
     }
 
     /// Queue a background run. Returns at once; past the bounds the event is dropped and counted.
-    pub fn submit(&self, hook: &'static str, env: Environment) {
+    pub fn submit(&self, hook: &'static str, env: Environment, mark: impl FnOnce()) {
         let s = &*self.thread;
         let free = s.script.max_running.saturating_sub(s.running.load(Ordering::Relaxed));
-        s.queue.offer(Job { hook, env, tally: None }, s.script.max_queued + free, &s.bell);
+        s.queue.offer(Job { hook, env, tally: None }, s.script.max_queued + free, &s.bell, mark);
     }
 
     /// From a replay's thread: queue a background run, waiting for room (never dropped), if

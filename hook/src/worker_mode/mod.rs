@@ -138,9 +138,9 @@ impl Worker {
 
     /// Queue an event's line (without `wait`). Returns at once; past `max-queued` lines waiting
     /// for the worker (at least 1), the event is dropped and counted.
-    pub fn submit(&self, line: Vec<u8>) {
+    pub fn submit(&self, line: Vec<u8>, mark: impl FnOnce()) {
         let s = &*self.thread;
-        s.queue.offer(Job { line, request: None }, s.script.max_queued.max(1), &s.bell);
+        s.queue.offer(Job { line, request: None }, s.script.max_queued.max(1), &s.bell, mark);
     }
 
     /// From a replay's thread: queue a line (without `wait`), waiting for room (never dropped),
