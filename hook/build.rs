@@ -31,6 +31,7 @@ fn main() {
     build
         .file(root.join("shim/entry.cc"))
         .file(root.join("shim/log.cc"))
+        .file(root.join("shim/replay.cc"))
         .file(&callouts)
         .file(&messages)
         .include(&root)

@@ -4,7 +4,8 @@
 # Idempotent: does nothing when everything is already installed.
 set -eu
 PACKAGES="kea-dev kea-dhcp4-server kea-dhcp6-server kea-admin libboost-dev g++ pkg-config
-iproute2 procps isc-dhcp-client isc-dhcp-relay udhcpc python3"
+iproute2 procps isc-dhcp-client isc-dhcp-relay udhcpc python3
+postgresql unbound nftables bind9-dnsutils"
 
 missing=""
 for p in $PACKAGES; do
@@ -16,7 +17,8 @@ if [ -n "$missing" ]; then
         exit 1
     fi
     echo "install-deps: installing$missing"
-    # Keep the packages' maintainer scripts from starting Kea services on the host's interfaces.
+    # Keep the packages' maintainer scripts from starting services (Kea, PostgreSQL, unbound) on
+    # the host: the tests run their own instances inside network namespaces.
     policy=/usr/sbin/policy-rc.d
     own_policy=""
     if [ ! -e "$policy" ]; then

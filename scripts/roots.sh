@@ -118,10 +118,26 @@ CONF
     echo "roots: $tar ($(du -h "$tar" | cut -f1), $(( $(date +%s) - t0 )) s)"
 }
 
+# Runs scripts/install-deps.sh (packages only) in the root DIR of SUITE.
+install_packages() {
+    suite=$1 dir=$2
+    cp "$HERE/install-deps.sh" "$dir/tmp/install-deps.sh"
+    rc=0
+    root_apt "$dir" env INSTALL_DEPS_NO_CARGO=1 sh /tmp/install-deps.sh >> "$ROOTS/$suite-packages.log" 2>&1 || rc=$?
+    rm -f "$dir/tmp/install-deps.sh"
+    [ $rc = 0 ] || { tail -20 "$ROOTS/$suite-packages.log" >&2; echo "roots: installing packages in $suite failed" >&2; exit 1; }
+}
+
 make_full() {
     suite=$1
     dir=$ROOTS/$suite
-    [ -e "$dir/.kea-runscript-root" ] && return 0
+    if [ -e "$dir/.kea-runscript-root" ]; then
+        # A cached root gets what install-deps.sh has come to list since it was made (quick when
+        # nothing is missing: install-deps.sh only asks dpkg then).
+        install_packages "$suite" "$dir"
+        root_apt "$dir" apt-get clean
+        return 0
+    fi
     make_pristine "$suite"
     remove_root "$dir"
     t0=$(date +%s)
@@ -136,13 +152,11 @@ make_full() {
             printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' > "$dir/etc/apt/preferences.d/trixie-isc-dhcp"
             ;;
     esac
-    cp "$HERE/install-deps.sh" "$dir/tmp/install-deps.sh"
     echo "roots: installing the test suite's packages in $suite"
-    root_apt "$dir" env INSTALL_DEPS_NO_CARGO=1 sh /tmp/install-deps.sh > "$ROOTS/$suite-packages.log" 2>&1 ||
-        { tail -20 "$ROOTS/$suite-packages.log" >&2; echo "roots: installing packages in $suite failed" >&2; exit 1; }
+    : > "$ROOTS/$suite-packages.log"
+    install_packages "$suite" "$dir"
     root_apt "$dir" apt-get install -y -qq ca-certificates >> "$ROOTS/$suite-packages.log" 2>&1
     root_apt "$dir" apt-get clean
-    rm -f "$dir/tmp/install-deps.sh"
     # Kea's packaged state, log and socket directories (the tests run Kea from these paths).
     mkdir -p "$dir/run/kea" "$dir/var/lib/kea" "$dir/var/log/kea"
     kv=$(chroot "$dir" kea-dhcp4 -v 2>/dev/null || echo "?")

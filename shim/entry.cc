@@ -83,6 +83,7 @@ int loaded_family = 0;
 } // namespace
 
 void shim_unload() noexcept {
+    replay_unload();
     if (loaded_family != 0) {
         run_library_hook("unload", loaded_family);
     }
@@ -103,6 +104,7 @@ int shim_load(isc::hooks::LibraryHandle* handle) noexcept {
                 handle->registerCallout(entry.hook_point, entry.callout);
             }
         }
+        replay_load(*handle, family);
         log(msg::LOADED, {summary});
         loaded_family = family;
         run_library_hook("load", family);

@@ -5,6 +5,7 @@
 #include <hooks/hooks.h>
 #include "rust/cxx.h"
 #include "shim/log.h"
+#include "shim/replay.h"
 
 namespace kea_runscript {
 

@@ -36,6 +36,14 @@ struct LibraryInfo {
     std::int64_t hooks_version;
 };
 
+/// What a replay's events (`lease4_replay`, `lease6_replay`) read besides the lease: the phase
+/// (`begin`, `lease`, `end`), and at `end` what this script was delivered and failed on.
+struct ReplayMark {
+    const char* phase;
+    std::optional<std::int64_t> count;
+    std::optional<std::int64_t> failed;
+};
+
 /// The value a callout argument's variable starts with, before `getArgument` sets it: empty for
 /// pointers and most types; `IOAddress` (addr6_register's `address6`) has no default constructor.
 template <typename T>
@@ -75,7 +83,18 @@ struct LibraryHookEntry {
     void (*fill)(Event&, const LibraryInfo&);
 };
 
+/// One row of the generated replay hook point table: the fill of its family's lease (the other null).
+struct ReplayHookEntry {
+    const char* hook_point;
+    std::uint16_t id;
+    int family;
+    void (*fill4)(Event&, const ReplayMark&, const isc::dhcp::Lease4Ptr&);
+    void (*fill6)(Event&, const ReplayMark&, const isc::dhcp::Lease6Ptr&);
+};
+
 namespace generated {
+extern const ReplayHookEntry REPLAY_HOOKS[];
+extern const std::size_t REPLAY_HOOK_COUNT;
 extern const CalloutEntry CALLOUTS[];
 extern const std::size_t CALLOUT_COUNT;
 extern const LibraryHookEntry LIBRARY_HOOKS[];
@@ -318,6 +337,38 @@ inline std::optional<std::vector<std::uint8_t>> relay6_any_option_hex(const isc:
 inline std::string pkt6_proto(const isc::dhcp::Pkt6Ptr& pkt) {
     return pkt->getProto() == isc::dhcp::Pkt6::UDP ? "UDP" : "TCP";
 }
+
+// ---- KEA_LEASE_EVENT ----
+
+/// At leases4_committed: a DHCPREQUEST from a renewing or rebinding client names the address it
+/// holds in `ciaddr` (RFC 2131 4.3.2); a selecting or rebooting one leaves it zero.
+inline const char* committed_lease_event4(const isc::dhcp::Pkt4Ptr& query, const isc::dhcp::Lease4Ptr& lease,
+                                          bool deleted) {
+    if (deleted) {
+        return "del";
+    }
+    if (query && lease && query->getType() == isc::dhcp::DHCPREQUEST && !query->getCiaddr().isV4Zero() &&
+        query->getCiaddr() == lease->addr_) {
+        return "renew";
+    }
+    return "add";
+}
+
+/// At leases6_committed: a RENEW or REBIND extends what the client holds.
+inline const char* committed_lease_event6(const isc::dhcp::Pkt6Ptr& query, bool deleted) {
+    if (deleted) {
+        return "del";
+    }
+    if (query && (query->getType() == DHCPV6_RENEW || query->getType() == DHCPV6_REBIND)) {
+        return "renew";
+    }
+    return "add";
+}
+
+/// A replayed lease's subnet in the configuration Kea runs (null when it has none any more).
+/// Non-const: the callouts' argument type before Kea 3.0, and it converts to 3.0's const one.
+isc::dhcp::Subnet4Ptr subnet_of(const isc::dhcp::Lease4Ptr& lease);
+isc::dhcp::Subnet6Ptr subnet_of(const isc::dhcp::Lease6Ptr& lease);
 
 inline std::string lease4_type(const isc::dhcp::Lease4Ptr&) {
     return "V4";

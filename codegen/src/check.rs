@@ -3,9 +3,9 @@
 use crate::error::{Diagnostic, Lines};
 use crate::model::{
     Argument, Each, Format, Hook, Limit, Message, Model, OptionSource, Release, Scope, ScriptsDirectory, Severity, Source,
-    Unit, ValueType, Variable, MAX_MESSAGE_ARGS,
+    Unit, ValueType, Variable, LEASE_EVENTS, MAX_MESSAGE_ARGS,
 };
-use crate::spec::{KeaDecl, LimitDecl, MessageDecl, SpecFile, VariableDecl};
+use crate::spec::{HookDecl, KeaDecl, LeaseEventDecl, LimitDecl, MessageDecl, SpecFile, VariableDecl};
 use std::collections::{BTreeMap, BTreeSet};
 use toml::Spanned;
 
@@ -57,7 +57,7 @@ fn is_variable_name(s: &str) -> bool {
 }
 
 /// Whether `expr` uses `ident` as a whole identifier (not as part of a longer one).
-fn mentions(expr: &str, ident: &str) -> bool {
+pub(crate) fn mentions(expr: &str, ident: &str) -> bool {
     let bytes = expr.as_bytes();
     let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
     expr.match_indices(ident).any(|(i, _)| {
@@ -173,8 +173,10 @@ fn check_hooks(c: &mut Checker, spec: &SpecFile) -> Vec<Hook> {
                 c.error(&decl.name, item.clone(), "family is missing (4 or 6)".into());
                 0
             }
+            // A library hook point of one server only (the replays).
+            (Some(f), true) if *f.get_ref() == 4 || *f.get_ref() == 6 => *f.get_ref(),
             (Some(f), true) => {
-                c.error(f, item.clone(), "a library hook point belongs to both families: no family".into());
+                c.error(f, item.clone(), format!("family must be 4 or 6 (or absent: both), not {}", f.get_ref()));
                 0
             }
             (None, true) => 0,
@@ -199,8 +201,16 @@ fn check_hooks(c: &mut Checker, spec: &SpecFile) -> Vec<Hook> {
         let mut versions: BTreeMap<&str, (String, usize, Vec<(usize, String)>)> = BTreeMap::new();
         // Per argument: the other names Kea may give it, ISC's prefix for its variables.
         let mut alternatives: BTreeMap<&str, (Vec<String>, Option<String>)> = BTreeMap::new();
+        // Per computed argument: its C++ expression and the expression's line.
+        let mut reads: BTreeMap<&str, (String, usize)> = BTreeMap::new();
         for arg in &decl.arguments {
-            arguments.push((&arg.name, &arg.cpp_type, source));
+            match &arg.read {
+                Some(read) => {
+                    reads.insert(arg.name.get_ref().as_str(), (read.get_ref().clone(), c.line(read)));
+                    arguments.push((&arg.name, &arg.cpp_type, Source::Computed));
+                }
+                None => arguments.push((&arg.name, &arg.cpp_type, source)),
+            }
             let since = match &arg.since {
                 Some(s) => {
                     let r = c.release(Some(s), &item);
@@ -291,7 +301,9 @@ fn check_hooks(c: &mut Checker, spec: &SpecFile) -> Vec<Hook> {
                     versions.remove(name.as_str()).unwrap_or_else(|| (name.clone(), hook_since, Vec::new()));
                 let type_line = c.line(t);
                 let (other_kea_names, isc_prefix) = alternatives.remove(name.as_str()).unwrap_or_default();
+                let read = reads.remove(name.as_str());
                 Argument {
+                    read,
                     name,
                     kea_name,
                     other_kea_names,
@@ -315,7 +327,12 @@ fn check_hooks(c: &mut Checker, spec: &SpecFile) -> Vec<Hook> {
                 later_types: Vec::new(),
                 since: hook_since,
                 source: Source::Deleted,
+                read: None,
             });
+        }
+        let lease_event = check_lease_event(c, decl, &item, &arguments);
+        if let Some((argument, _)) = &lease_event {
+            arguments.push(argument.clone());
         }
         hooks.push(Hook {
             name: name.clone(),
@@ -341,9 +358,48 @@ fn check_hooks(c: &mut Checker, spec: &SpecFile) -> Vec<Hook> {
             drop: decl.drop.as_ref().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
             arguments,
             variables: Vec::new(),
+            lease_event: lease_event.map(|(_, gives)| gives),
         });
     }
     hooks
+}
+
+/// `lease-event`: the computed argument `lease_event` it gives the hook point's fill, and what
+/// it gives, for the reference.
+fn check_lease_event(c: &mut Checker, decl: &HookDecl, item: &str, arguments: &[Argument]) -> Option<(Argument, String)> {
+    let at = decl.lease_event.as_ref()?;
+    let line = c.line(at);
+    let (read, gives) = match at.get_ref() {
+        LeaseEventDecl::Word(word) => {
+            if !LEASE_EVENTS.contains(&word.as_str()) {
+                let known = LEASE_EVENTS.join(", ");
+                c.error(at, item.to_string(), format!("lease-event {word:?} is none of {known}"));
+            }
+            (format!("\"{word}\""), format!("`{word}`"))
+        }
+        LeaseEventDecl::Read { read, gives } => {
+            if !LEASE_EVENTS.iter().any(|w| read.contains(&format!("\"{w}\""))) && !read.contains('(') {
+                c.error(at, item.to_string(), "lease-event's read names no event (add, renew, del, offer, old) and calls nothing".into());
+            }
+            (read.clone(), gives.trim().to_string())
+        }
+    };
+    if arguments.iter().any(|a| a.name == "lease_event") {
+        c.error(&decl.name, item.to_string(), "an argument is named lease_event: that name is lease-event's".into());
+    }
+    let argument = Argument {
+        name: "lease_event".into(),
+        kea_name: "lease_event".into(),
+        other_kea_names: Vec::new(),
+        isc_prefix: None,
+        cpp_type: "const char*".into(),
+        type_line: line,
+        later_types: Vec::new(),
+        since: arguments.first().map_or(0, |a| a.since),
+        source: Source::Computed,
+        read: Some((read, line)),
+    };
+    Some((argument, gives))
 }
 
 /// ISC's run_script names: upper-case letters, digits and `_`, and not `KEA_…`.

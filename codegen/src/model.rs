@@ -247,6 +247,9 @@ pub struct Hook {
     /// ISC's run_script serves it (`isc`), reading these arguments: a default hook point with
     /// ISC's names, carrying only those arguments' variables with them.
     pub isc: Option<Vec<String>>,
+    /// What `KEA_LEASE_EVENT` is here (`lease-event`), for the reference; its value is the
+    /// computed argument `lease_event`.
+    pub lease_event: Option<String>,
 }
 
 
@@ -270,6 +273,8 @@ pub struct Argument {
     /// The first release that passes it at this hook point.
     pub since: usize,
     pub source: Source,
+    /// A computed argument's C++ expression and its spec line.
+    pub read: Option<(String, usize)>,
 }
 
 /// Where an argument's value comes from.
@@ -283,7 +288,12 @@ pub enum Source {
     Deleted,
     /// Given by the library to a library hook point.
     Library,
+    /// Computed from the other arguments (`read`, or the hook point's `lease-event`).
+    Computed,
 }
+
+/// The words of `KEA_LEASE_EVENT` (a hook point's `lease-event`).
+pub const LEASE_EVENTS: [&str; 5] = ["add", "renew", "del", "offer", "old"];
 
 #[derive(Debug, Clone)]
 pub struct Each {

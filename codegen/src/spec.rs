@@ -102,10 +102,10 @@ pub struct OptionsDecl {
 #[serde(deny_unknown_fields)]
 pub struct HookDecl {
     pub name: Spanned<String>,
-    /// 4 or 6; absent for a library hook point (`library = true`), which both servers have.
+    /// 4 or 6; absent for a library hook point (`library = true`) that both servers have.
     #[serde(default)]
     pub family: Option<Spanned<u8>>,
-    /// Run by the library itself (`load`, `unload`), not a Kea callout.
+    /// Run by the library itself (`load`, `unload`, the replays), not a Kea callout.
     #[serde(default)]
     pub library: bool,
     /// Among the hook points a script runs at when `hook-points` is not given (default: true).
@@ -131,6 +131,20 @@ pub struct HookDecl {
     /// default, carrying those arguments' variables only.
     #[serde(default)]
     pub isc: Option<Spanned<Vec<String>>>,
+    /// What a lease event here means to a mirror of Kea's leases (`KEA_LEASE_EVENT`): one word,
+    /// or a C++ expression choosing among them.
+    #[serde(default, rename = "lease-event")]
+    pub lease_event: Option<Spanned<LeaseEventDecl>>,
+}
+
+/// `lease-event = "del"`, or `lease-event = { read = "fake_allocation ? \"offer\" : \"add\"",
+/// gives = "`offer` when …, else `add`" }`: `read` is C++ over the hook point's arguments giving
+/// a `const char*` (null: none), `gives` says what for the reference.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum LeaseEventDecl {
+    Word(String),
+    Read { read: String, gives: String },
 }
 
 /// `{ over = "leases4", name = "lease4", type = "isc::dhcp::Lease4Ptr", deleted = false }`: one
@@ -176,6 +190,10 @@ pub struct ArgumentDecl {
     /// Its C++ type from a later release on, e.g. `{ "3.0" = "isc::dhcp::ConstSubnet4Ptr" }`.
     #[serde(default)]
     pub type_since: Option<Spanned<std::collections::BTreeMap<String, String>>>,
+    /// Not passed by Kea or the library: computed from the other arguments by this C++
+    /// expression (e.g. a replayed lease's subnet from its `subnet_id_`).
+    #[serde(default)]
+    pub read: Option<Spanned<String>>,
 }
 
 /// `[[variable]]`: one value, as a `KEA_*` variable (`name`), under ISC's run_script names

@@ -91,6 +91,19 @@ impl Event {
         }
     }
 
+    /// The bytes of a string or hex value the callout gave (`None`: none, or another type).
+    pub fn bytes_of(&self, var: u16) -> Option<&[u8]> {
+        match self.values.get(var as usize)? {
+            Some(Value::Bytes { start, len }) => self.data.get(*start as usize..(*start + *len) as usize),
+            _ => None,
+        }
+    }
+
+    /// With ISC's lists: the elements' events.
+    pub fn elements(&self) -> impl Iterator<Item = &Event> {
+        self.elements.iter().map(|(_, e)| &**e)
+    }
+
     pub fn hook(&self) -> Option<&'static HookPoint> {
         HOOK_POINTS.get(self.hook as usize)
     }

@@ -22,6 +22,16 @@ pub mod bridge {
         isc: bool,
     }
 
+    /// What starting a replay did: its number (0: none started) and the answer to the command
+    /// `runscript-replay` (Kea's `result`, `text`, and `arguments` as JSON text).
+    #[derive(Debug)]
+    struct ReplayStart {
+        generation: u64,
+        result: i32,
+        text: String,
+        arguments: String,
+    }
+
     extern "Rust" {
         type Event;
         fn new_event(hook: u16) -> Box<Event>;
@@ -46,6 +56,15 @@ pub mod bridge {
         fn hook_enabled(hook: u16) -> bool;
         fn configure(parameters_json: &str, family: i32) -> Result<String>;
         fn shutdown();
+        /// Replays (hook/src/replay.rs), from Kea's thread: start one of hook point `hook`
+        /// (`why`: for the log); whether replay `generation` wants the next page; a held lease
+        /// read; a page read (`more`: the database may hold more; `error`: why reading failed).
+        fn replay_begin(hook: u16, why: &str) -> ReplayStart;
+        fn replay_wants_page(generation: u64) -> bool;
+        fn replay_push(generation: u64, event: Box<Event>);
+        fn replay_page_read(generation: u64, more: bool, error: &str);
+        /// Leases read at a time (`REPLAY_PAGE`).
+        fn replay_page_size() -> usize;
     }
 
     unsafe extern "C++" {
@@ -59,11 +78,20 @@ pub mod bridge {
         /// Message `id` of the generated catalogue (`log::msg`), with its arguments; call it
         /// through [`crate::log::log`], which checks their number.
         fn log_message(id: u16, arg1: &str, arg2: &str);
+        /// A replay's `begin` or `end` event of hook point `hook` (shim/replay.cc), with its
+        /// counts at `end` (`counts`).
+        fn replay_mark_event(hook: u16, phase: &str, count: i64, failed: i64, counts: bool) -> Box<Event>;
+        /// Post the reading of replay `generation`'s next page to Kea's IO service (false: Kea
+        /// gave the library none).
+        fn replay_post_page(generation: u64) -> bool;
     }
 }
 
 use crate::event::Event;
-use crate::runtime::{configure, dispatch, hook_enabled, hook_namings, new_event, shutdown};
+use crate::runtime::{
+    configure, dispatch, hook_enabled, hook_namings, new_event, replay_begin, replay_page_read, replay_push,
+    replay_page_size, replay_wants_page, shutdown,
+};
 use kea_runscript_config::Naming;
 
 impl bridge::Namings {

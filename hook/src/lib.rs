@@ -15,6 +15,7 @@ mod log;
 mod output;
 mod process;
 mod queue;
+mod replay;
 mod runtime;
 mod spawn_mode;
 mod thread;

@@ -2,7 +2,8 @@
 
 use crate::environ::Environment;
 use crate::event::Event;
-use crate::ffi::bridge::{Namings, NextStep};
+use crate::ffi::bridge::{Namings, NextStep, ReplayStart};
+use crate::replay::{self, Replays};
 use crate::log::{log, msg, Message};
 use crate::spawn_mode::SpawnScript;
 use crate::worker_mode::Worker;
@@ -12,7 +13,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, RwLock};
 
 /// A configured script and the thread that serves it.
-enum Runner {
+pub enum Runner {
     /// `"mode": "spawn"`: a run per event; the thread runs the background ones.
     Spawn(SpawnScript),
     /// `"mode": "worker"`: one long-running process, fed by the thread.
@@ -30,7 +31,7 @@ impl Runner {
         }
     }
 
-    fn script(&self) -> &Script {
+    pub fn script(&self) -> &Script {
         match self {
             Runner::Spawn(s) => s.script(),
             Runner::Worker(w) => w.script(),
@@ -38,7 +39,7 @@ impl Runner {
     }
 }
 
-struct Runtime {
+pub struct Runtime {
     /// Each configured script, with the thread that serves it.
     scripts: Vec<Runner>,
     /// For each hook point id, the scripts that run there, in configuration order.
@@ -47,6 +48,22 @@ struct Runtime {
     namings: Vec<Namings>,
     /// `options`: codes the callouts export from the query.
     options: Arc<[u16]>,
+    pub replays: Replays,
+}
+
+impl Runtime {
+    /// The scripts that run at hook point `hook`.
+    pub fn scripts_at(&self, hook: u16) -> &[usize] {
+        self.by_hook.get(hook as usize).map_or(&[], |s| &s[..])
+    }
+
+    pub fn runner(&self, index: usize) -> &Runner {
+        &self.scripts[index]
+    }
+
+    pub fn script_path(&self, index: usize) -> String {
+        self.scripts[index].script().script.to_string_lossy().into_owned()
+    }
 }
 
 static RUNTIME: RwLock<Option<Arc<Runtime>>> = RwLock::new(None);
@@ -83,7 +100,7 @@ pub fn configure(parameters_json: &str, family: i32) -> Result<String, String> {
             let runner = Runner::start(script).map_err(|e| format!("cannot start {what}: {e}"))?;
             scripts.push(runner);
         }
-        let runtime = Runtime { scripts, by_hook, namings, options: Arc::from(config.options) };
+        let runtime = Runtime { scripts, by_hook, namings, options: Arc::from(config.options), replays: Replays::default() };
         drop(replace(Some(Arc::new(runtime))));
         Ok(format!("DHCPv{family}: {}", summary.join("; ")))
     })
@@ -92,8 +109,53 @@ pub fn configure(parameters_json: &str, family: i32) -> Result<String, String> {
 
 /// `unload()`, or a `load()` that failed after `configure()`.
 pub fn shutdown() {
-    // Dropping the runtime stops its threads (once a callout still running, if any, is done).
-    let _ = catch_unwind(|| drop(replace(None)));
+    // A replay's thread holds the runtime: stop it first. Dropping the runtime then stops its
+    // threads (once a callout still running, if any, is done).
+    let _ = catch_unwind(|| {
+        if let Some(runtime) = replace(None) {
+            runtime.replays.stop();
+        }
+    });
+}
+
+/// A panic-free call for the replay bridge functions (Kea's thread).
+fn guarded<T>(fallback: T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        log(msg::INTERNAL_ERROR, ["panic in a replay", ""]);
+        fallback
+    })
+}
+
+pub fn replay_begin(hook: u16, why: &str) -> ReplayStart {
+    let refused = |text: &str| ReplayStart { generation: 0, result: 1, text: text.into(), arguments: "{}".into() };
+    guarded(refused("internal error"), || match current() {
+        Some(runtime) => replay::begin(&runtime, hook, why),
+        None => refused("kea-runscript is not loaded"),
+    })
+}
+
+pub fn replay_page_size() -> usize {
+    crate::limits::REPLAY_PAGE as usize
+}
+
+pub fn replay_wants_page(generation: u64) -> bool {
+    guarded(false, || current().is_some_and(|r| replay::wants_page(&r, generation)))
+}
+
+pub fn replay_push(generation: u64, event: Box<Event>) {
+    guarded((), || {
+        if let Some(r) = current() {
+            replay::push(&r, generation, event);
+        }
+    })
+}
+
+pub fn replay_page_read(generation: u64, more: bool, error: &str) {
+    guarded((), || {
+        if let Some(r) = current() {
+            replay::page_read(&r, generation, more, error);
+        }
+    })
 }
 
 /// Whether some script runs at this hook point (only then is its callout registered).
@@ -133,6 +195,7 @@ pub fn dispatch(event: Box<Event>) -> NextStep {
         let mut next = NextStep::Continue;
         for &index in scripts {
             let runner = &runtime.scripts[index];
+            runtime.replays.mark_live(index, &event);
             let (naming, extra) = (runner.script().naming, &runner.script().extra_env);
             // At a hook point with `each`, an element's event is for `KEA_*` names, the lists' for ISC's.
             if !hook.isc_lists.is_empty() && event.has_lists() != (naming == Naming::Isc) {

@@ -17,6 +17,10 @@
 //!   symbolic links (`<server dir>/hooks`, `<server dir>/scripts`) and rewrites those paths in
 //!   the configuration text (only then, and only on the versions that need it). A symbolic link
 //!   keeps the script's behaviour: deleting or `chmod -x` of the original affects the run.
+//! - Kea 3.0 (from 2.7.4) has its MySQL and PostgreSQL backends in hook libraries
+//!   (`libdhcp_mysql.so`, `libdhcp_pgsql.so`); earlier releases have them built in. When a
+//!   configuration names such a lease or host database and does not load its library, the
+//!   test bed adds it (first in `hooks-libraries`, from Kea's hooks directory).
 //! - Multi-threading is on by default from 2.6: nothing to do, the suite passes with it.
 
 use std::collections::BTreeSet;
@@ -60,6 +64,11 @@ impl KeaVersion {
     /// their fixed directories (or the environment's).
     pub fn restricts_paths(&self) -> bool {
         self.at_least(2, 6)
+    }
+
+    /// Kea 2.7.4 and later: the MySQL and PostgreSQL backends are hook libraries.
+    pub fn backends_are_hooks(&self) -> bool {
+        (self.major, self.minor, self.patch) >= (2, 7, 4)
     }
 
     /// Kea 3.0 and later: hook scripts only from `KEA_HOOK_SCRIPTS_PATH`.
@@ -106,6 +115,9 @@ pub fn prepare(text: &str, dir: &Path, version: &KeaVersion) -> io::Result<Prepa
     fs::set_permissions(dir, fs::Permissions::from_mode(0o750))?;
     let mut env = private_dir_env(dir);
     let mut text = text.to_string();
+    if version.backends_are_hooks() {
+        text = with_backend_libraries(&text).unwrap_or(text);
+    }
     let Some(refs) = references(&text) else {
         // Not JSON Kea would accept: leave it to Kea to say so.
         return Ok(Prepared { text, env });
@@ -221,6 +233,37 @@ pub fn references(text: &str) -> Option<References> {
     Some(r)
 }
 
+/// The text with the hook library of each MySQL or PostgreSQL database it names (lease, hosts)
+/// added first in `hooks-libraries` when not already there (rewritten by serde_json, keys
+/// sorted, comments gone); `None` when nothing is to be added or it is not JSON.
+fn with_backend_libraries(text: &str) -> Option<String> {
+    let mut v: Value = serde_json::from_reader(StripComments::new(text.as_bytes())).ok()?;
+    let hooks_dir = Path::new(crate::kea::ISC_RUN_SCRIPT).parent()?;
+    let mut changed = false;
+    for server in v.as_object_mut()?.values_mut() {
+        let Some(server) = server.as_object_mut() else { continue };
+        let hosts = server.get("hosts-databases").and_then(Value::as_array).cloned().unwrap_or_default();
+        let dbs = [server.get("lease-database"), server.get("hosts-database")].into_iter().flatten().chain(&hosts);
+        let needed: Vec<&str> = dbs
+            .filter_map(|db| match db.get("type")?.as_str()? {
+                "postgresql" => Some("libdhcp_pgsql.so"),
+                "mysql" => Some("libdhcp_mysql.so"),
+                _ => None,
+            })
+            .collect();
+        let libs = server.entry("hooks-libraries").or_insert_with(|| Value::Array(Vec::new()));
+        let Some(libs) = libs.as_array_mut() else { continue };
+        for name in needed {
+            let loaded = libs.iter().any(|l| l.get("library").and_then(Value::as_str).is_some_and(|p| p.ends_with(name)));
+            if !loaded {
+                libs.insert(0, serde_json::json!({"library": hooks_dir.join(name).to_string_lossy()}));
+                changed = true;
+            }
+        }
+    }
+    changed.then(|| serde_json::to_string_pretty(&v).expect("a Value serializes") + "\n")
+}
+
 /// The one directory that holds every path of `paths` (their common parent), or, when they are in
 /// several and `restricted`, `links` filled with a symbolic link per file and the text rewritten
 /// to name the links. Returns the directory (None without paths) and the text.
@@ -274,6 +317,20 @@ mod tests {
         assert!(v("3.0.4").restricts_hook_scripts());
         assert!(!v("2.2.0").restricts_paths());
         assert!(KeaVersion::parse("garbage").is_none());
+        assert!(!v("2.6.3").backends_are_hooks() && v("3.0.4").backends_are_hooks());
+    }
+
+    #[test]
+    fn database_backend_libraries_are_added() {
+        let pg = r#"{"Dhcp4": {"lease-database": {"type": "postgresql", "name": "kea"},
+            "hooks-libraries": [{"library": "/b/libkea_runscript.so"}]}}"#;
+        let text = with_backend_libraries(pg).unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        let libs = v["Dhcp4"]["hooks-libraries"].as_array().unwrap();
+        assert_eq!(libs.len(), 2);
+        assert!(libs[0]["library"].as_str().unwrap().ends_with("/kea/hooks/libdhcp_pgsql.so"), "{text}");
+        assert_eq!(with_backend_libraries(&text), None, "already there");
+        assert_eq!(with_backend_libraries(r#"{"Dhcp6": {"lease-database": {"type": "memfile"}}}"#), None);
     }
 
     const TEXT: &str = r#"// comment

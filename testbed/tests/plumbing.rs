@@ -106,3 +106,52 @@ fn load_failure_is_reported() {
     let log = Kea::expect_load_failure(&ns, &cfg).unwrap();
     assert!(log.contains("HOOKS_LOAD_ERROR") || log.contains("DHCP4_INIT_FAIL"), "{log}");
 }
+
+/// Kea with a real PostgreSQL lease database ([`Postgres`], in the server namespace): a real
+/// client's lease is in the `lease4`/`lease6` table; when the database goes away Kea notices at
+/// its next query, logs the lost connection and keeps running (`on-fail: serve-retry-continue`).
+fn postgres_lease_database(family: Family) {
+    let ns = Netns::new().unwrap();
+    let pg = Postgres::start(&ns).unwrap();
+    eprintln!("postgres: up with Kea's schema in {:?}", pg.startup);
+    let cfg = KeaConfig::new(family).extra(serde_json::json!({"lease-database": pg.lease_database()}));
+    let kea = Kea::start(&ns, &cfg).unwrap();
+
+    let mut dh = match family {
+        Family::V4 => Dhclient::v4(&ns),
+        Family::V6 => Dhclient::v6(&ns),
+    }
+    .unwrap();
+    let addr = dh.obtain().unwrap().address.unwrap();
+    // lease4.address is an integer; lease6.address text (Kea 2.2) or inet (later schemas).
+    let sql = match family {
+        Family::V4 => "SELECT host('0.0.0.0'::inet + address) FROM lease4",
+        Family::V6 => "SELECT host(address::inet) FROM lease6",
+    };
+    let rows = pg.psql(sql).unwrap();
+    assert!(rows.lines().any(|l| l == addr), "{addr} not in the database: {rows:?}\n{}", kea.log());
+
+    pg.stop();
+    // A query that needs the lease database makes Kea find the connection broken.
+    let lost = match family {
+        Family::V4 => "DHCP4_DB_RECONNECT_LOST_CONNECTION",
+        Family::V6 => "DHCP6_DB_RECONNECT_LOST_CONNECTION",
+    };
+    let perf = match family {
+        Family::V4 => Perfdhcp::v4(),
+        Family::V6 => Perfdhcp::v6(),
+    };
+    Perfdhcp { period: 2, ..perf }.run(&ns).unwrap();
+    kea.wait_log(lost, DEFAULT_TIMEOUT).unwrap();
+    assert!(kea.exited().is_none(), "Kea exited without its database:\n{}", kea.log());
+}
+
+#[test]
+fn postgres_lease_database_v4() {
+    postgres_lease_database(Family::V4);
+}
+
+#[test]
+fn postgres_lease_database_v6() {
+    postgres_lease_database(Family::V6);
+}

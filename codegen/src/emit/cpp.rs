@@ -76,7 +76,10 @@ pub fn emit(model: &Model, output: &str) -> String {
     });
     out.line("extern const std::size_t CALLOUT_COUNT = sizeof(CALLOUTS) / sizeof(CALLOUTS[0]);");
     out.line("");
-    let library: Vec<_> = model.hooks.iter().enumerate().filter(|(_, h)| h.library).collect();
+    // Library hook points of both servers (`load`, `unload`) take the library's description;
+    // those of one server (the replays) a replay mark and a lease of its family.
+    let library: Vec<_> = model.hooks.iter().enumerate().filter(|(_, h)| h.library && h.family == 0).collect();
+    let replays: Vec<_> = model.hooks.iter().enumerate().filter(|(_, h)| h.library && h.family != 0).collect();
     if library.is_empty() {
         out.line("extern const LibraryHookEntry LIBRARY_HOOKS[] = {{nullptr, 0, nullptr}};");
         out.line("extern const std::size_t LIBRARY_HOOK_COUNT = 0;");
@@ -87,6 +90,22 @@ pub fn emit(model: &Model, output: &str) -> String {
             }
         });
         out.line("extern const std::size_t LIBRARY_HOOK_COUNT = sizeof(LIBRARY_HOOKS) / sizeof(LIBRARY_HOOKS[0]);");
+    }
+    out.line("");
+    if replays.is_empty() {
+        out.line("extern const ReplayHookEntry REPLAY_HOOKS[] = {{nullptr, 0, 0, nullptr, nullptr}};");
+        out.line("extern const std::size_t REPLAY_HOOK_COUNT = 0;");
+    } else {
+        out.block("extern const ReplayHookEntry REPLAY_HOOKS[] =", "};", |out| {
+            for (id, hook) in &replays {
+                let (fill4, fill6) = match hook.family {
+                    4 => (format!("library_{}", hook.name), "nullptr".to_string()),
+                    _ => ("nullptr".to_string(), format!("library_{}", hook.name)),
+                };
+                out.line(format!("{{\"{}\", {id}, {}, {fill4}, {fill6}}},", hook.name, hook.family));
+            }
+        });
+        out.line("extern const std::size_t REPLAY_HOOK_COUNT = sizeof(REPLAY_HOOKS) / sizeof(REPLAY_HOOKS[0]);");
     }
     out.line("");
     out.line("} // namespace generated");
@@ -142,13 +161,26 @@ fn uses(model: &Model, hook: &Hook, arg: &Argument) -> bool {
     hook.variables.iter().any(|&v| model.variables[v].argument == arg.name)
         || hook.each.iter().any(|e| e.over == arg.name)
         || model.options.iter().any(|o| o.argument == arg.name)
+        || hook.arguments.iter().any(|a| a.read.as_ref().is_some_and(|(read, _)| crate::check::mentions(read, &arg.name)))
+}
+
+/// `<type> <name> = <read>;` for each computed argument, in spec order (a later one may use an
+/// earlier one), at the top of a fill.
+fn computed(out: &mut Out, paste: &Paster, hook: &Hook) {
+    for arg in hook.arguments.iter().filter(|a| a.source == Source::Computed) {
+        if let Some((read, line)) = &arg.read {
+            paste.line(out, *line, format!("{} {} = {};", arg.cpp_type, arg.name, read));
+        }
+    }
 }
 
 fn library_fill(out: &mut Out, paste: &Paster, model: &Model, hook: &Hook) {
-    let params: Vec<String> = hook.arguments.iter().map(|a| format!("const {}& {}", a.cpp_type, a.name)).collect();
-    let spec_line = hook.arguments.first().map_or(0, |a| a.type_line);
+    let given: Vec<&Argument> = hook.arguments.iter().filter(|a| a.source == Source::Library).collect();
+    let params: Vec<String> = given.iter().map(|a| format!("const {}& {}", a.cpp_type, a.name)).collect();
+    let spec_line = given.first().map_or(0, |a| a.type_line);
     paste.line(out, spec_line, format!("void library_{}(Event& event, {}) {{", hook.name, params.join(", ")));
     out.indented(|out| {
+        computed(out, paste, hook);
         for arg in &hook.arguments {
             puts(out, paste, model, hook, arg);
         }
@@ -176,11 +208,13 @@ fn callout(out: &mut Out, paste: &Paster, model: &Model, id: usize, hook: &Hook)
             }
             // What one event reads: the callout's own arguments, plus, with `each`, the element
             // and whether it was deleted, as parameters.
-            let per_event: Vec<&Argument> = hook.arguments.iter().filter(|a| a.source != Source::Callout).collect();
+            let per_event: Vec<&Argument> =
+                hook.arguments.iter().filter(|a| matches!(a.source, Source::Element | Source::Deleted)).collect();
             let params: Vec<String> = std::iter::once("Event& event".to_string())
                 .chain(per_event.iter().map(|a| format!("const {}& {}", a.cpp_type, a.name)))
                 .collect();
             out.block(format!("auto fill = [&]({})", params.join(", ")), "};", |out| {
+                computed(out, paste, hook);
                 for arg in &hook.arguments {
                     puts(out, paste, model, hook, arg);
                 }

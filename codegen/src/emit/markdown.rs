@@ -74,6 +74,15 @@ pub fn emit(model: &Model) -> String {
         for o in model.options.iter().filter(|o| o.family == family) {
             let _ = writeln!(md, "\n`{}<code>`: {}", o.prefix, cell(&o.description));
         }
+        let leases: Vec<_> = model.hooks.iter().filter(|h| h.family == family && h.lease_event.is_some()).collect();
+        if !leases.is_empty() {
+            let _ = writeln!(md, "\n## {title}: `KEA_LEASE_EVENT`, per hook point\n");
+            md.push_str("What the event means to a copy of the leases Kea holds: upsert on `add`, `renew` and `old`, remove on `del`, nothing on `offer`.\n\n");
+            md.push_str("| Hook point | `KEA_LEASE_EVENT` |\n|---|---|\n");
+            for hook in leases {
+                let _ = writeln!(md, "| `{}` | {} |", hook.name, cell(hook.lease_event.as_deref().unwrap_or("")));
+            }
+        }
         if family != 0 {
             let _ = writeln!(md, "\n## {title}: what `exit-status` can ask for\n");
             md.push_str("| Hook point | `skip` | `drop` |\n|---|---|---|\n");

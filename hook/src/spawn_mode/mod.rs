@@ -12,20 +12,23 @@ mod runs;
 use crate::environ::Environment;
 use crate::log::{self, log, msg};
 use crate::process::{self, Deadline, Outcome, Process};
-use crate::queue::BoundedQueue;
+use crate::queue::{BoundedQueue, Waited};
+use crate::replay::RunTally;
 use crate::thread::{lock, Doorbell, LibraryThread, Shared};
 use kea_runscript_config::Script;
 use runs::{Run, RunsThread};
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 /// A background run waiting to be started.
 struct Job {
     hook: &'static str,
     env: Environment,
+    /// A replayed lease's run: told how it ended.
+    tally: Option<Arc<RunTally>>,
 }
 
 /// What the callouts and the script's thread share.
@@ -73,7 +76,23 @@ impl SpawnScript {
     pub fn submit(&self, hook: &'static str, env: Environment) {
         let s = &*self.thread;
         let free = s.script.max_running.saturating_sub(s.running.load(Ordering::Relaxed));
-        s.queue.offer(Job { hook, env }, s.script.max_queued + free, &s.bell);
+        s.queue.offer(Job { hook, env, tally: None }, s.script.max_queued + free, &s.bell);
+    }
+
+    /// From a replay's thread: queue a background run, waiting for room (never dropped), if
+    /// `admit()` says so under the queue's lock; `tally` hears how it ended.
+    pub fn submit_waiting(
+        &self,
+        hook: &'static str,
+        env: Environment,
+        tally: &Arc<RunTally>,
+        admit: impl FnOnce() -> bool,
+        cancel: &AtomicBool,
+    ) -> Waited {
+        let s = &*self.thread;
+        let limit = || s.script.max_queued + s.script.max_running.saturating_sub(s.running.load(Ordering::Relaxed));
+        let job = Job { hook, env, tally: Some(Arc::clone(tally)) };
+        s.queue.offer_waiting(job, limit, &s.bell, || admit() && tally.started(), cancel)
     }
 
     /// Run the script now and wait for it, at most its time limit (then SIGTERM, SIGKILL, and a
@@ -110,7 +129,7 @@ impl SpawnScript {
 
     /// Hand over the output of a waited-for run; `pidfd` (a duplicate) tells when it exited.
     fn adopt_output(&self, hook: &'static str, pid: libc::pid_t, pidfd: Option<OwnedFd>, streams: [OwnedFd; 2]) {
-        let run = Run::new(hook, Process { pid, pidfd }, false, streams, None);
+        let run = Run::new(hook, Process { pid, pidfd }, false, streams, None, None);
         lock(&self.thread.adopted).push(run);
         self.thread.bell.ring();
     }

@@ -13,7 +13,9 @@ use crate::output::{self, RateLimit, Stream, LINES_PER_RUN};
 use crate::process::{self, Deadline, Outcome, Process};
 use crate::thread::{self, lock};
 use std::os::fd::{AsRawFd, OwnedFd};
+use crate::replay::RunTally;
 use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// A run the thread follows: a background run it started (and collects), or the output of a
@@ -27,6 +29,8 @@ pub(super) struct Run {
     streams: Vec<Stream>,
     logged: u32,
     suppressed: u64,
+    /// A replayed lease's run: told how it ended.
+    tally: Option<Arc<RunTally>>,
 }
 
 /// One output line of a run to the log, within the per-run and per-second bounds.
@@ -50,10 +54,11 @@ impl Run {
         background: bool,
         streams: [OwnedFd; 2],
         deadline: Option<Deadline>,
+        tally: Option<Arc<RunTally>>,
     ) -> Run {
         let exited_at = process.pidfd.is_none().then(Instant::now);
         let [out, err] = streams;
-        Run { hook, process, background, deadline, exited_at, streams: Stream::pair(out, err), logged: 0, suppressed: 0 }
+        Run { hook, process, background, deadline, exited_at, streams: Stream::pair(out, err), logged: 0, suppressed: 0, tally }
     }
 
     fn who(&self) -> String {
@@ -147,15 +152,24 @@ impl<'a> RunsThread<'a> {
             let Some(job) = s.queue.pop() else { break };
             match process::spawn_run(&s.script.script, job.hook, &job.env) {
                 Ok(child) => {
+                    let mut tally = job.tally;
                     if child.process.pidfd.is_some() {
                         s.running.fetch_add(1, Ordering::Relaxed);
                     } else {
                         log::run_ended(job.hook, child.process.pid, &Outcome::Lost);
+                        if let Some(t) = tally.take() {
+                            t.finished(false);
+                        }
                     }
                     let deadline = Some(Deadline::new(s.script.timeout));
-                    self.runs.push(Run::new(job.hook, child.process, true, [child.stdout, child.stderr], deadline));
+                    self.runs.push(Run::new(job.hook, child.process, true, [child.stdout, child.stderr], deadline, tally));
                 }
-                Err(e) => log(msg::SPAWN_FAILED, [job.hook, &e.to_string()]),
+                Err(e) => {
+                    log(msg::SPAWN_FAILED, [job.hook, &e.to_string()]);
+                    if let Some(t) = job.tally {
+                        t.finished(false);
+                    }
+                }
             }
         }
     }
@@ -279,6 +293,11 @@ impl<'a> RunsThread<'a> {
             let outcome = process::collect(&run.process, false).unwrap_or(Outcome::Lost);
             self.shared.running.fetch_sub(1, Ordering::Relaxed);
             log::run_ended(run.hook, run.process.pid, &outcome);
+            if let Some(t) = run.tally.take() {
+                t.finished(matches!(outcome, Outcome::Exited(0)));
+            }
+            // A run ended: a replay waiting for room may go on.
+            self.shared.queue.taken();
         }
         // The pidfd (ours, or the duplicate of a waited-for run) is no longer needed.
         run.process.pidfd = None;

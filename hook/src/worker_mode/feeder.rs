@@ -169,6 +169,8 @@ impl<'a> Feeder<'a> {
                 job.line.extend_from_slice(&next.line);
             }
         }
+        drop(queue);
+        self.shared.queue.taken();
         Some(job)
     }
 

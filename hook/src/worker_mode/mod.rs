@@ -30,7 +30,7 @@ mod sigpipe;
 use crate::environ::Environment;
 use crate::log::{log, msg};
 use crate::process;
-use crate::queue::BoundedQueue;
+use crate::queue::{BoundedQueue, Waited};
 use crate::thread::{lock, Doorbell, LibraryThread, Shared};
 use feeder::Feeder;
 use kea_runscript_config::{Action, Script};
@@ -141,6 +141,13 @@ impl Worker {
     pub fn submit(&self, line: Vec<u8>) {
         let s = &*self.thread;
         s.queue.offer(Job { line, request: None }, s.script.max_queued.max(1), &s.bell);
+    }
+
+    /// From a replay's thread: queue a line (without `wait`), waiting for room (never dropped),
+    /// if `admit()` says so under the queue's lock.
+    pub fn submit_waiting(&self, line: Vec<u8>, admit: impl FnOnce() -> bool, cancel: &AtomicBool) -> Waited {
+        let s = &*self.thread;
+        s.queue.offer_waiting(Job { line, request: None }, || s.script.max_queued, &s.bell, admit, cancel)
     }
 
     /// Send an event's line and wait (at most `timeout-ms`) for the worker's reply. `None`: go on

@@ -1,7 +1,8 @@
 // Stand-in for <dhcpsrv/cfg_globals.h>, which Debian's kea-dev 2.2.0 does not ship although
 // <dhcpsrv/network.h> includes it. It is found through `-idirafter`, so a real header wins
-// wherever one is installed. It declares only what network.h's inline getters name; this hook
-// never calls them, so no definition is needed at link or load time.
+// wherever one is installed. It declares only what the inline members of network.h and
+// srv_config.h (through dhcpsrv/cfgmgr.h, for a replayed lease's subnet) name; this hook never
+// calls them, so no definition is needed at link or load time.
 #ifndef KEA_RUNSCRIPT_COMPAT_CFG_GLOBALS_H
 #define KEA_RUNSCRIPT_COMPAT_CFG_GLOBALS_H
 
@@ -24,6 +25,10 @@ public:
         T1_PERCENT, T2_PERCENT, VALID_LIFETIME, SIZE
     };
     isc::data::ConstElementPtr get(int index) const;
+    isc::data::ConstElementPtr get(const std::string& name) const;
+    void set(int index, isc::data::ConstElementPtr value);
+    void set(const std::string& name, isc::data::ConstElementPtr value);
+    void clear();
 };
 
 typedef boost::shared_ptr<CfgGlobals> CfgGlobalsPtr;
