@@ -34,27 +34,12 @@ fn start_example<'a>(ns: &'a Netns, family: Family, conf: &str, script: &str, sc
     let text = subst(text, "\"eth1\"", &format!("\"{}\"", ns.server_if));
     // The route examples' state, in the test's directory.
     let state = serde_json::to_string(ns.dir().join("routes-state").to_str().unwrap()).unwrap();
-    let text = without_replay_if_unsupported(text.replace("\"/var/lib/kea/routes\"", &state));
+    let text = text.replace("\"/var/lib/kea/routes\"", &state);
     Kea::start_text(ns, family, |dir| {
         let text = text.replace("\"persist\": true", "\"persist\": false");
         text.replace("\"data-directory\": \"/var/lib/kea\"", &format!("\"data-directory\": {:?}", dir.to_str().unwrap()))
     })
     .unwrap_or_else(|e| panic!("{conf}: {e}"))
-}
-
-/// TEMPORARY, until the core's replay lands on this branch: the configuration without
-/// `lease4_replay`/`lease6_replay` when the library lacks them.
-fn without_replay_if_unsupported(mut text: String) -> String {
-    if fs::read(hook_so()).is_ok_and(|b| b.windows(13).any(|w| w == b"lease4_replay")) {
-        return text;
-    }
-    for hp in ["\"lease4_replay\"", "\"lease6_replay\""] {
-        while let Some(i) = text.find(hp) {
-            let start = text[..i].trim_end().strip_suffix(',').map_or(i, str::len);
-            text.replace_range(start..i + hp.len(), "");
-        }
-    }
-    text
 }
 
 fn bare(ipv6: bool) -> Netns {

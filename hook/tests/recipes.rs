@@ -49,12 +49,11 @@ fn start_example<'a>(ns: &'a Netns, ex: &Example, leases: Option<&Path>) -> Kea<
     };
     let mut text = fs::read_to_string(example(conf)).unwrap();
     text = subst(text, INSTALLED_LIBRARY, hook_so().to_str().unwrap());
-    text = subst(text, &format!("{INSTALLED_EXAMPLES}{}", ex.script), script_to_run(ns, &ex.script).to_str().unwrap());
+    text = subst(text, &format!("{INSTALLED_EXAMPLES}{}", ex.script), example(&ex.script).to_str().unwrap());
     text = subst(text, "\"eth1\"", &format!("\"{}\"", ns.server_if));
     for (from, to) in &ex.subst {
         text = subst(text, from, to);
     }
-    text = without_replay_if_unsupported(text);
     let lease_file = ex.family.lease_file();
     let v = if ex.family == Family::V4 { 4 } else { 6 };
     Kea::start_text(ns, ex.family, |dir| {
@@ -78,59 +77,16 @@ fn restart_example<'a>(ns: &'a Netns, ex: &Example, kea: Kea<'a>) -> Kea<'a> {
     start_example(ns, ex, Some(&leases))
 }
 
-// ---- TEMPORARY, until the core's KEA_LEASE_EVENT and replay land on this branch ----------
-
-/// Whether the library under test has the replay hook points (its name table names them).
-fn library_replays() -> bool {
-    fs::read(hook_so()).map(|b| b.windows(13).any(|w| w == b"lease4_replay")).unwrap_or(false)
+/// Waits until Kea has logged the end of its `n`th replay since it started (`KRS_REPLAY_DONE`,
+/// logged once the `end` run has ended) and returns that line.
+fn replay_done(kea: &Kea, n: usize) -> String {
+    wait_until(DEFAULT_TIMEOUT, || kea.log_lines("KRS_REPLAY_DONE").into_iter().nth(n - 1))
+        .unwrap_or_else(|_| panic!("replay {n} did not end:\n{}", kea.log()))
 }
 
-/// The configuration without `lease4_replay`/`lease6_replay` when the library lacks them.
-fn without_replay_if_unsupported(mut text: String) -> String {
-    if library_replays() {
-        return text;
-    }
-    for hp in ["\"lease4_replay\"", "\"lease6_replay\""] {
-        while let Some(i) = text.find(hp) {
-            let start = text[..i].trim_end().strip_suffix(',').map_or(i, str::len);
-            text.replace_range(start..i + hp.len(), "");
-        }
-    }
-    text
-}
-
-/// The example's script, or, when the library lacks `KEA_LEASE_EVENT`, a wrapper that sets it
-/// as the contract says for the hook points the examples use.
-fn script_to_run(ns: &Netns, rel: &str) -> PathBuf {
-    let script = example(rel);
-    if library_replays() {
-        return script;
-    }
-    let wrapper = ns.dir().join(format!("lease-event-{}", rel.replace('/', "-")));
-    let body = format!(
-        "#!/bin/sh\n\
-         case \"$1\" in\n\
-         leases4_committed|leases6_committed) if [ \"$KEA_LEASE_DELETED\" = 1 ]; then e=del; else e=add; fi ;;\n\
-         lease4_select|lease6_select) if [ \"$KEA_FAKE_ALLOCATION\" = 1 ]; then e=offer; else e=add; fi ;;\n\
-         lease4_renew|lease6_renew|lease6_rebind) e=renew ;;\n\
-         *) e=del ;;\n\
-         esac\n\
-         KEA_LEASE_EVENT=$e exec {} \"$@\"\n",
-        script.display()
-    );
-    fs::write(&wrapper, body).unwrap();
-    Command::new("chmod").arg("755").arg(&wrapper).status().unwrap();
-    wrapper
-}
-
-/// Skips the rest of a test (with a note) when the library has no replay yet.
-macro_rules! needs_replay {
-    () => {
-        if !library_replays() {
-            eprintln!("the library has no lease4_replay/lease6_replay yet: the replay part is skipped");
-            return;
-        }
-    };
+/// The replay's end line says the script got `n` leases and failed on none.
+fn assert_delivered(line: &str, n: usize) {
+    assert!(line.contains(&format!(": {n} delivered, 0 failed")), "{line}");
 }
 
 // ------------------------------------------------------------------------------- DNS
@@ -207,7 +163,6 @@ fn dns_v4_lease_release_replay_sweep() {
     assert_eq!(ask(&ns, &name, "A"), [addr.clone()]);
     dh.stop().unwrap(); // no release: Kea keeps the lease, and from now on no client traffic
     assert_script_quiet(&kea);
-    needs_replay!();
 
     kea.stop();
     unbound.restart().unwrap();
@@ -220,21 +175,20 @@ fn dns_v4_lease_release_replay_sweep() {
     assert_eq!(ask(&ns, &gone, "A"), [stale], "planted");
 
     let kea = restart_example(&ns, &ex, kea);
-    wait_dns(&unbound, "the replay registers the held lease and sweeps the planted one", || {
-        ask(&ns, &name, "A") == [addr.clone()]
-            && ask_ptr(&ns, &addr) == [name.clone()]
-            && ask(&ns, &gone, "A").is_empty()
-            && ask_ptr(&ns, stale).is_empty()
-    });
+    assert_delivered(&replay_done(&kea, 1), 1);
+    assert_eq!(ask(&ns, &name, "A"), [addr.clone()], "the replay registers the held lease");
+    assert_eq!(ask_ptr(&ns, &addr), [name.clone()]);
+    assert!(ask(&ns, &gone, "A").is_empty(), "the planted record is not swept");
+    assert!(ask_ptr(&ns, stale).is_empty(), "the planted PTR record is not swept");
     assert!(!state.join("4").join(stale).exists(), "the swept lease is still in the script's state");
     assert!(state.join("4").join(&addr).exists(), "the held lease is not in the script's state");
 
     unbound.restart().unwrap();
     assert!(ask(&ns, &name, "A").is_empty(), "Unbound restarted with records");
     kea.command_ok(r#"{"command": "runscript-replay"}"#).unwrap();
-    wait_dns(&unbound, "runscript-replay registers the held lease again", || {
-        ask(&ns, &name, "A") == [addr.clone()] && ask_ptr(&ns, &addr) == [name.clone()]
-    });
+    assert_delivered(&replay_done(&kea, 2), 1);
+    assert_eq!(ask(&ns, &name, "A"), [addr.clone()], "runscript-replay registers the held lease again");
+    assert_eq!(ask_ptr(&ns, &addr), [name.clone()]);
     assert_script_quiet(&kea);
 }
 
@@ -277,21 +231,20 @@ fn dns_dual_stack_one_name() {
     assert_eq!(ask(&ns, &name, "AAAA"), [a6.clone()]);
     assert_script_quiet(&kea4);
     assert_script_quiet(&kea6);
-    needs_replay!();
 
     dh6.stop().unwrap();
     kea6.stop();
     unbound.restart().unwrap();
     let kea6 = restart_example(&ns, &ex6, kea6);
-    wait_dns(&unbound, "kea-dhcp6's replay registers the AAAA record", || {
-        ask(&ns, &name, "AAAA") == [a6.clone()] && ask_ptr(&ns, &a6) == [name.clone()]
-    });
+    assert_delivered(&replay_done(&kea6, 1), 1);
+    assert_eq!(ask(&ns, &name, "AAAA"), [a6.clone()], "kea-dhcp6's replay registers the AAAA record");
+    assert_eq!(ask_ptr(&ns, &a6), [name.clone()]);
     assert!(ask(&ns, &name, "A").is_empty(), "an A record without kea-dhcp4's replay");
     assert!(state.join("4").join(&a4).exists(), "kea-dhcp6's sweep touched the DHCPv4 state");
     kea4.command_ok(r#"{"command": "runscript-replay"}"#).unwrap();
-    wait_dns(&unbound, "kea-dhcp4's runscript-replay registers the A record", || {
-        ask(&ns, &name, "A") == [a4.clone()] && ask_ptr(&ns, &a4) == [name.clone()]
-    });
+    assert_delivered(&replay_done(&kea4, 2), 1);
+    assert_eq!(ask(&ns, &name, "A"), [a4.clone()], "kea-dhcp4's runscript-replay registers the A record");
+    assert_eq!(ask_ptr(&ns, &a4), [name.clone()]);
     assert_eq!(ask(&ns, &name, "AAAA"), [a6.clone()]);
     assert_script_quiet(&kea4);
     assert_script_quiet(&kea6);
@@ -360,6 +313,30 @@ fn dns_hostile_host_names_stay_data() {
         ours += 1;
     }
     assert_eq!(ours, 2 * cases.len(), "records in Unbound:\n{data}");
+    assert_script_quiet(&kea);
+}
+
+/// A client that vanishes (udhcpc killed, no release): when Kea reclaims its expired lease
+/// (`lease4_expire`, `KEA_LEASE_EVENT=del`), its records go.
+#[test]
+fn dns_expiry_removes_the_records() {
+    let ns = Netns::with_options(NetnsOptions { ipv6: true, client_v4: false }).unwrap();
+    let unbound = Unbound::start(&ns, ZONE).unwrap();
+    let state = ns.subdir("dns-state").unwrap();
+    let mut ex = dns_example(Family::V4, &unbound, &state);
+    let reclaim = r#""expired-leases-processing": { "reclaim-timer-wait-time": 1, "hold-reclaimed-time": 0,
+        "flush-reclaimed-timer-wait-time": 0 },"#;
+    ex.subst.push(("\"valid-lifetime\": 3600,", format!("\"valid-lifetime\": 4, {reclaim}")));
+    let kea = start_example(&ns, &ex, None);
+    let mut u = Udhcpc::new(&ns).unwrap();
+    let addr = u.start().unwrap().address.unwrap();
+    let name = format!("dhcp-{}.{ZONE}.", addr.replace('.', "-"));
+    assert_eq!(ask(&ns, &name, "A"), [addr.clone()], "udhcpc sends no host name: the address's name");
+    u.vanish();
+    wait_dns(&unbound, "the records removed after the expiry", || {
+        ask(&ns, &name, "A").is_empty() && ask_ptr(&ns, &addr).is_empty()
+    });
+    assert!(!state.join("4").join(&addr).exists(), "the expired lease is still in the script's state");
     assert_script_quiet(&kea);
 }
 
@@ -448,14 +425,14 @@ fn firewall_example_test(family: Family) {
     assert_eq!(set_elements(&ns, set), want);
     dh.stop().unwrap();
     assert_script_quiet(&kea);
-    needs_replay!();
 
     kea.stop();
     nft(&ns, &["flush", "set", "inet", "kea", set]);
     nft(&ns, &["add", "element", "inet", "kea", set, &format!("{{ {stale} }}")]);
     assert_eq!(set_elements(&ns, set), set_of(&[stale]), "planted");
     let kea = restart_example(&ns, &ex, kea);
-    wait_set(&ns, set, "the replay puts the lease back and sweeps the planted element", &want);
+    assert_delivered(&replay_done(&kea, 1), want.len());
+    assert_eq!(set_elements(&ns, set), want, "the replay puts the lease back and sweeps the planted element");
     assert!(!state.join(format!("marks{}", if family == Family::V4 { 4 } else { 6 })).exists(), "marks left");
     assert_script_quiet(&kea);
 }
@@ -522,7 +499,6 @@ fn routes_replay(dir: &'static str, family: Family) {
     }
     dh.stop().unwrap();
     assert_script_quiet(&kea);
-    needs_replay!();
 
     kea.stop();
     for w in &want {
@@ -539,12 +515,14 @@ fn routes_replay(dir: &'static str, family: Family) {
     let key = stale.replace('/', "_");
     fs::write(state.join(v.to_string()).join(key), format!("{} dev {iface}\n", generation(&state, v))).unwrap();
     let kea = restart_example(&ns, &ex, kea);
-    let done = wait_until(DEFAULT_TIMEOUT, || {
-        let r = routes(&ns, family);
-        (want.iter().all(|w| r.contains(w.as_str())) && !r.contains(stale.split('/').next().unwrap())).then_some(r)
-    })
-    .unwrap_or_else(|_| panic!("the replay: routes {want:?} back, {stale} swept; routes now:\n{}", routes(&ns, family)));
-    assert!(done.contains(own), "the sweep removed the operator's route {own}:\n{done}");
+    assert_delivered(&replay_done(&kea, 1), want.len());
+    let r = routes(&ns, family);
+    for w in &want {
+        assert!(r.contains(w.as_str()), "the replay did not put {w:?} back:\n{r}");
+    }
+    assert!(!r.contains(stale.split('/').next().unwrap()), "{stale} not swept:\n{r}");
+    assert!(r.contains(own), "the sweep removed the operator's route {own}:\n{r}");
+    assert!(!state.join(v.to_string()).join(stale.replace('/', "_")).exists(), "{stale} still in the state");
     assert_script_quiet(&kea);
 }
 
