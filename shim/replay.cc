@@ -112,6 +112,9 @@ ReplayStart start(const char* why) {
     if (!entry) {
         return ReplayStart{0, 1, "this Kea has no replay hook point", "{}"};
     }
+    if (!hook_enabled(entry->id)) {
+        return replay_begin(entry->id, why); // refused, saying that no script selected it
+    }
     {
         std::lock_guard<std::mutex> lock(mutex);
         if (!io_service) {

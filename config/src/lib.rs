@@ -686,6 +686,7 @@ mod tests {
             (r#"{"script": "/bin/true", "wait": true, "exit-status": {"3": "park"}}"#, "the action for 3 must be"),
             (r#"{"script": "/bin/true", "hook-points": ["lease4_selec"]}"#, "parameter 'hook-points': unknown hook point \"lease4_selec\""),
             (r#"{"script": "/bin/true", "hook-points": ["lease6_select"]}"#, "\"lease6_select\" is a DHCPv6 hook point, and this is kea-dhcp4"),
+            (r#"{"script": "/bin/true", "hook-points": ["lease6_replay"]}"#, "\"lease6_replay\" is a DHCPv6 hook point, and this is kea-dhcp4"),
             (r#"{"script": "/bin/true", "hook-points": []}"#, "parameter 'hook-points' lists no hook point"),
             (r#"{"script": "/bin/true", "hook-points": "load"}"#, "parameter 'hook-points' must be a list"),
             (r#"{"scripts": []}"#, "parameter 'scripts' lists no script"),

@@ -86,7 +86,7 @@ pub fn emit(model: &Model) -> String {
         if family != 0 {
             let _ = writeln!(md, "\n## {title}: what `exit-status` can ask for\n");
             md.push_str("| Hook point | `skip` | `drop` |\n|---|---|---|\n");
-            for hook in model.hooks.iter().filter(|h| h.family == family) {
+            for hook in model.hooks.iter().filter(|h| h.family == family && !h.library) {
                 let status = |s: &Option<String>| s.as_deref().map(cell).unwrap_or_else(|| "(ignored by Kea)".into());
                 let _ = writeln!(md, "| `{}` | {} | {} |", hook.name, status(&hook.skip), status(&hook.drop));
             }
