@@ -35,11 +35,18 @@ fn start_example<'a>(ns: &'a Netns, family: Family, conf: &str, script: &str, sc
     // The route examples' state, in the test's directory.
     let state = serde_json::to_string(ns.dir().join("routes-state").to_str().unwrap()).unwrap();
     let text = text.replace("\"/var/lib/kea/routes\"", &state);
-    Kea::start_text(ns, family, |dir| {
+    let replays = text.contains("_replay\"");
+    let kea = Kea::start_text(ns, family, |dir| {
         let text = text.replace("\"persist\": true", "\"persist\": false");
         text.replace("\"data-directory\": \"/var/lib/kea\"", &format!("\"data-directory\": {:?}", dir.to_str().unwrap()))
     })
-    .unwrap_or_else(|e| panic!("{conf}: {e}"))
+    .unwrap_or_else(|e| panic!("{conf}: {e}"));
+    // The replay of the start ends before any client comes (its end would sweep a route added
+    // before its begin).
+    if replays {
+        kea.wait_log("KRS_REPLAY_DONE", DEFAULT_TIMEOUT).unwrap();
+    }
+    kea
 }
 
 fn bare(ipv6: bool) -> Netns {

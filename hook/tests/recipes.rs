@@ -29,7 +29,7 @@ fn example(rel: &str) -> PathBuf {
 }
 
 /// An example's configuration file and script (paths under `examples/`), and more
-/// substitutions `(as shipped, for this test)`, each of which the file must contain.
+/// substitutions (as shipped, for this test), each of which the file must contain.
 struct Example {
     family: Family,
     conf: String,
@@ -40,7 +40,9 @@ struct Example {
 /// Starts Kea with an example configuration as shipped, with only the installation-specific parts
 /// pointed at this checkout and this test: the library, the script, the interface, the lease
 /// file, DUID file and control socket (in the server's directory), and `ex.subst`. With `leases`,
-/// the server starts with a copy of that lease file: a restart that keeps the leases.
+/// the server starts with a copy of that lease file: a restart that keeps the leases. Returns
+/// once the replay of the start has ended (a client served before that replay's `begin` run
+/// would be swept by its `end`).
 fn start_example<'a>(ns: &'a Netns, ex: &Example, leases: Option<&Path>) -> Kea<'a> {
     let conf = ex.conf.as_str();
     let subst = |text: String, from: &str, to: &str| {
@@ -56,7 +58,7 @@ fn start_example<'a>(ns: &'a Netns, ex: &Example, leases: Option<&Path>) -> Kea<
     }
     let lease_file = ex.family.lease_file();
     let v = if ex.family == Family::V4 { 4 } else { 6 };
-    Kea::start_text(ns, ex.family, |dir| {
+    let kea = Kea::start_text(ns, ex.family, |dir| {
         if let Some(from) = leases {
             fs::copy(from, dir.join(lease_file)).unwrap_or_else(|e| panic!("copying {}: {e}", from.display()));
         }
@@ -65,7 +67,14 @@ fn start_example<'a>(ns: &'a Netns, ex: &Example, leases: Option<&Path>) -> Kea<
         let text = text.replace("\"data-directory\": \"/var/lib/kea\"", &format!("\"data-directory\": {}", q(dir.into())));
         text.replace(&format!("\"/run/kea/kea{v}-ctrl-socket\""), &q(dir.join(CONTROL_SOCKET)))
     })
-    .unwrap_or_else(|e| panic!("{conf}: {e}"))
+    .unwrap_or_else(|e| panic!("{conf}: {e}"));
+    replay_done(&kea, 1);
+    kea
+}
+
+/// `s` as a JSON string.
+fn json_str(s: impl AsRef<str>) -> String {
+    serde_json::to_string(s.as_ref()).unwrap()
 }
 
 /// Stops `kea` and starts the example again with its lease file: the clients' leases are kept,
@@ -97,8 +106,8 @@ fn dns_example(family: Family, unbound: &Unbound, state: &Path) -> Example {
         conf: format!("dns/kea-dhcp{}.conf", if family == Family::V4 { 4 } else { 6 }),
         script: "dns/dns.sh".into(),
         subst: vec![
-            ("\"-c /etc/unbound/unbound.conf\"", format!("{:?}", unbound.control_args())),
-            ("\"/var/lib/kea/dns\"", format!("{:?}", state.display().to_string())),
+            ("\"-c /etc/unbound/unbound.conf\"", json_str(unbound.control_args())),
+            ("\"/var/lib/kea/dns\"", json_str(state.to_str().unwrap())),
         ],
     }
 }
@@ -347,7 +356,7 @@ fn firewall_example(family: Family, state: &Path) -> Example {
         family,
         conf: format!("firewall/kea-dhcp{}.conf", if family == Family::V4 { 4 } else { 6 }),
         script: "firewall/firewall.sh".into(),
-        subst: vec![("\"/run/kea/firewall\"", format!("{:?}", state.display().to_string()))],
+        subst: vec![("\"/run/kea/firewall\"", json_str(state.to_str().unwrap()))],
     }
 }
 
@@ -475,7 +484,7 @@ fn routes_replay(dir: &'static str, family: Family) {
         family,
         conf: format!("{dir}/kea-dhcp{v}.conf"),
         script: format!("{dir}/routes.sh"),
-        subst: vec![("\"/var/lib/kea/routes\"", format!("{:?}", state.display().to_string()))],
+        subst: vec![("\"/var/lib/kea/routes\"", json_str(state.to_str().unwrap()))],
     };
     let kea = start_example(&ns, &ex, None);
     let iface = ns.server_if.clone();
