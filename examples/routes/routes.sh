@@ -4,33 +4,69 @@
 #   DHCPv4: ADDRESS/32 towards the client's interface (for /32 customer leases).
 #   DHCPv6: IA_NA -> ADDRESS/128 on the client's interface;
 #           IA_PD -> the delegated prefix via the client's link-local address.
+# lease4_replay / lease6_replay (Kea started or reloaded, or the runscript-replay command):
+# begin starts a new generation, each lease held (KEA_REPLAY_PHASE=lease) gets its route back
+# and every route installed after begin is marked with it; end removes the routes of this
+# script that were not marked. $ROUTES_STATE/4 and /6 record each route installed
+# ("GENERATION ip-arguments"): a replayed lease has no query, so no interface or link-local
+# address of its own, and the sweep touches only what this script installed.
 # Kea runs this with only KEA_* variables: set PATH for the tools we call.
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 PROTO=static
+STATE=${ROUTES_STATE:-/var/lib/kea/routes}
 
-add_v4() { ip route replace "$KEA_LEASE4_ADDRESS/32" dev "$KEA_QUERY4_INTERFACE" proto "$PROTO"; }
-del_v4() { ip route del "$KEA_LEASE4_ADDRESS/32" proto "$PROTO" 2>/dev/null || true; }
+# add ROUTE [ARGS]: ip route replace ROUTE ARGS, recorded with this generation. Without ARGS
+# (a replayed lease), the recorded ones, else the device the kernel reaches an address through.
+add() {
+    f=$STATE/$fam/$(echo "$1" | tr / _) route=$1
+    shift
+    args="$*"
+    if [ -z "$args" ] && [ -f "$f" ]; then
+        read -r _ args < "$f"
+    elif [ -z "$args" ] && [ "$KEA_LEASE6_TYPE" != IA_PD ]; then
+        args=$(ip -$fam -o route get "${route%/*}" | sed -n 's/.* \(dev [^ ]*\).*/\1/p')
+    fi
+    [ -n "$args" ] || { echo "no next hop known for $route: not replayed" >&2; return 1; }
+    # $args unquoted on purpose: words of Kea's own text (interface, address), not the client's.
+    ip -$fam route replace "$route" $args proto "$PROTO" || return 1
+    echo "$gen $args" > "$f.new" && mv -f "$f.new" "$f"
+}
+del() {
+    ip -$fam route del "$1" proto "$PROTO" 2>/dev/null
+    rm -f "$STATE/$fam/$(echo "$1" | tr / _)"
+}
 
-add_v6() {
+# The query's interface (and client link-local address) when there is a query.
+v4() { "$1" "$KEA_LEASE4_ADDRESS/32" ${KEA_QUERY4_INTERFACE:+dev "$KEA_QUERY4_INTERFACE"}; }
+v6() {
     case "$KEA_LEASE6_TYPE" in
-    IA_NA) ip -6 route replace "$KEA_LEASE6_ADDRESS/128" dev "$KEA_QUERY6_INTERFACE" proto "$PROTO" ;;
-    IA_PD) ip -6 route replace "$KEA_LEASE6_DELEGATED_PREFIX" via "$KEA_QUERY6_REMOTE_ADDRESS" \
-               dev "$KEA_QUERY6_INTERFACE" proto "$PROTO" ;;
+    IA_NA) "$1" "$KEA_LEASE6_ADDRESS/128" ${KEA_QUERY6_INTERFACE:+dev "$KEA_QUERY6_INTERFACE"} ;;
+    IA_PD) "$1" "$KEA_LEASE6_DELEGATED_PREFIX" \
+        ${KEA_QUERY6_INTERFACE:+via "$KEA_QUERY6_REMOTE_ADDRESS" dev "$KEA_QUERY6_INTERFACE"} ;;
     esac
 }
-del_v6() {
-    case "$KEA_LEASE6_TYPE" in
-    IA_NA) ip -6 route del "$KEA_LEASE6_ADDRESS/128" proto "$PROTO" 2>/dev/null || true ;;
-    IA_PD) ip -6 route del "$KEA_LEASE6_DELEGATED_PREFIX" proto "$PROTO" 2>/dev/null || true ;;
-    esac
-}
+
+case "$1" in lease4_*) fam=4 ;; lease6_*) fam=6 ;; *) exit 0 ;; esac
+mkdir -p "$STATE/4" "$STATE/6" || exit 1
+exec 9>>"$STATE/lock" && flock 9 || exit 1 # one run at a time: the sweep sees every mark
+gen=$(cat "$STATE/gen$fam" 2>/dev/null || echo 0)
 
 case "$1" in
-lease4_select) [ "$KEA_FAKE_ALLOCATION" = 0 ] && add_v4 ;;
-lease4_renew) add_v4 ;;
-lease4_release | lease4_expire) del_v4 ;;
-lease6_select) [ "$KEA_FAKE_ALLOCATION" = 0 ] && add_v6 ;;
-lease6_renew | lease6_rebind) add_v6 ;;
-lease6_release | lease6_expire) del_v6 ;;
+lease4_select) [ "$KEA_FAKE_ALLOCATION" = 0 ] && v4 add ;;
+lease4_renew) v4 add ;;
+lease4_release | lease4_expire) v4 del ;;
+lease6_select) [ "$KEA_FAKE_ALLOCATION" = 0 ] && v6 add ;;
+lease6_renew | lease6_rebind) v6 add ;;
+lease6_release | lease6_expire) v6 del ;;
+lease4_replay | lease6_replay)
+    case "$KEA_REPLAY_PHASE" in
+    begin) echo $((gen + 1)) > "$STATE/gen$fam" ;;
+    lease) if [ $fam = 4 ]; then v4 add; else v6 add; fi ;;
+    end) [ "${KEA_REPLAY_FAILED:-0}" = 0 ] && for f in "$STATE/$fam"/*_*; do
+        [ -f "$f" ] && read -r g _ < "$f" && [ "$g" != "$gen" ] || continue
+        k=${f##*/}
+        del "${k%_*}/${k##*_}"
+    done ;;
+    esac ;;
 esac
 exit 0

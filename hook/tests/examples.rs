@@ -32,11 +32,21 @@ fn start_example<'a>(ns: &'a Netns, family: Family, conf: &str, script: &str, sc
     let text = subst(text, INSTALLED_LIBRARY, hook_so().to_str().unwrap());
     let text = subst(text, &format!("{INSTALLED_EXAMPLES}{script}"), script_path.to_str().unwrap());
     let text = subst(text, "\"eth1\"", &format!("\"{}\"", ns.server_if));
-    Kea::start_text(ns, family, |dir| {
+    // The route examples' state, in the test's directory.
+    let state = serde_json::to_string(ns.dir().join("routes-state").to_str().unwrap()).unwrap();
+    let text = text.replace("\"/var/lib/kea/routes\"", &state);
+    let replays = text.contains("_replay\"");
+    let kea = Kea::start_text(ns, family, |dir| {
         let text = text.replace("\"persist\": true", "\"persist\": false");
         text.replace("\"data-directory\": \"/var/lib/kea\"", &format!("\"data-directory\": {:?}", dir.to_str().unwrap()))
     })
-    .unwrap_or_else(|e| panic!("{conf}: {e}"))
+    .unwrap_or_else(|e| panic!("{conf}: {e}"));
+    // The replay of the start ends before any client comes (its end would sweep a route added
+    // before its begin).
+    if replays {
+        kea.wait_log("KRS_REPLAY_DONE", DEFAULT_TIMEOUT).unwrap();
+    }
+    kea
 }
 
 fn bare(ipv6: bool) -> Netns {
@@ -170,8 +180,14 @@ fn routes_example_v6_address_and_prefix() {
 #[test]
 fn routes_example_expiry_removes_the_route() {
     let ns = bare(false);
-    let cfg =
-        KeaConfig::v4().valid_lifetime(4).fast_reclaim().runscript(&hook_so(), &example("routes/routes.sh"), true);
+    let state = ns.dir().join("routes-state");
+    let env = serde_json::json!({ "ROUTES_STATE": state.to_str().unwrap() }).to_string();
+    let cfg = KeaConfig::v4().valid_lifetime(4).fast_reclaim().runscript_with(
+        &hook_so(),
+        &example("routes/routes.sh"),
+        true,
+        &[("extra-env", &env)],
+    );
     let _kea = Kea::start(&ns, &cfg).unwrap();
     let mut u = Udhcpc::new(&ns).unwrap();
     let addr = u.start().unwrap().address.unwrap();

@@ -27,6 +27,7 @@ pub mod netns;
 pub mod postgres;
 pub mod procs;
 pub mod relay;
+pub mod unbound;
 pub mod util;
 pub mod versions;
 
@@ -48,6 +49,7 @@ pub use netns::{
 pub use postgres::Postgres;
 pub use procs::{ProcEntry, ProcSnapshot, Sampler};
 pub use relay::{Dhcrelay, Dhcrelay6Options};
+pub use unbound::{dig, dig_ptr, Unbound};
 /// The JSON crate of the configurations ([`KeaConfig`]) and of [`Kea::command`]'s answers, for
 /// the tests.
 pub use serde_json;
