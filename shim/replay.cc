@@ -3,6 +3,9 @@
 // dhcp4_srv_configured/dhcp6_srv_configured: the lease manager is never read from the library's
 // threads (memfile is not thread-safe when Kea runs single-threaded). Also the control command
 // `runscript-replay`.
+// Kea 3.0's asiolink headers (through dhcpsrv/cfgmgr.h) need its config.h first.
+#include <config.h>
+
 #include "shim/replay.h"
 #include "shim/glue.h"
 #include "generated/messages.h"

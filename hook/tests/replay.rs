@@ -277,7 +277,10 @@ fn lease_event_words4() {
     let lease = dh.obtain().unwrap();
     let addr = lease.address.clone().unwrap();
     dh.release().unwrap();
-    let evs = rec.wait_for("the release", |evs| evs.iter().any(|e| e.hook == "lease4_release"));
+    // The release runs lease4_release, then leases4_committed with the lease deleted.
+    let evs = rec.wait_for("the release", |evs| {
+        evs.iter().any(|e| e.hook == "leases4_committed" && e.get("KEA_LEASE_DELETED") == Some("1"))
+    });
     let words: Vec<(String, String)> =
         evs.iter().map(|e| (e.hook.clone(), e.var("KEA_LEASE_EVENT").to_string())).collect();
     let expect = |hook: &str, word: &str| {
