@@ -3,7 +3,7 @@
 # unstable: Kea 2.2, 2.6, 3.0).
 # Idempotent: does nothing when everything is already installed.
 set -eu
-PACKAGES="kea-dev kea-dhcp4-server kea-dhcp6-server kea-admin libboost-dev g++ pkg-config
+PACKAGES="kea-dev libssl-dev kea-dhcp4-server kea-dhcp6-server kea-admin libboost-dev g++ pkg-config
 iproute2 procps isc-dhcp-client isc-dhcp-relay udhcpc python3
 postgresql unbound nftables bind9-dnsutils"
 
