@@ -14,9 +14,13 @@
 #include <cc/data.h>
 #include <dhcpsrv/cfgmgr.h>
 #include <dhcpsrv/lease_mgr_factory.h>
+#include <dhcp/iface_mgr.h>
 
+#include <chrono>
 #include <dlfcn.h>
 #include <mutex>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 namespace kea_runscript {
 namespace {
@@ -29,6 +33,37 @@ int family = 0;
 /// with greater addresses).
 std::uint64_t reading = 0;
 isc::asiolink::IOAddress cursor = isc::asiolink::IOAddress::IPV4_ZERO_ADDRESS();
+/// Written when a page is posted: an external socket of Kea's IfaceMgr, so that an idle Kea
+/// leaves its select() (which it otherwise does once a second) and runs its IO service.
+int wake_fd = -1;
+
+void open_wake() {
+    if (wake_fd >= 0) {
+        return;
+    }
+    const int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (fd < 0) {
+        return;
+    }
+    isc::dhcp::IfaceMgr::instance().addExternalSocket(fd, [](int ready) {
+        std::uint64_t count;
+        const ssize_t got = ::read(ready, &count, sizeof count);
+        static_cast<void>(got);
+    });
+    wake_fd = fd;
+}
+
+void close_wake() {
+    if (wake_fd < 0) {
+        return;
+    }
+    try {
+        isc::dhcp::IfaceMgr::instance().deleteExternalSocket(wake_fd);
+    } catch (...) {
+    }
+    ::close(wake_fd);
+    wake_fd = -1;
+}
 
 const ReplayHookEntry* entry_of_family(int fam) {
     for (std::size_t i = 0; i < generated::REPLAY_HOOK_COUNT; ++i) {
@@ -87,6 +122,7 @@ void read_page(std::uint64_t generation) noexcept {
         if (!entry) {
             return;
         }
+        const auto began = std::chrono::steady_clock::now();
         const std::size_t size = replay_page_size();
         const isc::dhcp::LeasePageSize page_size(size);
         isc::asiolink::IOAddress last = from;
@@ -101,11 +137,13 @@ void read_page(std::uint64_t generation) noexcept {
             std::lock_guard<std::mutex> lock(mutex);
             cursor = last;
         }
-        replay_page_read(generation, got == size, "");
+        const auto took = std::chrono::steady_clock::now() - began;
+        const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(took).count();
+        replay_page_read(generation, got == size, "", static_cast<std::uint64_t>(micros));
     } catch (const std::exception& e) {
-        replay_page_read(generation, false, e.what());
+        replay_page_read(generation, false, e.what(), 0);
     } catch (...) {
-        replay_page_read(generation, false, "unknown exception");
+        replay_page_read(generation, false, "unknown exception", 0);
     }
 }
 
@@ -133,7 +171,7 @@ ReplayStart start(const char* why) {
                                  : isc::asiolink::IOAddress::IPV6_ZERO_ADDRESS();
         }
         if (!replay_post_page(started.generation)) {
-            replay_page_read(started.generation, false, "Kea's IO service is gone");
+            replay_page_read(started.generation, false, "Kea's IO service is gone", 0);
         }
     }
     return started;
@@ -147,6 +185,7 @@ int srv_configured(isc::hooks::CalloutHandle& handle) noexcept {
         {
             std::lock_guard<std::mutex> lock(mutex);
             io_service = io;
+            open_wake();
         }
         start("Kea configured the server");
     } catch (const std::exception& e) {
@@ -226,6 +265,7 @@ void replay_unload() noexcept {
     std::lock_guard<std::mutex> lock(mutex);
     io_service.reset();
     reading = 0;
+    close_wake();
 }
 
 bool replay_post_page(std::uint64_t generation) noexcept {
@@ -235,6 +275,11 @@ bool replay_post_page(std::uint64_t generation) noexcept {
             return false;
         }
         io_service->post([generation] { read_page(generation); });
+        if (wake_fd >= 0) {
+            const std::uint64_t one = 1;
+            const ssize_t put = ::write(wake_fd, &one, sizeof one);
+            static_cast<void>(put);
+        }
         return true;
     } catch (...) {
         return false;

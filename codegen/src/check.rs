@@ -625,6 +625,9 @@ fn check_limits(c: &mut Checker, decls: &[LimitDecl]) -> Vec<Limit> {
             let known: Vec<&str> = Unit::ALL.iter().map(|(n, _)| *n).collect();
             c.error(&decl.unit, item.clone(), format!("unknown unit {:?}; expected one of {}", decl.unit.get_ref(), known.join(", ")));
         }
+        if unit == Some(Unit::Percent) && !(1..=100).contains(decl.value.get_ref()) {
+            c.error(&decl.value, item.clone(), "a percent is 1 to 100".into());
+        }
         if unit == Some(Unit::Count) && u32::try_from(*decl.value.get_ref()).is_err() {
             c.error(&decl.value, item, "a count must fit in 32 bits".into());
         }

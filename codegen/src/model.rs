@@ -118,10 +118,13 @@ pub enum Unit {
     Bytes,
     /// A duration in milliseconds: `std::time::Duration`.
     Millis,
+    /// A share, 0 to 100: `u32`.
+    Percent,
 }
 
 impl Unit {
-    pub const ALL: [(&'static str, Unit); 3] = [("count", Unit::Count), ("bytes", Unit::Bytes), ("ms", Unit::Millis)];
+    pub const ALL: [(&'static str, Unit); 4] =
+        [("count", Unit::Count), ("bytes", Unit::Bytes), ("ms", Unit::Millis), ("percent", Unit::Percent)];
 }
 
 impl Limit {
@@ -134,6 +137,7 @@ impl Limit {
             Unit::Bytes => format!("{v} bytes"),
             Unit::Millis if v >= 1000 && v.is_multiple_of(1000) => format!("{} s", v / 1000),
             Unit::Millis => format!("{v} ms"),
+            Unit::Percent => format!("{v} %"),
         }
     }
 }

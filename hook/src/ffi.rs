@@ -58,11 +58,12 @@ pub mod bridge {
         fn shutdown();
         /// Replays (hook/src/replay.rs), from Kea's thread: start one of hook point `hook`
         /// (`why`: for the log); whether replay `generation` wants the next page; a held lease
-        /// read; a page read (`more`: the database may hold more; `error`: why reading failed).
+        /// read; a page read (`more`: the database may hold more; `error`: why reading failed;
+        /// `micros`: what it cost Kea's thread).
         fn replay_begin(hook: u16, why: &str) -> ReplayStart;
         fn replay_wants_page(generation: u64) -> bool;
         fn replay_push(generation: u64, event: Box<Event>);
-        fn replay_page_read(generation: u64, more: bool, error: &str);
+        fn replay_page_read(generation: u64, more: bool, error: &str, micros: u64);
         /// Leases read at a time (`REPLAY_PAGE`).
         fn replay_page_size() -> usize;
     }

@@ -14,7 +14,7 @@
 
 use crate::event::Event;
 use crate::ffi::bridge;
-use crate::limits::REPLAY_PAGE;
+use crate::limits::{REPLAY_PAGE, REPLAY_SHARE};
 use crate::log::{log, msg};
 use crate::queue::Waited;
 use crate::runtime::{Runner, Runtime};
@@ -87,6 +87,9 @@ struct Backlog {
     /// The reader has more pages.
     more: bool,
     error: Option<String>,
+    /// When the last page was read, and what it cost Kea's thread.
+    read_at: Option<Instant>,
+    cost: Duration,
 }
 
 pub struct ReplayShared {
@@ -132,6 +135,8 @@ pub struct Outcome {
 pub struct Replays {
     /// Fast check for the packet path: a replay is running (then `current` has it).
     active: AtomicBool,
+    /// Live events while a replay runs: Kea is serving packets, and the replay yields.
+    live: AtomicU64,
     current: Mutex<Option<Replay>>,
     last: Mutex<Option<(u16, Vec<Outcome>)>>,
 }
@@ -196,6 +201,7 @@ impl Replays {
         if !self.active.load(Ordering::Acquire) {
             return;
         }
+        self.live.fetch_add(1, Ordering::Relaxed);
         let shared = match lock(&self.current).as_ref() {
             Some(r) if !r.shared.finished.load(Ordering::SeqCst) => Arc::clone(&r.shared),
             _ => return,
@@ -306,16 +312,19 @@ pub fn wants_page(runtime: &Runtime, generation: u64) -> bool {
 /// Kea's thread: one held lease read.
 pub fn push(runtime: &Runtime, generation: u64, event: Box<Event>) {
     if let Some(s) = shared_of(runtime, generation) {
+        // Not rung per lease: the page's end rings (a page is read in a few milliseconds).
         lock(&s.backlog).events.push_back(event);
-        s.arrived.notify_all();
     }
 }
 
-/// Kea's thread: a page is read; `more` if the database may have more, `error` if it failed.
-pub fn page_read(runtime: &Runtime, generation: u64, more: bool, error: &str) {
+/// Kea's thread: a page is read, in `micros` of Kea's thread; `more` if the database may have
+/// more, `error` if it failed.
+pub fn page_read(runtime: &Runtime, generation: u64, more: bool, error: &str, micros: u64) {
     if let Some(s) = shared_of(runtime, generation) {
         let mut b = lock(&s.backlog);
         b.reading = false;
+        b.cost = Duration::from_micros(micros);
+        b.read_at = Some(Instant::now());
         b.more = more && error.is_empty();
         if !error.is_empty() {
             log(msg::REPLAY_READ_FAILED, [hook_name(s.hook), error]);
@@ -331,35 +340,59 @@ fn deliver_all(runtime: &Runtime, s: &ReplayShared) {
     let started = Instant::now();
     for script in &s.scripts {
         let begin = bridge::replay_mark_event(s.hook, "begin", 0, 0, false);
-        deliver(runtime, s, script, &begin, None);
+        // Background runs may run side by side: a lease's must not start before `begin`'s ended.
+        let ran = Arc::new(RunTally::default());
+        deliver(runtime, s, script, &begin, None, &ran);
+        ran.wait_all(&s.cancel);
     }
+    let mut live_seen = runtime.replays.live.load(Ordering::Relaxed);
     loop {
-        let event = {
+        let (event, ask) = {
             let mut b = lock(&s.backlog);
             loop {
                 if s.cancel.load(Ordering::SeqCst) {
                     return;
                 }
-                if !b.events.is_empty() || (!b.reading && !b.more) {
-                    break;
+                // The next page once fewer than half a page wait (also when none does: the
+                // scripts may keep up with the reading) and, while Kea serves packets, once
+                // Kea's thread has had its share since the last page.
+                let mut ask = b.more && !b.reading && b.events.len() < (REPLAY_PAGE as usize) / 2;
+                let mut due = None;
+                if ask {
+                    let live = runtime.replays.live.load(Ordering::Relaxed);
+                    if live != live_seen {
+                        let pause = b.cost * (100 - REPLAY_SHARE as u32) / REPLAY_SHARE as u32;
+                        due = b.read_at.map(|t| t + pause).filter(|&t| t > Instant::now());
+                        ask = due.is_none();
+                        if ask {
+                            live_seen = live;
+                        }
+                    }
                 }
-                b = s.arrived.wait_timeout(b, Duration::from_millis(50)).unwrap_or_else(|p| p.into_inner()).0;
+                if ask {
+                    b.reading = true;
+                }
+                let event = b.events.pop_front();
+                if ask || event.is_some() || (!b.reading && !b.more) {
+                    break (event, ask);
+                }
+                let wait = due.map_or(Duration::from_millis(50), |t| t.saturating_duration_since(Instant::now()));
+                b = s.arrived.wait_timeout(b, wait.min(Duration::from_millis(50))).unwrap_or_else(|p| p.into_inner()).0;
             }
-            let event = b.events.pop_front();
-            let ask = b.more && !b.reading && b.events.len() < (REPLAY_PAGE as usize) / 2;
-            if ask {
-                b.reading = true;
-            }
-            drop(b);
-            if ask && !bridge::replay_post_page(s.generation) {
-                page_read_failed(s, "Kea's IO service is gone");
-            }
-            event
         };
-        let Some(event) = event else { break };
+        if ask && !bridge::replay_post_page(s.generation) {
+            page_read_failed(s, "Kea's IO service is gone");
+        }
+        let Some(event) = event else {
+            let b = lock(&s.backlog);
+            if b.events.is_empty() && !b.reading && !b.more {
+                break;
+            }
+            continue;
+        };
         let key = key(&event);
         for script in &s.scripts {
-            if deliver(runtime, s, script, &event, key.as_deref()) {
+            if deliver(runtime, s, script, &event, key.as_deref(), &script.runs) {
                 script.delivered.fetch_add(1, Ordering::Relaxed);
             }
         }
@@ -372,7 +405,7 @@ fn deliver_all(runtime: &Runtime, s: &ReplayShared) {
         }
         let delivered = script.delivered.load(Ordering::Relaxed);
         let end = bridge::replay_mark_event(s.hook, "end", delivered as i64, failed as i64, true);
-        deliver(runtime, s, script, &end, None);
+        deliver(runtime, s, script, &end, None, &Arc::new(RunTally::default()));
         outcomes.push(Outcome { script: runtime.script_path(script.index), delivered, failed });
     }
     let summary: Vec<String> =
@@ -395,8 +428,15 @@ fn page_read_failed(s: &ReplayShared, why: &str) {
 }
 
 /// Deliver `event` to one script, losslessly; a replayed lease (`key`) only if no live event
-/// touched it. Returns whether it was delivered.
-fn deliver(runtime: &Runtime, s: &ReplayShared, script: &ScriptReplay, event: &Event, key: Option<&[u8]>) -> bool {
+/// touched it; a background run tells `tally` how it ended. Returns whether it was delivered.
+fn deliver(
+    runtime: &Runtime,
+    s: &ReplayShared,
+    script: &ScriptReplay,
+    event: &Event,
+    key: Option<&[u8]>,
+    tally: &Arc<RunTally>,
+) -> bool {
     let runner = runtime.runner(script.index);
     let config = runner.script();
     let hook = hook_name(s.hook);
@@ -424,9 +464,7 @@ fn deliver(runtime: &Runtime, s: &ReplayShared, script: &ScriptReplay, event: &E
         }
         Runner::Spawn(spawn) => {
             let env = event.environment(config.naming, &config.extra_env);
-            // `begin` and `end` are not leases: their runs count neither way.
-            let tally = if key.is_some() { Arc::clone(&script.runs) } else { Arc::new(RunTally::default()) };
-            spawn.submit_waiting(hook, env, &tally, fresh, &s.cancel) == Waited::Queued
+            spawn.submit_waiting(hook, env, tally, fresh, &s.cancel) == Waited::Queued
         }
         Runner::Worker(worker) if config.wait => {
             let touched = lock(&script.touched);

@@ -150,10 +150,10 @@ pub fn replay_push(generation: u64, event: Box<Event>) {
     })
 }
 
-pub fn replay_page_read(generation: u64, more: bool, error: &str) {
+pub fn replay_page_read(generation: u64, more: bool, error: &str, micros: u64) {
     guarded((), || {
         if let Some(r) = current() {
-            replay::page_read(&r, generation, more, error);
+            replay::page_read(&r, generation, more, error, micros);
         }
     })
 }

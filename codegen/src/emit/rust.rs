@@ -141,7 +141,7 @@ pub fn limits(model: &Model) -> String {
         let text = l.text();
         let v = l.value;
         let (ty, value) = match l.unit {
-            Unit::Count => (quote! { u32 }, { let v = v as u32; quote! { #v } }),
+            Unit::Count | Unit::Percent => (quote! { u32 }, { let v = v as u32; quote! { #v } }),
             Unit::Bytes => (quote! { usize }, { let v = v as usize; quote! { #v } }),
             Unit::Millis => (quote! { std::time::Duration }, quote! { std::time::Duration::from_millis(#v) }),
         };
