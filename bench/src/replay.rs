@@ -239,7 +239,7 @@ fn run_into(bed: &Bed, row: &ReplayRow, limit: Duration, stall: Duration, r: &mu
     r.rss_after = rss_kb(pid).ok();
     let samples = sampler.stop();
     r.rss_peak = samples.into_iter().flatten().chain(r.rss_before).chain(r.rss_after).max();
-    if r.timed_out || std::env::var_os("KRS_BENCH_DEBUG").is_some() {
+    if std::env::var_os("KRS_BENCH_DEBUG").is_some() {
         let log = kea.log();
         let krs: Vec<&str> = log.lines().filter(|l| l.contains("KRS_") || l.contains("ERROR") || l.contains("WARN")).collect();
         eprintln!("bench: debug: Kea's log, KRS_ / WARN / ERROR lines:\n{}", krs.join("\n"));
@@ -253,15 +253,6 @@ fn run_into(bed: &Bed, row: &ReplayRow, limit: Duration, stall: Duration, r: &mu
         }
         if let Some(c) = measure::read_counts(&counts) {
             eprintln!("bench: debug: worker counts: {} events, phases {:?}", c.total, c.phases);
-        }
-        if std::env::var_os("KRS_BENCH_POKE").is_some() {
-            for i in 0..30 {
-                let a = measure::command(&kea.control_socket(), r#"{"command": "version-get"}"#);
-                std::thread::sleep(Duration::from_millis(100));
-                if i % 10 == 0 {
-                    eprintln!("bench: debug: poke {i}: {:?}; worker {:?}", a.map(|v| v["result"].clone()), measure::read_counts(&counts).map(|c| c.phases));
-                }
-            }
         }
     }
     if let Some((d, f, ms)) = parse_done(&kea.log()) {
