@@ -7,7 +7,7 @@ use std::fs;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use kea_runscript_testbed::procs::{rss_kb, Sampler};
+use kea_runscript_testbed::procs::{children, rss_kb, Sampler};
 use kea_runscript_testbed::serde_json::{json, Value};
 use kea_runscript_testbed::{hook_library, Family, Kea, KeaConfig};
 
@@ -75,7 +75,8 @@ pub struct ReplayResult {
     pub rss_after: Option<u64>,
     /// The replay had not ended within the time limit.
     pub timed_out: bool,
-    /// Worker: no replayed lease came for the stall time (and no `end`): the replay was given up.
+    /// No replayed lease came (worker), no script ran (spawn), for the stall time, and no `end`:
+    /// the replay was given up.
     pub stalled: bool,
     pub error: Option<String>,
 }
@@ -121,6 +122,15 @@ pub fn parse_done(log: &str) -> Option<(u64, u64, u64)> {
     Some((num_before(" delivered")?, num_before(" failed")?, num_before(" ms")?))
 }
 
+/// `KRS_REPLAY_STOPPED <hook>: replay stopped: N leases delivered` (Kea stopped during it): N.
+pub fn parse_stopped(log: &str) -> Option<u64> {
+    let line = log.lines().find(|l| l.contains("KRS_REPLAY_STOPPED"))?;
+    let i = line.find(" leases delivered")?;
+    let head = &line[..i];
+    let start = head.rfind(|c: char| !c.is_ascii_digit())? + 1;
+    head[start..].parse().ok()
+}
+
 fn config(bed: &Bed, row: &ReplayRow, script: &Path, replay: bool) -> KeaConfig {
     let point = if replay {
         replay_point(row.family)
@@ -148,10 +158,14 @@ fn start<'a>(bed: &'a Bed, row: &ReplayRow, cfg: &KeaConfig, leases: &Path) -> R
     kea.map_err(|e| e.to_string().lines().filter(|l| l.contains("ERROR") || l.contains("FATAL")).take(4).collect::<Vec<_>>().join("\n"))
 }
 
-fn finish(kea: Kea) {
+/// Stops Kea; its log (with what it logged at unload).
+fn finish(kea: Kea) -> String {
     let dir = kea.dir().to_path_buf();
+    kea.stop();
+    let log = kea.log();
     drop(kea);
     let _ = fs::remove_dir_all(dir);
+    log
 }
 
 /// Runs `row` once: the same Kea without a replay first (its memory), then with one; waits at
@@ -179,7 +193,7 @@ fn run_into(bed: &Bed, row: &ReplayRow, limit: Duration, stall: Duration, r: &mu
     let plain = start(bed, row, &config(bed, row, &script, false), &leases)?;
     std::thread::sleep(Duration::from_millis(500));
     r.rss_no_replay = rss_kb(plain.pid()).ok();
-    finish(plain);
+    let _ = finish(plain);
     let _ = fs::remove_file(&counts);
 
     let t = Instant::now();
@@ -221,6 +235,15 @@ fn run_into(bed: &Bed, row: &ReplayRow, limit: Duration, stall: Duration, r: &mu
                     r.own = Some(now - started);
                     break;
                 }
+                // Progress: a script run (a child of Kea) seen.
+                if !children(pid).is_empty() {
+                    progress = (progress.0 + 1, now);
+                } else if now.duration_since(progress.1) >= stall {
+                    r.stalled = true;
+                    r.timed_out = true;
+                    waited = progress.1 - started;
+                    break;
+                }
             }
         }
         if now >= deadline {
@@ -255,18 +278,21 @@ fn run_into(bed: &Bed, row: &ReplayRow, limit: Duration, stall: Duration, r: &mu
             eprintln!("bench: debug: worker counts: {} events, phases {:?}", c.total, c.phases);
         }
     }
-    if let Some((d, f, ms)) = parse_done(&kea.log()) {
+    let log = finish(kea);
+    if let Some((d, f, ms)) = parse_done(&log) {
         r.delivered = Some(d);
         r.failed = Some(f);
         r.kea_ms = Some(ms);
+    } else if let Some(d) = parse_stopped(&log) {
+        // Given up: what it had delivered when Kea stopped, over the time it was given.
+        r.delivered = Some(d);
+        r.kea_ms = Some(waited.as_millis() as u64);
     }
-    finish(kea);
     if row.target == Target::Worker {
         // Final counts: the worker saves them at end of input (Kea stopped).
         let c = measure::read_counts(&counts).ok_or("the worker wrote no counts")?;
         r.worker_lines = Some(c.phases.get("lease").copied().unwrap_or(0));
         if r.timed_out && r.delivered.is_none() {
-            // How far it got: the worker's lines over the time it was given.
             r.delivered = r.worker_lines;
             r.kea_ms = Some(waited.as_millis() as u64);
         }
@@ -283,6 +309,8 @@ mod tests {
         let log = "2026-12-01 12:00:00.123 INFO  [kea-dhcp6.kea-runscript/42.140] KRS_REPLAY_DONE lease6_replay: replay ended: /tmp/x/worker-async.sh: 500000 delivered, 0 failed; 8123 ms\n";
         assert_eq!(parse_done(log), Some((500_000, 0, 8123)));
         assert_eq!(parse_done("nothing"), None);
+        let stopped = "x INFO  [kea-dhcp4.kea-runscript/1.2] KRS_REPLAY_STOPPED lease4_replay: replay stopped: 1500 leases delivered\n";
+        assert_eq!(parse_stopped(stopped), Some(1500));
         let r = ReplayResult { delivered: Some(1000), failed: Some(0), kea_ms: Some(500), worker_lines: Some(1000), ..Default::default() };
         assert_eq!(r.rate(), Some(2000.0));
         assert!(r.all_delivered(1000));
