@@ -50,12 +50,14 @@ usage: bench [options]        (as root; ./bench.sh builds everything in release 
   --replay-leases N held leases replayed to the worker, and held by replay-dora (default
                     500000, DHCPv4 at most 98,294; --quick: 5000)
   --replay-spawned N  held leases replayed to the spawned script (default 20000; --quick: 1000)
-  --replay-limit S  longest wait for a replay to end, seconds (default 300); a worker replay
-                    with no new lease for 15 s (--quick: 5 s) is given up as stalled
+  --replay-limit S  longest wait for a replay to end, seconds (default 300); a replay
+                    with no new lease (worker) or no script run (spawn) for 15 s
+                    (--quick: 5 s) is given up as stalled
   --so PATH         kea-runscript library (default target/release/libkea_runscript.so)
-  --quick           --reps 1 --secs 2 --probe-secs 1 (to check that it works)
+  --quick           --reps 1 --secs 2 --probe-secs 1, small replays (to check that it works)
 
-KRS_BENCH_DEBUG=1 prints Kea's packet statistics and perfdhcp's report after each run.
+KRS_BENCH_DEBUG=1 prints Kea's packet statistics and perfdhcp's report after each run (replay rows: Kea's
+KRS_ lines, its threads' wait channels, the worker's counts).
 ";
 
 struct Options {
