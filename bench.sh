@@ -1,7 +1,8 @@
 #!/bin/sh
 # The benchmark (docs/benchmark.md): builds everything in release mode, prints the per-event
 # cost microbenchmark, then runs real kea-dhcp4/kea-dhcp6 in network namespaces it creates and
-# removes, drives them with perfdhcp and prints one table per family. Needs root. About 15
+# removes, drives them with perfdhcp and prints one table per family, then the replay rows
+# (held leases replayed at Kea's start; DORA/s with a replay running). Needs root. About 20
 # minutes with the defaults; `./bench.sh --quick` checks that it all works.
 # Options go to the benchmark command (`./bench.sh --help`); `--no-micro` skips the
 # microbenchmark. Traffic stays inside the namespaces, on 198.18.0.0/15 and 2001:db8::/32.

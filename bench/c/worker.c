@@ -9,6 +9,8 @@
  *   events <total>
  *   last_ns <CLOCK_MONOTONIC time of the last event read, in ns>
  *   hook <name> <count>      (one line per hook point seen)
+ *   phase <name> <count>     (replays: lines per KEA_REPLAY_PHASE, begin / lease / end)
+ *   end_ns <CLOCK_MONOTONIC time of the last replay `end` line read, in ns; 0 before one>
  * Built and run by the benchmark (bench/src/main.rs).
  */
 #define _GNU_SOURCE
@@ -27,6 +29,9 @@ static unsigned long counts[MAX_HOOKS];
 static int nhooks;
 static unsigned long total;
 static uint64_t last_ns;
+static char phases[3][8] = {"begin", "lease", "end"};
+static unsigned long phase_counts[3];
+static uint64_t end_ns;
 static const char *counts_file;
 
 static uint64_t mono_ns(void) {
@@ -42,6 +47,9 @@ static void save(void) {
     if (!f) return;
     fprintf(f, "events %lu\nlast_ns %llu\n", total, (unsigned long long)last_ns);
     for (int i = 0; i < nhooks; i++) fprintf(f, "hook %s %lu\n", names[i], counts[i]);
+    for (int i = 0; i < 3; i++)
+        if (phase_counts[i]) fprintf(f, "phase %s %lu\n", phases[i], phase_counts[i]);
+    fprintf(f, "end_ns %llu\n", (unsigned long long)end_ns);
     if (fclose(f) == 0) rename(tmp, counts_file);
 }
 
@@ -71,6 +79,19 @@ static void count(const char *line, size_t len) {
     }
     counts[i]++;
     total++;
+    /* A replay's line: "KEA_REPLAY_PHASE":"begin" | "lease" | "end". */
+    const char *ph = memmem(line, len, "\"KEA_REPLAY_PHASE\":\"", 20);
+    if (ph) {
+        ph += 20;
+        for (int k = 0; k < 3; k++) {
+            size_t n = strlen(phases[k]);
+            if ((size_t)(end - ph) > n && memcmp(ph, phases[k], n) == 0 && ph[n] == '"') {
+                phase_counts[k]++;
+                if (k == 2) end_ns = mono_ns();
+                break;
+            }
+        }
+    }
 }
 
 static int write_all(const char *b, size_t n) {

@@ -7,19 +7,22 @@
 
 mod leases;
 mod measure;
+mod replay;
 mod report;
 mod rows;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use kea_runscript_testbed::{is_root, workspace_root, Family, Kea, KeaConfig, Netns, NetnsOptions};
 
 use measure::{Bed, RunError};
 use report::{exchange_name, thousands, Ceiling, RowResult};
-use rows::{Leases, BENCH_CLIENT_V4, BENCH_SERVER_V4, ROW_IDS};
+use replay::{ReplayResult, ReplayRow, Target};
+use rows::{family_num, Leases, BENCH_CLIENT_V4, BENCH_SERVER_V4, REPLAY_ROW_IDS, ROW_IDS};
 
 /// Probe runs per row at most.
 const PROBES: u32 = 7;
@@ -40,13 +43,21 @@ usage: bench [options]        (as root; ./bench.sh builds everything in release 
   --family 4|6|both (default both)
   --rows ID,...     only these rows (default all): none, isc-async, runscript-isc-async, spawn-sync, spawn-async,
                     spawn-sync-committed, worker-async-all, worker-sync-committed,
-                    spawn-async-persist, spawn-async-held
+                    spawn-async-persist, spawn-async-held; the replays: replay-worker,
+                    replay-spawn, replay-dora (DHCPv4 only)
   --held N          leases already held for spawn-async-held (default 500000; DHCPv4 holds at
                     most 98,294: the rest of 198.18.0.0/15 is the pool)
+  --replay-leases N held leases replayed to the worker, and held by replay-dora (default
+                    500000, DHCPv4 at most 98,294; --quick: 5000)
+  --replay-spawned N  held leases replayed to the spawned script (default 20000; --quick: 1000)
+  --replay-limit S  longest wait for a replay to end, seconds (default 300); a replay
+                    with no new lease (worker) or no script run (spawn) for 15 s
+                    (--quick: 5 s) is given up as stalled
   --so PATH         kea-runscript library (default target/release/libkea_runscript.so)
-  --quick           --reps 1 --secs 2 --probe-secs 1 (to check that it works)
+  --quick           --reps 1 --secs 2 --probe-secs 1, small replays (to check that it works)
 
-KRS_BENCH_DEBUG=1 prints Kea's packet statistics and perfdhcp's report after each run.
+KRS_BENCH_DEBUG=1 prints Kea's packet statistics and perfdhcp's report after each run (replay rows: Kea's
+KRS_ lines, its threads' wait channels, the worker's counts).
 ";
 
 struct Options {
@@ -57,6 +68,10 @@ struct Options {
     families: Vec<Family>,
     rows: Option<Vec<String>>,
     held: u64,
+    replay_leases: u64,
+    replay_spawned: u64,
+    replay_limit: u64,
+    replay_stall: u64,
     so: PathBuf,
 }
 
@@ -69,8 +84,13 @@ fn parse_args() -> Result<Options, String> {
         families: vec![Family::V4, Family::V6],
         rows: None,
         held: 500_000,
+        replay_leases: 500_000,
+        replay_spawned: 20_000,
+        replay_limit: 300,
+        replay_stall: 15,
         so: workspace_root().join("target/release/libkea_runscript.so"),
     };
+    let (mut replay_leases, mut replay_spawned, mut quick) = (None, None, false);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
@@ -82,11 +102,16 @@ fn parse_args() -> Result<Options, String> {
             "--probe-secs" => o.probe_secs = num("--probe-secs", val("--probe-secs")?)?.max(1) as u32,
             "--overload" => o.overload = num("--overload", val("--overload")?)?.max(1) as u32,
             "--held" => o.held = num("--held", val("--held")?)?,
+            "--replay-leases" => replay_leases = Some(num("--replay-leases", val("--replay-leases")?)?),
+            "--replay-spawned" => replay_spawned = Some(num("--replay-spawned", val("--replay-spawned")?)?),
+            "--replay-limit" => o.replay_limit = num("--replay-limit", val("--replay-limit")?)?.max(1),
             "--so" => o.so = PathBuf::from(val("--so")?),
             "--quick" => {
                 o.reps = 1;
                 o.secs = 2;
                 o.probe_secs = 1;
+                o.replay_stall = 5;
+                quick = true;
             }
             "--family" => {
                 o.families = match val("--family")?.as_str() {
@@ -98,15 +123,28 @@ fn parse_args() -> Result<Options, String> {
             }
             "--rows" => {
                 let ids: Vec<String> = val("--rows")?.split(',').map(|s| s.trim().to_string()).collect();
-                if let Some(bad) = ids.iter().find(|i| !ROW_IDS.contains(&i.as_str())) {
-                    return Err(format!("--rows: unknown row {bad} (known: {})", ROW_IDS.join(", ")));
+                let known = |i: &str| ROW_IDS.contains(&i) || REPLAY_ROW_IDS.contains(&i);
+                if let Some(bad) = ids.iter().find(|i| !known(i)) {
+                    return Err(format!(
+                        "--rows: unknown row {bad} (known: {}, {})",
+                        ROW_IDS.join(", "),
+                        REPLAY_ROW_IDS.join(", ")
+                    ));
                 }
                 o.rows = Some(ids);
             }
             _ => return Err(format!("unknown option {a}")),
         }
     }
+    o.replay_leases = replay_leases.unwrap_or(if quick { 5_000 } else { 500_000 }).max(1);
+    o.replay_spawned = replay_spawned.unwrap_or(if quick { 1_000 } else { 20_000 }).max(1);
     Ok(o)
+}
+
+impl Options {
+    fn wants(&self, id: &str) -> bool {
+        self.rows.as_ref().is_none_or(|ids| ids.iter().any(|i| i == id))
+    }
 }
 
 fn main() -> ExitCode {
@@ -140,7 +178,7 @@ fn progress(msg: &str) {
     eprintln!("bench: {msg}");
 }
 
-fn interrupted() -> Result<(), String> {
+pub(crate) fn interrupted() -> Result<(), String> {
     if INTERRUPTED.load(Ordering::SeqCst) {
         Err("interrupted; namespaces removed".into())
     } else {
@@ -222,17 +260,32 @@ fn run(o: &Options) -> Result<(), String> {
 
     // Rows.
     let mut plan: Vec<RowResult> = Vec::new();
+    let mut replays: Vec<(ReplayRow, ReplayResult)> = Vec::new();
+    let mut dora: Vec<RowResult> = Vec::new();
     for &f in &o.families {
         for r in rows::rows(f, leases::held_count(f, o.held)) {
-            if o.rows.as_ref().is_none_or(|ids| ids.iter().any(|i| i == r.id)) {
+            if o.wants(r.id) {
                 plan.push(RowResult::new(r));
             }
         }
+        for (id, target, n) in [("replay-worker", Target::Worker, o.replay_leases), ("replay-spawn", Target::Spawn, o.replay_spawned)] {
+            if o.wants(id) {
+                replays.push((ReplayRow { id, family: f, target, leases: leases::held_count(f, n) }, ReplayResult::default()));
+            }
+        }
+        if f == Family::V4 && o.wants("replay-dora") {
+            dora.extend(rows::replay_dora_rows(leases::held_count(f, o.replay_leases)).into_iter().map(RowResult::new));
+        }
     }
-    let runs = plan.len() as u32 * (2 * o.reps * (o.secs + 2) + 3 * (o.probe_secs + 2)) + 4 * o.reps * o.secs;
+    let runs = plan.len() as u32 * (2 * o.reps * (o.secs + 2) + 3 * (o.probe_secs + 2))
+        + 4 * o.reps * o.secs
+        + replays.len() as u32 * 40
+        + if dora.is_empty() { 0 } else { 2 * o.reps * (o.secs + 8) + 3 * (o.probe_secs + 8) };
     progress(&format!(
-        "{} rows, {} runs of {} s per row and rate, about {} min; namespaces {} / {}",
+        "{} rows, {} replay rows{}, {} runs of {} s per row and rate, about {} min; namespaces {} / {}",
         plan.len(),
+        replays.len(),
+        if dora.is_empty() { "" } else { ", DORA/s with and without a replay" },
         o.reps,
         o.secs,
         runs / 60 + 1,
@@ -242,31 +295,41 @@ fn run(o: &Options) -> Result<(), String> {
 
     // Held leases, written once per family.
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let mut held_v4 = None;
-    let mut held_v6 = None;
-    for r in &plan {
+    let mut wanted: Vec<(Family, u64)> = Vec::new();
+    for r in plan.iter().chain(&dora) {
         if let Leases::PersistHeld(n) = r.row.leases {
-            let slot = match r.row.family {
-                Family::V4 => &mut held_v4,
-                Family::V6 => &mut held_v6,
-            };
-            if slot.is_some() {
-                continue;
-            }
-            let t = Instant::now();
-            let header = lease_header(&ns, r.row.family)?;
-            let path = dir.join(format!("held-{}", r.row.family.lease_file()));
-            leases::write_lease_file(&path, r.row.family, &header, n, now).map_err(|e| e.to_string())?;
-            progress(&format!("{}: {} held leases written in {:.1} s", path.display(), thousands(n as f64), t.elapsed().as_secs_f64()));
-            *slot = Some(path);
+            wanted.push((r.row.family, n));
         }
     }
-    let bed = Bed { ns: &ns, so, script: script.clone(), worker_bin, held_v4, held_v6 };
+    wanted.extend(replays.iter().map(|(r, _)| (r.family, r.leases)));
+    let mut held: BTreeMap<(u8, u64), PathBuf> = BTreeMap::new();
+    let mut headers: BTreeMap<u8, String> = BTreeMap::new();
+    for (f, n) in wanted {
+        let key = (family_num(f), n);
+        if held.contains_key(&key) {
+            continue;
+        }
+        let t = Instant::now();
+        let header = match headers.get(&key.0) {
+            Some(h) => h.clone(),
+            None => {
+                let h = lease_header(&ns, f)?;
+                headers.insert(key.0, h.clone());
+                h
+            }
+        };
+        let path = dir.join(format!("held-{n}-{}", f.lease_file()));
+        leases::write_lease_file(&path, f, &header, n, now).map_err(|e| e.to_string())?;
+        progress(&format!("{}: {} held leases written in {:.1} s", path.display(), thousands(n as f64), t.elapsed().as_secs_f64()));
+        held.insert(key, path);
+    }
+    let bed = Bed { ns: &ns, so, script: script.clone(), worker_bin, held };
 
     // The spawn ceiling, in the same run.
     let mut one = Vec::new();
     let mut two = Vec::new();
-    let any_spawn = plan.iter().any(|r| matches!(r.row.hook, rows::Hook::Spawn { .. }));
+    let any_spawn = plan.iter().any(|r| matches!(r.row.hook, rows::Hook::Spawn { .. }))
+        || replays.iter().any(|(r, _)| r.target == Target::Spawn);
     if any_spawn {
         for _ in 0..o.reps {
             one.push(spawn_ceiling(&ceiling_bin, &script, o.secs, 1)?);
@@ -288,48 +351,7 @@ fn run(o: &Options) -> Result<(), String> {
                 continue;
             }
         }
-        // First under overload; then from 1.1 × that rate (at least 20/s), doubling while the
-        // row keeps up (≥ 85% of the offered rate): a row that collapses under overload
-        // shows its capacity only when offered less.
-        let mut best: f64 = 0.0;
-        let mut offered = o.overload;
-        for i in 0..PROBES {
-            interrupted()?;
-            match measure::run(&bed, &r.row, offered, o.probe_secs) {
-                Ok(s) => {
-                    progress(&format!(
-                        "probe {:?} {}: offered {}/s → {}/s (perfdhcp {}/s; Kea started in {:.1} s)",
-                        r.row.family,
-                        r.row.id,
-                        thousands(offered as f64),
-                        thousands(s.effective),
-                        thousands(s.raw),
-                        s.startup.as_secs_f64()
-                    ));
-                    best = best.max(s.effective);
-                    let kept_up = s.effective >= 0.85 * offered as f64;
-                    if i > 0 && !kept_up {
-                        break;
-                    }
-                    offered = if i == 0 { round_rate(1.1 * best) } else { round_rate(2.0 * offered as f64) };
-                    if offered >= o.overload {
-                        break;
-                    }
-                }
-                Err(RunError::ModeRefused(line)) => {
-                    let why = "the hook refuses `mode` (worker mode not in this build)".to_string();
-                    progress(&format!("{}: {why}: {line}", r.row.id));
-                    mode_refused = Some(why.clone());
-                    r.skipped = Some(why);
-                    break;
-                }
-                Err(RunError::Other(e)) => {
-                    r.errors.push(format!("probe at {}/s: {e}", thousands(offered as f64)));
-                    break;
-                }
-            }
-        }
-        r.matched_offered = round_rate(1.1 * best);
+        probe(&bed, o, r, &mut mode_refused)?;
     }
 
     // Measured runs, round-robin over the rows (drift in the machine's load spreads evenly).
@@ -366,6 +388,51 @@ fn run(o: &Options) -> Result<(), String> {
                         }
                     }
                     Err(e) => r.errors.push(format!("run at {}/s: {e}", thousands(offered as f64))),
+                }
+            }
+        }
+    }
+
+    // The replays of held leases, each once.
+    for (row, result) in replays.iter_mut() {
+        interrupted()?;
+        progress(&format!("replay {:?} {}: {} leases...", row.family, row.id, thousands(row.leases as f64)));
+        *result = replay::run(&bed, row, Duration::from_secs(o.replay_limit), Duration::from_secs(o.replay_stall));
+        progress(&format!("replay {:?} {}: {}", row.family, row.id, report::replay_summary(row, result)));
+    }
+
+    // DORA/s with the worker at the default hook points, without a replay and with one running
+    // all along: the probe finds the rate without, both are measured at it, taken in turn.
+    if let Some(first) = dora.first_mut() {
+        let mut refused = None;
+        probe(&bed, o, first, &mut refused)?;
+        let offered = first.matched_offered;
+        let ok = first.skipped.is_none() && first.errors.is_empty();
+        for r in dora.iter_mut() {
+            r.matched_offered = offered;
+        }
+        if ok {
+            for rep in 0..o.reps {
+                for r in dora.iter_mut() {
+                    interrupted()?;
+                    match measure::run(&bed, &r.row, offered, o.secs) {
+                        Ok(s) => {
+                            progress(&format!(
+                                "run {}/{} {}: offered {}/s → {}/s (perfdhcp {}/s, {:.2}% of the exchanges' events delivered; {} replays started, {} leases replayed)",
+                                rep + 1,
+                                o.reps,
+                                r.row.label(),
+                                thousands(offered as f64),
+                                thousands(s.effective),
+                                thousands(s.raw),
+                                s.run_fraction() * 100.0,
+                                s.replays,
+                                thousands(s.replayed as f64),
+                            ));
+                            r.matched.push(s);
+                        }
+                        Err(e) => r.errors.push(format!("run at {}/s: {e}", thousands(offered as f64))),
+                    }
                 }
             }
         }
@@ -412,9 +479,64 @@ fn run(o: &Options) -> Result<(), String> {
         println!("  targets (computed, never asserted):");
         print!("{}", report::targets(f, &results, ceiling.as_ref()));
     }
+    if !replays.is_empty() {
+        println!();
+        print!("{}", report::replay_table(&replays, ceiling.as_ref()));
+    }
+    if !dora.is_empty() {
+        println!();
+        print!("{}", report::dora_table(&dora));
+    }
     println!();
     print!("{}", report::SEED_REFERENCE);
     progress(&format!("done in {:.0} s", t0.elapsed().as_secs_f64()));
+    Ok(())
+}
+
+/// The probe runs of one row: its capacity, and its matched offered rate ~1.1 × capacity.
+fn probe(bed: &Bed, o: &Options, r: &mut RowResult, mode_refused: &mut Option<String>) -> Result<(), String> {
+    // First under overload; then from 1.1 × that rate (at least 20/s), doubling while the
+    // row keeps up (≥ 85% of the offered rate): a row that collapses under overload
+    // shows its capacity only when offered less.
+    let mut best: f64 = 0.0;
+    let mut offered = o.overload;
+    for i in 0..PROBES {
+        interrupted()?;
+        match measure::run(bed, &r.row, offered, o.probe_secs) {
+            Ok(s) => {
+                progress(&format!(
+                    "probe {:?} {}: offered {}/s → {}/s (perfdhcp {}/s; Kea started in {:.1} s)",
+                    r.row.family,
+                    r.row.id,
+                    thousands(offered as f64),
+                    thousands(s.effective),
+                    thousands(s.raw),
+                    s.startup.as_secs_f64()
+                ));
+                best = best.max(s.effective);
+                let kept_up = s.effective >= 0.85 * offered as f64;
+                if i > 0 && !kept_up {
+                    break;
+                }
+                offered = if i == 0 { round_rate(1.1 * best) } else { round_rate(2.0 * offered as f64) };
+                if offered >= o.overload {
+                    break;
+                }
+            }
+            Err(RunError::ModeRefused(line)) => {
+                let why = "the hook refuses `mode` (worker mode not in this build)".to_string();
+                progress(&format!("{}: {why}: {line}", r.row.id));
+                *mode_refused = Some(why.clone());
+                r.skipped = Some(why);
+                break;
+            }
+            Err(RunError::Other(e)) => {
+                r.errors.push(format!("probe at {}/s: {e}", thousands(offered as f64)));
+                break;
+            }
+        }
+    }
+    r.matched_offered = round_rate(1.1 * best);
     Ok(())
 }
 

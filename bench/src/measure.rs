@@ -27,9 +27,16 @@ pub struct Bed<'a> {
     pub so: PathBuf,
     pub script: PathBuf,
     pub worker_bin: PathBuf,
-    /// Lease files with held leases, per family (written once, copied before each start).
-    pub held_v4: Option<PathBuf>,
-    pub held_v6: Option<PathBuf>,
+    /// Lease files with held leases, per family and count (written once, copied before each
+    /// start).
+    pub held: BTreeMap<(u8, u64), PathBuf>,
+}
+
+impl Bed<'_> {
+    /// The lease file with `n` held leases of `family`.
+    pub fn held_file(&self, family: Family, n: u64) -> Option<PathBuf> {
+        self.held.get(&(crate::rows::family_num(family), n)).cloned()
+    }
 }
 
 /// One run's figures.
@@ -56,6 +63,13 @@ pub struct Sample {
     pub exhausted: bool,
     /// How long Kea took to start (loading held leases, starting a worker).
     pub startup: Duration,
+    /// `replay-dora` with a replay: replays started by `runscript-replay` during the run, and
+    /// replayed leases the worker received (from Kea's start to its stop).
+    pub replays: u64,
+    pub replayed: u64,
+    /// The longest time during the run in which the replay made no progress (no lease more
+    /// delivered, no new replay), as the command's answers told.
+    pub replay_gap: Duration,
 }
 
 impl Sample {
@@ -103,7 +117,7 @@ impl From<io::Error> for RunError {
 }
 
 /// `CLOCK_MONOTONIC` in ns (the worker stamps its last event with it).
-fn mono_ns() -> u64 {
+pub fn mono_ns() -> u64 {
     let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: a valid timespec to fill.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
@@ -120,9 +134,10 @@ pub fn run(bed: &Bed, row: &Row, offered: u32, period: u32) -> Result<Sample, Ru
         _ => None,
     };
     let cfg = row.config(&bed.so, &bed.script, wrapper.as_deref(), &bed.ns.server_if);
-    let held = match (row.leases, row.family) {
-        (Leases::PersistHeld(_), Family::V4) => bed.held_v4.clone(),
-        (Leases::PersistHeld(_), Family::V6) => bed.held_v6.clone(),
+    let held = match row.leases {
+        Leases::PersistHeld(n) => {
+            Some(bed.held_file(row.family, n).ok_or_else(|| RunError::Other(format!("no lease file of {n} leases")))?)
+        }
         _ => None,
     };
     let mut copy_err = None;
@@ -163,6 +178,11 @@ pub fn run(bed: &Bed, row: &Row, offered: u32, period: u32) -> Result<Sample, Ru
             for (h, (got, _)) in s.per_hook.iter_mut() {
                 *got = c.hooks.get(h).copied().unwrap_or(0);
             }
+            if row.replay {
+                // The replay's lines are not the exchanges' events.
+                s.delivered = Some(s.per_hook.values().map(|(got, _)| got).sum());
+                s.replayed = c.phases.get("lease").copied().unwrap_or(0);
+            }
         }
         s.compute_effective();
         s.startup = startup;
@@ -190,18 +210,60 @@ fn measure(bed: &Bed, row: &Row, kea: &Kea, counts: &Path, offered: u32, period:
         extra: Vec::new(),
         print_leases: false,
     };
-    let out = perf.run(bed.ns)?;
+    let (out, replays) = if row.replay {
+        // A replay all along: `runscript-replay` again as soon as the last one ended (Kea
+        // refuses it while one runs), every 50 ms.
+        let socket = kea.control_socket();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        std::thread::scope(|sc| {
+            let looper = sc.spawn(|| {
+                let mut started = 0u64;
+                let t0 = Instant::now();
+                let (mut last, mut last_n, mut gap) = (t0, None, Duration::ZERO);
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    if let Ok(v) = command(&socket, r#"{"command": "runscript-replay"}"#) {
+                        // Progress: a new replay, or more delivered by the running one
+                        // ("... is running (N leases delivered so far) ...").
+                        let n = v.get("text").and_then(|t| t.as_str()).and_then(delivered_so_far);
+                        let fresh = v.get("result").and_then(|r| r.as_i64()) == Some(0);
+                        if fresh {
+                            started += 1;
+                        }
+                        if fresh || (n.is_some() && n != last_n) {
+                            let now = Instant::now();
+                            gap = gap.max(now - last);
+                            last = now;
+                        }
+                        last_n = n;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                (started, gap.max(last.elapsed()))
+            });
+            let out = perf.run(bed.ns);
+            stop.store(true, std::sync::atomic::Ordering::SeqCst);
+            (out, looper.join().unwrap_or_default())
+        })
+    } else {
+        (perf.run(bed.ns), (0, Duration::ZERO))
+    };
+    let (replays, replay_gap) = replays;
+    let out = out?;
     let end = Instant::now();
     let end_ns = mono_ns();
     let raw = out.rate().ok_or_else(|| RunError::Other(format!("no rate in perfdhcp's output:\n{}", out.stdout)))?;
-    let drain = if !row.hook.background() {
+    let drain = if row.replay {
+        // The replay's own lines keep the worker busy after perfdhcp: no drain is measured
+        // (what the worker received of the exchanges' events is counted at Kea's stop).
+        Duration::ZERO
+    } else if !row.hook.background() {
         Duration::ZERO
     } else if row.hook.is_worker() {
         drain_worker(counts, end_ns)
     } else {
         drain_children(kea.pid(), end)
     };
-    let mut s = Sample { offered, raw, drain, period, ..Default::default() };
+    let mut s = Sample { offered, raw, drain, period, replays, replay_gap, ..Default::default() };
     if row.hook.is_worker() && !row.hook.background() {
         wait_counts_stable(counts);
     }
@@ -317,6 +379,10 @@ pub struct Counts {
     pub total: u64,
     pub last_ns: u64,
     pub hooks: BTreeMap<String, u64>,
+    /// Replays: lines per `KEA_REPLAY_PHASE` (`begin`, `lease`, `end`).
+    pub phases: BTreeMap<String, u64>,
+    /// When the worker read the last replay `end` line (`CLOCK_MONOTONIC`, ns; 0: none yet).
+    pub end_ns: u64,
 }
 
 pub fn parse_counts(text: &str) -> Option<Counts> {
@@ -333,13 +399,17 @@ pub fn parse_counts(text: &str) -> Option<Counts> {
             ["hook", name, n] => {
                 c.hooks.insert(name.to_string(), n.parse().ok()?);
             }
+            ["phase", name, n] => {
+                c.phases.insert(name.to_string(), n.parse().ok()?);
+            }
+            ["end_ns", n] => c.end_ns = n.parse().ok()?,
             _ => {}
         }
     }
     seen_total.then_some(c)
 }
 
-fn read_counts(path: &Path) -> Option<Counts> {
+pub fn read_counts(path: &Path) -> Option<Counts> {
     parse_counts(&fs::read_to_string(path).ok()?)
 }
 
@@ -356,6 +426,30 @@ pub fn dropped_events(log: &str) -> u64 {
         })
         .max()
         .unwrap_or(0)
+}
+
+/// N in `runscript-replay`'s refusal "a replay of ... is running (N leases delivered so far) ...".
+fn delivered_so_far(text: &str) -> Option<u64> {
+    let i = text.find(" leases delivered so far")?;
+    let head = &text[..i];
+    let start = head.rfind(|c: char| !c.is_ascii_digit())? + 1;
+    head[start..].parse().ok()
+}
+
+/// One command over Kea's control socket `socket`; its answer (the first, if a list).
+pub fn command(socket: &Path, json: &str) -> io::Result<kea_runscript_testbed::serde_json::Value> {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(socket)?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.write_all(json.as_bytes())?;
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf)?;
+    let v: kea_runscript_testbed::serde_json::Value =
+        kea_runscript_testbed::serde_json::from_slice(&buf).map_err(io::Error::other)?;
+    Ok(match v {
+        kea_runscript_testbed::serde_json::Value::Array(mut a) if !a.is_empty() => a.swap_remove(0),
+        v => v,
+    })
 }
 
 fn first_lines(text: &str, n: usize) -> String {
@@ -383,9 +477,18 @@ mod tests {
     }
 
     #[test]
+    fn replay_refusal() {
+        let t = "a replay of lease4_replay is running (1234 leases delivered so far): try again when it ends";
+        assert_eq!(delivered_so_far(t), Some(1234));
+        assert_eq!(delivered_so_far("replay of lease4_replay started for 1 script(s)"), None);
+    }
+
+    #[test]
     fn worker_counts() {
-        let c = parse_counts("events 12\nlast_ns 99\nhook pkt4_receive 8\nhook lease4_select 4\n").unwrap();
+        let c = parse_counts("events 12\nlast_ns 99\nhook pkt4_receive 8\nhook lease4_select 4\nphase lease 3\nend_ns 7\n").unwrap();
         assert_eq!(c.total, 12);
+        assert_eq!(c.phases["lease"], 3);
+        assert_eq!(c.end_ns, 7);
         assert_eq!(c.last_ns, 99);
         assert_eq!(c.hooks["lease4_select"], 4);
         assert!(parse_counts("").is_none());

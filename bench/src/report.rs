@@ -3,6 +3,7 @@
 use kea_runscript_testbed::Family;
 
 use crate::measure::Sample;
+use crate::replay::{ReplayResult, ReplayRow, Target};
 use crate::rows::{Hook, Leases, Points, Row};
 
 /// What was measured for one row.
@@ -156,12 +157,19 @@ pub fn table(family: Family, results: &[RowResult], ceiling: Option<&Ceiling>, o
         });
         lines.push(l);
     }
-    // Widths from the complete lines; a skipped or failed row's last cell runs on unpadded.
+    out.push_str(&render(&lines));
+    out
+}
+
+/// Lines of cells as a table, the first column left-aligned, the others right-aligned; a line
+/// shorter than the header runs its last cell on unpadded.
+fn render(lines: &[Vec<String>]) -> String {
     let ncol = lines[0].len();
     let widths: Vec<usize> = (0..ncol)
         .map(|i| lines.iter().filter(|l| l.len() == ncol).map(|l| l[i].chars().count()).max().unwrap_or(0))
         .collect();
-    for l in &lines {
+    let mut out = String::new();
+    for l in lines {
         let short = l.len() < ncol;
         let cells: Vec<String> = l
             .iter()
@@ -179,6 +187,238 @@ pub fn table(family: Family, results: &[RowResult], ceiling: Option<&Ceiling>, o
         out.push_str("  ");
         out.push_str(cells.join("  ").trim_end());
         out.push('\n');
+    }
+    out
+}
+
+/// Replays to a worker: at least this many leases per second (500,000 in 10 s).
+pub const REPLAY_WORKER_TARGET: f64 = 50_000.0;
+/// Kea's memory during a replay: at most this much above before, kB (64 MB).
+pub const REPLAY_RSS_TARGET_KB: u64 = 64 * 1024;
+
+fn mb(kb: Option<u64>) -> String {
+    opt(kb.map(|k| k as f64 / 1024.0), |m| format!("{m:.1}"))
+}
+
+fn secs(d: Option<std::time::Duration>) -> String {
+    opt(d.map(|d| d.as_secs_f64()), |s| format!("{s:.2} s"))
+}
+
+/// One line of progress for a replay run.
+pub fn replay_summary(row: &ReplayRow, r: &ReplayResult) -> String {
+    if let Some(e) = &r.error {
+        return format!("failed: {e}");
+    }
+    format!(
+        "{} of {} delivered{}, {} failed, {} ms by Kea's clock ({}/s), {} from started to end; Kea started in {:.1} s; RSS MB no replay {}, before {}, peak {}, after {}{}",
+        opt(r.delivered.map(|d| d as f64), thousands),
+        thousands(row.leases as f64),
+        r.worker_lines.map(|w| format!(" (the worker read {})", thousands(w as f64))).unwrap_or_default(),
+        opt(r.failed.map(|d| d as f64), thousands),
+        opt(r.kea_ms.map(|d| d as f64), thousands),
+        opt(r.rate(), thousands),
+        secs(r.own),
+        r.startup.as_secs_f64(),
+        mb(r.rss_no_replay),
+        mb(r.rss_before),
+        mb(r.rss_peak),
+        mb(r.rss_after),
+        if r.stalled {
+            "; STALLED (no new lease for a while; Kea's time: until the last one)"
+        } else if r.timed_out {
+            "; TIMED OUT (--replay-limit)"
+        } else {
+            ""
+        }
+    )
+}
+
+/// The replay rows' table and their targets.
+pub fn replay_table(results: &[(ReplayRow, ReplayResult)], ceiling: Option<&Ceiling>) -> String {
+    let mut out = String::from(
+        "Replays of held leases at Kea's start (memfile lease file written before Kea starts; one run each; idle Kea)\n",
+    );
+    let head: Vec<String> = [
+        "row", "delivered", "failed", "worker read", "Kea's time", "leases/s", "started→end", "leases/s",
+        "RSS MB: no replay", "before", "peak", "after", "peak−base",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut lines = vec![head];
+    for (row, r) in results {
+        let mut l = vec![row.label()];
+        if let Some(e) = &r.error {
+            l.push(format!("failed: {}", e.lines().next().unwrap_or("")));
+            lines.push(l);
+            continue;
+        }
+        l.push(
+            opt(r.delivered.map(|d| d as f64), thousands)
+                + if r.stalled {
+                    " (stalled)"
+                } else if r.timed_out {
+                    " (timed out)"
+                } else {
+                    ""
+                },
+        );
+        l.push(opt(r.failed.map(|d| d as f64), thousands));
+        l.push(opt(r.worker_lines.map(|d| d as f64), thousands));
+        l.push(opt(r.kea_ms.map(|ms| ms as f64 / 1000.0), |s| format!("{s:.2} s")));
+        l.push(opt(r.rate(), thousands));
+        l.push(secs(r.own));
+        l.push(opt(r.own_rate(row.leases), thousands));
+        l.push(mb(r.rss_no_replay));
+        l.push(mb(r.rss_before));
+        l.push(mb(r.rss_peak));
+        l.push(mb(r.rss_after));
+        l.push(match (r.rss_peak, r.rss_base()) {
+            (Some(p), Some(b)) => format!("{:+.1}", (p as f64 - b as f64) / 1024.0),
+            _ => "–".into(),
+        });
+        lines.push(l);
+    }
+    out.push_str(&render(&lines));
+    out.push_str(
+        "  delivered, failed, Kea's time: from Kea's KRS_REPLAY_DONE (its clock: from the replay's start at Kea's \
+         configuration to its end); worker read: the replayed leases' lines the worker got; started→end: our clock, from \
+         Kea logging that it started to the `end` (worker: when it read it). RSS: Kea's VmRSS; no replay: the same Kea \
+         with the hook at leases*_committed instead, once started; before: as this Kea logged that it started; peak: \
+         sampled every 10 ms until the end; after: 0.5 s after it; base: the lower of no replay and before (the \
+         replay may be well on by the time Kea logs that it started).\n",
+    );
+    out.push_str("  targets (computed, never asserted):\n");
+    let mut t: Vec<(String, String)> = Vec::new();
+    let verdict = |ok: bool| if ok { "met" } else { "NOT MET" };
+    for (row, r) in results {
+        if r.error.is_some() {
+            t.push((row.label(), "not measured".into()));
+            continue;
+        }
+        let all = r.all_delivered(row.leases);
+        let all_word = if all { "every lease delivered" } else { "NOT every lease delivered" };
+        match row.target {
+            Target::Worker => {
+                let line = match r.rate() {
+                    Some(rate) => format!(
+                        "{:>9}/s ({:.2} s for {}) vs ≥ {}/s (500,000 in ≤ 10 s), {all_word}  {}",
+                        thousands(rate),
+                        r.kea_ms.unwrap_or(0) as f64 / 1000.0,
+                        thousands(r.delivered.unwrap_or(0) as f64),
+                        thousands(REPLAY_WORKER_TARGET),
+                        verdict(all && rate >= REPLAY_WORKER_TARGET)
+                    ),
+                    None => "not measured".into(),
+                };
+                t.push((format!("{}: ≥ {}/s, all delivered", row.label(), thousands(REPLAY_WORKER_TARGET)), line));
+            }
+            Target::Spawn => {
+                let line = match (r.rate(), ceiling) {
+                    (Some(rate), Some(c)) => format!(
+                        "{:>9}/s vs {:>9}/s: {:>6.1}% (target ≥ 75% of the 2-at-a-time spawn ceiling), {all_word}  {}",
+                        thousands(rate),
+                        thousands(c.two),
+                        rate / c.two * 100.0,
+                        verdict(all && rate >= 0.75 * c.two)
+                    ),
+                    _ => "not measured".into(),
+                };
+                t.push((format!("{}: ≥ 75% of the spawn ceiling, all delivered", row.label()), line));
+            }
+        }
+        let line = match (r.rss_peak, r.rss_base()) {
+            (Some(p), Some(b)) => {
+                let d = p.saturating_sub(b);
+                format!(
+                    "{:+.1} MB above {:.1} MB (target ≤ +64 MB)  {}",
+                    d as f64 / 1024.0,
+                    b as f64 / 1024.0,
+                    verdict(d <= REPLAY_RSS_TARGET_KB)
+                )
+            }
+            _ => "not measured".into(),
+        };
+        t.push((format!("{}: Kea's peak RSS ≤ 64 MB above base", row.label()), line));
+    }
+    let w = t.iter().map(|(l, _)| l.chars().count()).max().unwrap_or(0);
+    for (l, v) in &t {
+        out.push_str(&format!("    {l:<w$}  {v}\n"));
+    }
+    out
+}
+
+/// The `replay-dora` pair: DORA/s without and with a replay, and the target.
+pub fn dora_table(results: &[RowResult]) -> String {
+    let mut out = String::from(
+        "DHCPv4 with a replay running (DORA/s, the worker at the default hook points; the same offered rate, runs taken in turn)\n",
+    );
+    let head: Vec<String> =
+        ["row", "offered/s", "DORA/s", "perfdhcp", "run", "replays started", "leases replayed/s", "longest stall", "vs no replay"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    let mut lines = vec![head];
+    let base = results.iter().find(|r| !r.row.replay).and_then(RowResult::rate);
+    for r in results {
+        let mut l = vec![r.row.label()];
+        if let Some(why) = &r.skipped {
+            l.push(format!("skipped: {why}"));
+            lines.push(l);
+            continue;
+        }
+        if r.matched.is_empty() {
+            l.push(format!("failed: {}", r.errors.first().map(|e| e.lines().next().unwrap_or("")).unwrap_or("")));
+            lines.push(l);
+            continue;
+        }
+        let rate = r.rate();
+        l.push(thousands(r.matched_offered as f64));
+        l.push(opt(rate, thousands));
+        l.push(opt(r.raw(&r.matched), thousands));
+        l.push(opt(RowResult::run_fraction(&r.matched), pct_exact));
+        if r.row.replay {
+            l.push(opt(median(r.matched.iter().map(|s| s.replays as f64).collect()), thousands));
+            l.push(opt(
+                median(r.matched.iter().map(|s| s.replayed as f64 / s.period.max(1) as f64).collect()),
+                thousands,
+            ));
+            l.push(opt(r.matched.iter().map(|s| s.replay_gap.as_secs_f64()).reduce(f64::max), |g| format!("{g:.2} s")));
+        } else {
+            l.push("–".into());
+            l.push("–".into());
+            l.push("–".into());
+        }
+        l.push(match (rate, base) {
+            (Some(e), Some(b)) if b > 0.0 => pct(e / b),
+            _ => "–".into(),
+        });
+        lines.push(l);
+    }
+    out.push_str(&render(&lines));
+    out.push_str(
+        "  DORA/s: perfdhcp's rate × the share of the exchanges' events the worker got (run); no drain time counted \
+         (the replay keeps the worker busy after perfdhcp). replays started: runscript-replay answered 0 during the run \
+         (sent every 50 ms, refused while one runs), besides the one at Kea's start; leases replayed/s: replayed leases \
+         the worker read from Kea's start to its stop ÷ the run's length (medians); longest stall: the longest time in \
+         a run in which the replay made no progress (no lease more delivered, no new replay), from the command's \
+         answers (the most over the runs).\n",
+    );
+    out.push_str("  targets (computed, never asserted):\n");
+    let mut t = Vec::new();
+    let with_row = results.iter().find(|r| r.row.replay);
+    let with = with_row.and_then(RowResult::rate);
+    // The replay must have run all along: no stall of a quarter of the run or more.
+    let ran = with_row.is_some_and(|r| {
+        !r.matched.is_empty() && r.matched.iter().all(|s| s.replay_gap.as_secs_f64() < 0.25 * s.period as f64)
+    });
+    let what = format!(
+        "DORA/s with a replay running ≥ 80% of without ({})",
+        if ran { "it ran all along" } else { "NOT running all along: it stalled" }
+    );
+    target(&mut t, &what, with, base, 0.80, ran);
+    for (l, v) in &t {
+        out.push_str(&format!("    {l}  {v}\n"));
     }
     out
 }

@@ -130,6 +130,10 @@ pub struct Row {
     pub family: Family,
     pub hook: Hook,
     pub leases: Leases,
+    /// The family's replay hook point (`lease4_replay`, `lease6_replay`) beside the row's own,
+    /// and a replay kept running for the whole of each run (`runscript-replay` in a loop over
+    /// the control socket): the `replay-dora` rows.
+    pub replay: bool,
 }
 
 /// Every row id, in table order.
@@ -162,7 +166,36 @@ pub fn rows(family: Family, held: u64) -> Vec<Row> {
         ("spawn-async-persist", spawn_async, Leases::PersistEmpty),
         ("spawn-async-held", spawn_async, Leases::PersistHeld(held)),
     ];
-    list.into_iter().map(|(id, hook, leases)| Row { id, family, hook, leases }).collect()
+    list.into_iter().map(|(id, hook, leases)| Row { id, family, hook, leases, replay: false }).collect()
+}
+
+/// The replay rows' ids (`--rows`): replays of held leases at Kea's start to a worker and to a
+/// spawned script (DHCPv4 and DHCPv6), and the `replay-dora` pair (DHCPv4): Kea's rate with the
+/// worker at the default hook points, without a replay and with one running all along.
+pub const REPLAY_ROW_IDS: &[&str] = &["replay-worker", "replay-spawn", "replay-dora"];
+
+/// The `replay-dora` pair: the worker, in the background, at the default hook points, `held`
+/// leases held; without a replay, then with one running all along.
+pub fn replay_dora_rows(held: u64) -> Vec<Row> {
+    let hook = Hook::Worker { wait: false, points: Points::Default };
+    [false, true]
+        .into_iter()
+        .map(|replay| Row { id: "replay-dora", family: Family::V4, hook, leases: Leases::PersistHeld(held), replay })
+        .collect()
+}
+
+/// The replay hook point of `family`.
+pub fn replay_point(family: Family) -> &'static str {
+    match family {
+        Family::V4 => "lease4_replay",
+        Family::V6 => "lease6_replay",
+    }
+}
+
+/// The names of the family's default hook points (what `hook-points` left out selects).
+pub fn default_points(family: Family) -> Vec<&'static str> {
+    let f = family_num(family);
+    HOOK_POINTS.iter().filter(|h| h.family == f && h.default).map(|h| h.name).collect()
 }
 
 impl Row {
@@ -174,38 +207,22 @@ impl Row {
             Hook::Spawn { wait, points } => format!("spawn, {}, {}", sync_word(wait), points.describe()),
             Hook::Worker { wait, points } => format!("worker, {}, {}", sync_word(wait), points.describe()),
         };
-        match self.leases {
+        let base = match self.leases {
             Leases::Memory => base,
             Leases::PersistEmpty => format!("{base}, persist, empty"),
             Leases::PersistHeld(n) => format!("{base}, persist, {} held", crate::report::thousands(n as f64)),
+        };
+        if self.id == "replay-dora" {
+            format!("{base}, {}", if self.replay { "replay running all along" } else { "no replay" })
+        } else {
+            base
         }
     }
 
     /// The Kea configuration of this row. `script` is the no-op script, `worker` the worker
     /// wrapper (worker rows), `so` kea-runscript, `server_if` the server's veth.
     pub fn config(&self, so: &Path, script: &Path, worker: Option<&Path>, server_if: &str) -> KeaConfig {
-        let cfg = match self.family {
-            Family::V4 => {
-                let pool = if matches!(self.leases, Leases::PersistHeld(_)) { V4_HELD_POOL } else { BENCH_POOL_V4 };
-                let mut c =
-                    KeaConfig::v4().served_subnet(json!({"subnet": BENCH_SUBNET_V4, "pools": [{"pool": pool}]}));
-                // Bound to the benchmark address only: the veth also has the test bed's
-                // 192.0.2.1, and Kea opens a socket per address, so each broadcast query would
-                // be received (and answered) twice.
-                let addr = BENCH_SERVER_V4.split('/').next().unwrap_or(BENCH_SERVER_V4);
-                c.interfaces = Some(vec![format!("{server_if}/{addr}")]);
-                c
-            }
-            Family::V6 => KeaConfig::v6()
-                .served_subnet(json!({"subnet": BENCH_SUBNET_V6, "pools": [{"pool": BENCH_POOL_V6}]}))
-                .preferred_lifetime(2700),
-        };
-        // Lifetimes well past any run (no expiry event); Kea's per-lease and per-packet INFO
-        // lines off (a busy server's usual setting; they cost every row the same).
-        let mut cfg = cfg.valid_lifetime(3600).quiet_logger("leases").quiet_logger("packets").control_socket();
-        if self.leases != Leases::Memory {
-            cfg = cfg.persist_leases(0);
-        }
+        let cfg = base_config(self.family, self.leases, server_if);
         match self.hook {
             Hook::None => cfg,
             Hook::IscAsync => cfg.hook(hook_library(Path::new(ISC_RUN_SCRIPT), isc_run_script_params(script, false))),
@@ -214,10 +231,44 @@ impl Row {
             Hook::Spawn { wait, points } => cfg.hook(hook_library(so, runscript_params(script, wait, points, self.family, false))),
             Hook::Worker { wait, points } => {
                 let w = worker.expect("a worker row has a worker");
-                cfg.hook(hook_library(so, runscript_params(w, wait, points, self.family, true)))
+                let mut p = runscript_params(w, wait, points, self.family, true);
+                if self.replay {
+                    let mut names = points.names(self.family).unwrap_or_else(|| default_points(self.family));
+                    names.push(replay_point(self.family));
+                    p["hook-points"] = json!(names);
+                }
+                cfg.hook(hook_library(so, p))
             }
         }
     }
+}
+
+/// A row's Kea configuration without its hook: the served subnet (DHCPv4 bound to the benchmark
+/// address), lifetimes, quiet loggers, the control socket, the lease database.
+pub fn base_config(family: Family, leases: Leases, server_if: &str) -> KeaConfig {
+    let cfg = match family {
+        Family::V4 => {
+            let pool = if matches!(leases, Leases::PersistHeld(_)) { V4_HELD_POOL } else { BENCH_POOL_V4 };
+            let mut c =
+                KeaConfig::v4().served_subnet(json!({"subnet": BENCH_SUBNET_V4, "pools": [{"pool": pool}]}));
+            // Bound to the benchmark address only: the veth also has the test bed's
+            // 192.0.2.1, and Kea opens a socket per address, so each broadcast query would
+            // be received (and answered) twice.
+            let addr = BENCH_SERVER_V4.split('/').next().unwrap_or(BENCH_SERVER_V4);
+            c.interfaces = Some(vec![format!("{server_if}/{addr}")]);
+            c
+        }
+        Family::V6 => KeaConfig::v6()
+            .served_subnet(json!({"subnet": BENCH_SUBNET_V6, "pools": [{"pool": BENCH_POOL_V6}]}))
+            .preferred_lifetime(2700),
+    };
+    // Lifetimes well past any run (no expiry event); Kea's per-lease and per-packet INFO
+    // lines off (a busy server's usual setting; they cost every row the same).
+    let mut cfg = cfg.valid_lifetime(3600).quiet_logger("leases").quiet_logger("packets").control_socket();
+    if leases != Leases::Memory {
+        cfg = cfg.persist_leases(0);
+    }
+    cfg
 }
 
 fn sync_word(wait: bool) -> &'static str {
