@@ -28,6 +28,10 @@ fn the_shipped_examples_pass_once_their_paths_exist() {
         ("committed/kea-dhcp4.conf", "committed/routes.sh"),
         ("committed/kea-dhcp6.conf", "committed/routes.sh"),
         ("worker/kea-dhcp4.conf", "worker/worker.py"),
+        ("dns/kea-dhcp4.conf", "dns/dns.sh"),
+        ("dns/kea-dhcp6.conf", "dns/dns.sh"),
+        ("firewall/kea-dhcp4.conf", "firewall/firewall.sh"),
+        ("firewall/kea-dhcp6.conf", "firewall/firewall.sh"),
     ] {
         let text = std::fs::read_to_string(examples.join(conf)).unwrap();
         let installed = format!("/usr/share/kea-runscript/examples/{script}");
