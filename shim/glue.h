@@ -340,11 +340,17 @@ inline std::string pkt6_proto(const isc::dhcp::Pkt6Ptr& pkt) {
 
 // ---- KEA_LEASE_EVENT ----
 
+/// A committed lease no client holds: of the deleted list, or a DECLINE's (Kea commits it in
+/// the committed list, in state `declined`).
+inline bool committed_given_up(const isc::dhcp::LeasePtr& lease, bool deleted) {
+    return deleted || (lease && lease->state_ == isc::dhcp::Lease::STATE_DECLINED);
+}
+
 /// At leases4_committed: a DHCPREQUEST from a renewing or rebinding client names the address it
 /// holds in `ciaddr` (RFC 2131 4.3.2); a selecting or rebooting one leaves it zero.
 inline const char* committed_lease_event4(const isc::dhcp::Pkt4Ptr& query, const isc::dhcp::Lease4Ptr& lease,
                                           bool deleted) {
-    if (deleted) {
+    if (committed_given_up(lease, deleted)) {
         return "del";
     }
     if (query && lease && query->getType() == isc::dhcp::DHCPREQUEST && !query->getCiaddr().isV4Zero() &&
@@ -355,8 +361,9 @@ inline const char* committed_lease_event4(const isc::dhcp::Pkt4Ptr& query, const
 }
 
 /// At leases6_committed: a RENEW or REBIND extends what the client holds.
-inline const char* committed_lease_event6(const isc::dhcp::Pkt6Ptr& query, bool deleted) {
-    if (deleted) {
+inline const char* committed_lease_event6(const isc::dhcp::Pkt6Ptr& query, const isc::dhcp::Lease6Ptr& lease,
+                                          bool deleted) {
+    if (committed_given_up(lease, deleted)) {
         return "del";
     }
     if (query && (query->getType() == DHCPV6_RENEW || query->getType() == DHCPV6_REBIND)) {

@@ -219,4 +219,6 @@ fn declined_lease_is_committed_in_the_declined_state() {
         ("DHCPv6", runs6[0].var("KEA_LEASE_DELETED"), runs6[0].var("KEA_LEASE6_STATE")),
     ];
     assert_eq!(seen, [("DHCPv4", "0", "declined"), ("DHCPv6", "0", "declined")], "{}{}", runs4[0], runs6[0]);
+    // No client holds it: KEA_LEASE_EVENT says so.
+    assert_eq!((runs4[0].var("KEA_LEASE_EVENT"), runs6[0].var("KEA_LEASE_EVENT")), ("del", "del"), "{}{}", runs4[0], runs6[0]);
 }
