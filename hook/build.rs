@@ -1,6 +1,7 @@
 //! spec/spec.toml → (codegen) → OUT_DIR: callouts.cc, the log catalogue (messages.cc,
-//! generated/messages.h), the Rust message ids and limits (messages.rs, limits.rs); the C++ is
-//! built with cxx-build against the installed Kea headers. Writes nothing outside OUT_DIR.
+//! generated/messages.h), the Rust message ids, limits and statistics (messages.rs, limits.rs,
+//! statistics.rs); the C++ is built with cxx-build against the installed Kea headers. Writes
+//! nothing outside OUT_DIR.
 
 use std::path::{Path, PathBuf};
 
@@ -25,6 +26,7 @@ fn main() {
     write(&out.join("generated/messages.h"), &generated.messages_h);
     write(&out.join("messages.rs"), &generated.messages_rs);
     write(&out.join("limits.rs"), &generated.limits_rs);
+    write(&out.join("statistics.rs"), &generated.statistics_rs);
     let kea_include = kea_runscript_codegen::kea_include();
 
     let mut build = cxx_build::bridge("src/ffi.rs");
@@ -32,6 +34,7 @@ fn main() {
         .file(root.join("shim/entry.cc"))
         .file(root.join("shim/log.cc"))
         .file(root.join("shim/replay.cc"))
+        .file(root.join("shim/stats.cc"))
         .file(&callouts)
         .file(&messages)
         .include(&root)

@@ -8,6 +8,8 @@
 
 #include <hooks/server_hooks.h>
 
+#include <dlfcn.h>
+
 namespace kea_runscript {
 namespace {
 
@@ -38,6 +40,17 @@ int server_family() {
 }
 
 } // namespace
+
+void pin_library() {
+    static bool pinned = false;
+    if (pinned) {
+        return;
+    }
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void*>(&pin_library), &info) != 0 && info.dli_fname) {
+        pinned = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != nullptr;
+    }
+}
 
 int kea_hooks_version() noexcept {
     return KEA_HOOKS_VERSION;
@@ -84,6 +97,7 @@ int loaded_family = 0;
 
 void shim_unload() noexcept {
     replay_unload();
+    stats_unload();
     if (loaded_family != 0) {
         run_library_hook("unload", loaded_family);
     }
@@ -105,6 +119,7 @@ int shim_load(isc::hooks::LibraryHandle* handle) noexcept {
             }
         }
         replay_load(*handle, family);
+        stats_load(*handle, family);
         log(msg::LOADED, {summary});
         loaded_family = family;
         run_library_hook("load", family);

@@ -6,6 +6,7 @@
 #include "rust/cxx.h"
 #include "shim/log.h"
 #include "shim/replay.h"
+#include "shim/stats.h"
 
 namespace kea_runscript {
 
@@ -21,6 +22,12 @@ int shim_load(isc::hooks::LibraryHandle* handle) noexcept;
 
 /// The body of Kea's `unload()`: the `unload` scripts, then the runtime stopped.
 void shim_unload() noexcept;
+
+/// Keep the library mapped after Kea's dlclose: work posted to Kea's IO service (a replay's
+/// page, the statistics timer's last call) may still be queued when Kea unloads the library (a
+/// reconfiguration) and runs later; it then finds nothing loaded and returns. Kea 2.2 has no IO
+/// service of a library's own to drain at unload.
+void pin_library();
 
 } // namespace kea_runscript
 

@@ -7,6 +7,7 @@
 #include <config.h>
 
 #include "shim/replay.h"
+#include "shim/entry.h"
 #include "shim/glue.h"
 #include "generated/messages.h"
 
@@ -17,7 +18,6 @@
 #include <dhcp/iface_mgr.h>
 
 #include <chrono>
-#include <dlfcn.h>
 #include <mutex>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -214,20 +214,6 @@ int command_replay(isc::hooks::CalloutHandle& handle) noexcept {
     } catch (...) {
     }
     return 0;
-}
-
-/// Keep the library mapped after Kea's dlclose: a page posted to Kea's IO service may still be
-/// queued when Kea unloads the library (a reconfiguration), and runs later; it then finds no
-/// replay and returns. Kea 2.2 has no IO service of a library's own to drain at unload.
-void pin_library() {
-    static bool pinned = false;
-    if (pinned) {
-        return;
-    }
-    Dl_info info;
-    if (dladdr(reinterpret_cast<void*>(&read_page), &info) != 0 && info.dli_fname) {
-        pinned = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE) != nullptr;
-    }
 }
 
 } // namespace

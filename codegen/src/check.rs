@@ -2,10 +2,10 @@
 
 use crate::error::{Diagnostic, Lines};
 use crate::model::{
-    Argument, Each, Format, Hook, Limit, Message, Model, OptionSource, Release, Scope, ScriptsDirectory, Severity, Source,
+    Argument, Each, Format, Hook, Limit, Message, Model, OptionSource, Release, Scope, ScriptsDirectory, Severity, Source, Statistic,
     Unit, ValueType, Variable, LEASE_EVENTS, MAX_MESSAGE_ARGS,
 };
-use crate::spec::{HookDecl, KeaDecl, LeaseEventDecl, LimitDecl, MessageDecl, SpecFile, VariableDecl};
+use crate::spec::{HookDecl, KeaDecl, LeaseEventDecl, LimitDecl, MessageDecl, SpecFile, StatisticDecl, VariableDecl};
 use std::collections::{BTreeMap, BTreeSet};
 use toml::Spanned;
 
@@ -80,6 +80,7 @@ pub fn check(spec: SpecFile, lines: &Lines, source: &str) -> Result<Model, Vec<D
     let options = check_options(&mut c, &spec, &hooks);
     let limits = check_limits(&mut c, &spec.limits);
     let messages = check_messages(&mut c, &spec.messages, &limits);
+    let statistics = check_statistics(&mut c, &spec.statistics);
     if !c.errors.is_empty() {
         return Err(c.errors);
     }
@@ -98,6 +99,7 @@ pub fn check(spec: SpecFile, lines: &Lines, source: &str) -> Result<Model, Vec<D
         scope: Scope::AllReleases,
         limits,
         messages,
+        statistics,
     };
     check_isc_names(&mut c, &model, &spec.variables);
     if !c.errors.is_empty() {
@@ -409,7 +411,7 @@ fn is_isc_name(s: &str) -> bool {
 
 fn check_variable(c: &mut Checker, hooks: &[Hook], decl: &VariableDecl) -> Option<Variable> {
     let Some(at) = decl.name.as_ref().or(decl.isc.as_ref()) else {
-        c.error(&decl.read, "variable".into(), "has neither a name (KEA_…) nor an ISC name (isc)".into());
+        c.error(decl.read.as_ref().unwrap_or(&decl.value_type), "variable".into(), "has neither a name (KEA_…) nor an ISC name (isc)".into());
         return None;
     };
     let name = at.get_ref();
@@ -456,18 +458,65 @@ fn check_variable(c: &mut Checker, hooks: &[Hook], decl: &VariableDecl) -> Optio
             }
         },
     };
-    let argument = decl.argument.get_ref();
+    let library = match &decl.source {
+        None => false,
+        Some(s) if s.get_ref() == "library" => true,
+        Some(s) => {
+            c.error(s, item.clone(), format!("unknown source {:?}; the only one is \"library\" (set by the library on every event)", s.get_ref()));
+            false
+        }
+    };
+    if library {
+        for (given, field) in [(decl.argument.is_some(), "argument"), (decl.read.is_some(), "read"), (decl.hooks.is_some(), "hooks"), (decl.isc.is_some(), "isc")] {
+            if given {
+                c.error(at, item.clone(), format!("`{field}` does not apply to a variable the library sets (source = \"library\"): every event carries it"));
+            }
+        }
+        if decl.name.is_none() {
+            c.error(at, item.clone(), "a variable the library sets needs a KEA_ name".into());
+        }
+        if c.errors.len() != errors_before {
+            return None;
+        }
+        return Some(Variable {
+            name: name.clone(),
+            kea: true,
+            isc: None,
+            absent: None,
+            isc_note: None,
+            since,
+            value_type: value_type?,
+            description: decl.description.trim().to_string(),
+            reference: decl.reference.clone().filter(|r| !r.trim().is_empty()),
+            argument: String::new(),
+            read: String::new(),
+            read_line: 0,
+            library: true,
+            format,
+            empty: decl.empty.as_ref().map(|e| e.trim().to_string()).filter(|e| !e.is_empty()),
+            hooks: (0..hooks.len()).collect(),
+        });
+    }
+    let (Some(argument_at), Some(read_at), Some(hook_list)) = (&decl.argument, &decl.read, &decl.hooks) else {
+        let missing: Vec<&str> = [(decl.argument.is_none(), "argument"), (decl.read.is_none(), "read"), (decl.hooks.is_none(), "hooks")]
+            .into_iter()
+            .filter_map(|(absent, field)| absent.then_some(field))
+            .collect();
+        c.error(at, item.clone(), format!("needs {} (or source = \"library\")", missing.join(", ")));
+        return None;
+    };
+    let argument = argument_at.get_ref();
     if !hooks.iter().any(|h| h.arguments.iter().any(|a| &a.name == argument)) {
-        c.error(&decl.argument, item.clone(), format!("no hook point has an argument named {argument}"));
+        c.error(argument_at, item.clone(), format!("no hook point has an argument named {argument}"));
     }
-    if !mentions(decl.read.get_ref(), argument) {
-        c.error(&decl.read, item.clone(), format!("`read` does not use its argument {argument}"));
+    if !mentions(read_at.get_ref(), argument) {
+        c.error(read_at, item.clone(), format!("`read` does not use its argument {argument}"));
     }
-    if decl.hooks.get_ref().is_empty() {
-        c.error(&decl.hooks, item.clone(), "lists no hook point".into());
+    if hook_list.get_ref().is_empty() {
+        c.error(hook_list, item.clone(), "lists no hook point".into());
     }
     let mut carried = Vec::new();
-    for entry in decl.hooks.get_ref() {
+    for entry in hook_list.get_ref() {
         let entry_name = entry.get_ref().as_str();
         if let Some(arg) = entry_name.strip_prefix('@') {
             // `@arg`: every hook point that has that argument.
@@ -488,14 +537,14 @@ fn check_variable(c: &mut Checker, hooks: &[Hook], decl: &VariableDecl) -> Optio
     carried.sort_unstable();
     for pair in carried.windows(2) {
         if pair[0] == pair[1] {
-            c.error(&decl.hooks, item.clone(), format!("hook point {} is listed twice", hooks[pair[0]].name));
+            c.error(hook_list, item.clone(), format!("hook point {} is listed twice", hooks[pair[0]].name));
         }
     }
     carried.dedup();
     for &h in &carried {
         if !hooks[h].arguments.iter().any(|a| &a.name == argument) {
             c.error(
-                &decl.hooks,
+                hook_list,
                 item.clone(),
                 format!("hook point {} has no argument {argument} to read this variable from", hooks[h].name),
             );
@@ -530,8 +579,9 @@ fn check_variable(c: &mut Checker, hooks: &[Hook], decl: &VariableDecl) -> Optio
         description: decl.description.trim().to_string(),
         reference: decl.reference.clone().filter(|r| !r.trim().is_empty()),
         argument: argument.clone(),
-        read: decl.read.get_ref().trim().to_string(),
-        read_line: c.line(&decl.read),
+        read: read_at.get_ref().trim().to_string(),
+        read_line: c.line(read_at),
+        library: false,
         format,
         empty: decl.empty.as_ref().map(|e| e.trim().to_string()).filter(|e| !e.is_empty()),
         hooks: carried,
@@ -607,6 +657,32 @@ fn check_options(c: &mut Checker, spec: &SpecFile, hooks: &[Hook]) -> Vec<Option
 fn is_constant_name(s: &str) -> bool {
     s.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
         && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn check_statistics(c: &mut Checker, decls: &[StatisticDecl]) -> Vec<Statistic> {
+    let mut statistics: Vec<Statistic> = Vec::new();
+    for decl in decls {
+        let name = decl.name.get_ref();
+        let item = format!("statistic {name}");
+        let words_ok = !name.is_empty()
+            && name.split('-').all(|w| w.bytes().next().is_some_and(|b| b.is_ascii_lowercase()) && w.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+        if !words_ok {
+            c.error(&decl.name, item.clone(), "a statistic name is lower-case words of letters and digits joined by - (as Kea's own: pkt4-received)".into());
+        }
+        if statistics.iter().any(|s| &s.name == name) {
+            c.error(&decl.name, item.clone(), "defined twice".into());
+        }
+        let gauge = match decl.kind.get_ref().as_str() {
+            "counter" => false,
+            "gauge" => true,
+            other => {
+                c.error(&decl.kind, item.clone(), format!("unknown kind {other:?}; expected counter (a count since load) or gauge (a value now)"));
+                false
+            }
+        };
+        statistics.push(Statistic { name: name.clone(), gauge, description: decl.description.trim().to_string() });
+    }
+    statistics
 }
 
 fn check_limits(c: &mut Checker, decls: &[LimitDecl]) -> Vec<Limit> {

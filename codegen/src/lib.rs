@@ -28,6 +28,8 @@ pub struct Generated {
     pub messages_rs: String,
     /// `limits.rs`: the limits (the hook's `limits`).
     pub limits_rs: String,
+    /// `statistics.rs`: the statistics (the hook's `stats`).
+    pub statistics_rs: String,
 }
 
 /// Parse and check a spec given as text; `path` only names it in errors.
@@ -58,6 +60,7 @@ pub fn generate(model: &Model, callouts_path: &str) -> Generated {
         messages_cc: emit::catalogue::source(model),
         messages_rs: emit::rust::messages(model),
         limits_rs: emit::rust::limits(model),
+        statistics_rs: emit::rust::statistics(model),
     }
 }
 

@@ -98,6 +98,24 @@ pub struct Model {
     pub scope: Scope,
     pub limits: Vec<Limit>,
     pub messages: Vec<Message>,
+    pub statistics: Vec<Statistic>,
+}
+
+/// One of the library's statistics in Kea's statistics manager (`[[statistic]]`).
+#[derive(Debug, Clone)]
+pub struct Statistic {
+    /// As Kea names it after `runscript[N].`, e.g. `exited-nonzero`.
+    pub name: String,
+    /// A value now (`queued`), not a count since load.
+    pub gauge: bool,
+    pub description: String,
+}
+
+impl Statistic {
+    /// The Rust variant naming it: `ExitedNonzero`.
+    pub fn variant(&self) -> String {
+        self.name.split('-').map(|w| w[..1].to_uppercase() + &w[1..]).collect()
+    }
 }
 
 /// A bound of the library's behaviour (`[[limit]]`), a constant in the Rust code and a value in
@@ -346,6 +364,9 @@ pub struct Variable {
     pub read: String,
     /// The spec line of `read`, for the `#line` directive before the pasted expression.
     pub read_line: usize,
+    /// Set by the library on every event (`source = "library"`: the event's identity), not read
+    /// from Kea; `argument` and `read` are empty.
+    pub library: bool,
     /// The shape of a non-empty value.
     pub format: Format,
     /// When the value is empty; `None`: never.

@@ -20,6 +20,20 @@ pub struct SpecFile {
     pub limits: Vec<LimitDecl>,
     #[serde(default, rename = "message")]
     pub messages: Vec<MessageDecl>,
+    #[serde(default, rename = "statistic")]
+    pub statistics: Vec<StatisticDecl>,
+}
+
+/// `[[statistic]]`: one of the library's statistics in Kea's statistics manager, per script
+/// (`runscript[N].<name>`) and summed (`runscript.<name>`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StatisticDecl {
+    /// Lower-case letters, digits and `-`, e.g. `exited-nonzero`.
+    pub name: Spanned<String>,
+    /// `counter` (only grows from load on) or `gauge` (a value now).
+    pub kind: Spanned<String>,
+    pub description: String,
 }
 
 /// `[[limit]]`: a bound of the library's behaviour that a message or the docs quote; the Rust
@@ -219,9 +233,19 @@ pub struct VariableDecl {
     pub description: String,
     #[serde(default)]
     pub reference: Option<String>,
-    pub argument: Spanned<String>,
-    pub read: Spanned<String>,
-    pub hooks: Spanned<Vec<Spanned<String>>>,
+    /// The callout argument it is read from, and the C++ expression reading it; both absent
+    /// with `source = "library"`.
+    #[serde(default)]
+    pub argument: Option<Spanned<String>>,
+    #[serde(default)]
+    pub read: Option<Spanned<String>>,
+    /// `"library"`: set by the library on every event (the event's identity), not read from
+    /// Kea: no `argument`, `read`, `hooks` or `isc`; every hook point carries it.
+    #[serde(default)]
+    pub source: Option<Spanned<String>>,
+    /// The hook points carrying it; absent with `source = "library"`.
+    #[serde(default)]
+    pub hooks: Option<Spanned<Vec<Spanned<String>>>>,
     /// The shape of a non-empty `string` value (`ipv4`, `mac`, …), for the docs and the tests.
     #[serde(default)]
     pub format: Option<Spanned<String>>,

@@ -235,3 +235,33 @@ fn isc_names() {
         assert!(e.contains(&expected), "{e}\nlacks {expected}");
     }
 }
+
+/// A variable the library sets (`source = "library"`) is on every hook point and reads nothing
+/// from Kea; what does not apply to it, a missing `argument`/`read`, and bad statistics are
+/// refused at their lines.
+#[test]
+fn library_variables_and_statistics() {
+    let good = "\n[[variable]]\nname = \"KEA_EVENT_ID\"\ntype = \"string\"\ndescription = \"d\"\nsource = \"library\"\n";
+    let model = load_str(&format!("{HOOKS}{good}"), "spec.toml").unwrap();
+    assert!(model.hooks.iter().all(|h| h.variables == vec![0]), "every hook point carries it");
+    assert!(model.variables[0].library && model.variables[0].read.is_empty());
+
+    let bad = good.replace("source = \"library\"\n", "source = \"library\"\nargument = \"query4\"\n")
+        + "\n[[variable]]\nname = \"KEA_X\"\ntype = \"string\"\ndescription = \"d\"\nsource = \"kea\"\n"
+        + "\n[[variable]]\nname = \"KEA_Y\"\ntype = \"string\"\ndescription = \"d\"\nargument = \"query4\"\n"
+        + "\n[[statistic]]\nname = \"Runs\"\nkind = \"counter\"\ndescription = \"d\"\n"
+        + "\n[[statistic]]\nname = \"runs\"\nkind = \"meter\"\ndescription = \"d\"\n"
+        + "\n[[statistic]]\nname = \"runs\"\nkind = \"gauge\"\ndescription = \"d\"\n";
+    let e = errors(&bad);
+    let at = |needle: &str, nth: usize| line_of(&bad, needle, nth);
+    for expected in [
+        format!("spec.toml:{}: variable KEA_EVENT_ID: `argument` does not apply to a variable the library sets", at("name = \"KEA_EVENT_ID\"", 0)),
+        format!("spec.toml:{}: variable KEA_X: unknown source \"kea\"", at("source = \"kea\"", 0)),
+        format!("spec.toml:{}: variable KEA_Y: needs read, hooks (or source = \"library\")", at("name = \"KEA_Y\"", 0)),
+        format!("spec.toml:{}: statistic Runs: a statistic name is lower-case words", at("name = \"Runs\"", 0)),
+        format!("spec.toml:{}: statistic runs: unknown kind \"meter\"", at("kind = \"meter\"", 0)),
+        format!("spec.toml:{}: statistic runs: defined twice", at("name = \"runs\"", 1)),
+    ] {
+        assert!(e.contains(&expected), "{e}\nlacks {expected}");
+    }
+}

@@ -55,6 +55,9 @@ pub struct Config {
     pub scripts: Vec<Script>,
     /// Option codes exported from the query (`options`).
     pub options: Vec<u16>,
+    /// `server-name`: the server's name in every event (`KEA_SERVER_NAME`, `KEA_EVENT_ID`);
+    /// `None`: the machine's host name.
+    pub server_name: Option<String>,
 }
 
 /// One script: the top-level form (`script`, `wait`, ...) or an entry of `scripts`.
@@ -120,7 +123,7 @@ const SCRIPT_KEYS: &[&str] = &[
     "name", "sync",
 ];
 /// Parameters of the library as a whole.
-const LIBRARY_KEYS: &[&str] = &["scripts", "extra-env", "pass-env", "options"];
+const LIBRARY_KEYS: &[&str] = &["scripts", "extra-env", "pass-env", "options", "server-name"];
 
 /// Parse Kea's parameters (JSON text) for a server of `family` (4 or 6), with this Kea release's
 /// rule on script paths enforced. The error names every offending parameter.
@@ -188,17 +191,19 @@ pub fn parse_map(map: &Map<String, Value>, family: u8, scripts_directory: Option
         Some(other) => Err(format!("parameter 'scripts' must be a list of maps, not {}", json_type(other))),
     };
     let options = options(map.get("options"), family);
-    match (scripts, env, options) {
-        (Ok(mut scripts), Ok(env), Ok(options)) if errors.is_empty() => {
+    let server_name = server_name(map.get("server-name"));
+    match (scripts, env, options, server_name) {
+        (Ok(mut scripts), Ok(env), Ok(options), Ok(server_name)) if errors.is_empty() => {
             for script in &mut scripts {
                 script.extra_env = env.for_naming(script.naming);
             }
-            Ok(Config { scripts, options })
+            Ok(Config { scripts, options, server_name })
         }
-        (scripts, env, options) => {
+        (scripts, env, options, server_name) => {
             errors.extend(scripts.err());
             errors.extend(env.err());
             errors.extend(options.err());
+            errors.extend(server_name.err());
             Err(errors.join("; "))
         }
     }
@@ -444,6 +449,29 @@ fn environment(map: &Map<String, Value>) -> Result<ExtraEnv, String> {
 }
 
 /// `options`: option codes whose payload the query's options export as `<prefix><code>`.
+/// `server-name`: a name a host name could be (letters, digits, `.`, `-`, `_`; at most
+/// [`SERVER_NAME_MAX`] bytes), so that it stands in `KEA_EVENT_ID` unambiguously before its `:`
+/// and in a message broker's subject.
+fn server_name(value: Option<&Value>) -> Result<Option<String>, String> {
+    let Some(value) = value else { return Ok(None) };
+    let Value::String(name) = value else {
+        return Err(format!("parameter 'server-name' must be a string, not {}", json_type(value)));
+    };
+    if !valid_server_name(name) {
+        return Err(format!(
+            "parameter 'server-name' ({name:?}) must be 1 to {SERVER_NAME_MAX} letters, digits, '.', '-' or '_' (it starts KEA_EVENT_ID, before a ':')"
+        ));
+    }
+    Ok(Some(name.clone()))
+}
+
+pub const SERVER_NAME_MAX: usize = 64;
+
+/// Whether `name` can be a server's name (`server-name`, or the host name standing in for it).
+pub fn valid_server_name(name: &str) -> bool {
+    (1..=SERVER_NAME_MAX).contains(&name.len()) && name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
 fn options(value: Option<&Value>, family: u8) -> Result<Vec<u16>, String> {
     let Some(value) = value else { return Ok(Vec::new()) };
     let Value::Array(list) = value else {

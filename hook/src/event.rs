@@ -1,7 +1,7 @@
 //! One hook point's values, filled by the generated C++ callout, turned into the script's environment
 //! (spawn mode) or into one JSON line (worker mode): both from the same name/value pairs.
 
-use kea_runscript_config::table::{HookPoint, Kind, OptionSource, HOOK_POINTS, OPTION_SOURCES, VARIABLES};
+use kea_runscript_config::table::{HookPoint, Kind, OptionSource, HOOK_POINTS, OPTION_SOURCES, VARIABLES, VAR_KEA_EVENT_ID};
 use kea_runscript_config::Naming;
 use crate::environ::Environment;
 use crate::ffi::bridge::Namings;
@@ -152,7 +152,9 @@ impl Event {
         let Some(hook) = self.hook() else { return };
         match naming {
             Naming::Runscript => {
-                for &id in hook.variables {
+                // `KEA_EVENT_ID` differs per script: appended to what is rendered for each
+                // (crate::identity).
+                for &id in hook.variables.iter().filter(|&&id| id != VAR_KEA_EVENT_ID) {
                     self.variable(id, naming, |name_value| f(VARIABLES[id as usize].name, name_value));
                 }
             }
@@ -329,7 +331,7 @@ mod tests {
             assert!(env.iter().any(|e| e == expected), "{expected} missing from {env:?}");
         }
         let hp = &HOOK_POINTS[hook("lease4_select") as usize];
-        assert_eq!(env.len(), hp.variables.len());
+        assert_eq!(env.len(), hp.variables.len() - 1, "all but KEA_EVENT_ID, which each script's delivery appends");
         assert!(!env.iter().any(|e| e.starts_with("KEA_RESPONSE4_")), "lease4_select carries no response");
     }
 
@@ -352,7 +354,7 @@ mod tests {
         e.put_option("KEA_QUERY4_OPTION", 50, &[0xc0, 0x00, 0x02, 0x64]);
         let extra = [CString::new("SITE=paris").unwrap()];
         let env: Vec<String> = e.environment(Naming::Runscript, &extra).entries().map(|c| String::from_utf8(c.to_vec()).unwrap()).collect();
-        let n = HOOK_POINTS[hook("pkt4_receive") as usize].variables.len();
+        let n = HOOK_POINTS[hook("pkt4_receive") as usize].variables.len() - 1; // but KEA_EVENT_ID
         assert_eq!(env[n..], ["KEA_QUERY4_OPTION50=c0000264".to_string(), "SITE=paris".to_string()]);
     }
 

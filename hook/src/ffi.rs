@@ -32,6 +32,21 @@ pub mod bridge {
         arguments: String,
     }
 
+    /// One statistic as Kea's statistics manager names it, and its value.
+    #[derive(Debug)]
+    struct StatValue {
+        name: String,
+        value: i64,
+    }
+
+    /// The answer to a control command: Kea's `result`, `text`, and `arguments` as JSON text.
+    #[derive(Debug)]
+    struct CommandAnswer {
+        result: i32,
+        text: String,
+        arguments: String,
+    }
+
     extern "Rust" {
         type Event;
         fn new_event(hook: u16) -> Box<Event>;
@@ -66,6 +81,13 @@ pub mod bridge {
         fn replay_page_read(generation: u64, more: bool, error: &str, micros: u64);
         /// Leases read at a time (`REPLAY_PAGE`).
         fn replay_page_size() -> usize;
+        /// Statistics (hook/src/stats.rs), from Kea's thread: those changed since the last call
+        /// (every one: `all`); how often to ask (`STATS_EVERY`).
+        fn statistics_changed(all: bool) -> Vec<StatValue>;
+        fn statistics_every_ms() -> i64;
+        /// `runscript-status` (hook/src/status.rs): `arguments_json` is the command's arguments
+        /// (empty: none).
+        fn command_status_answer(arguments_json: &str) -> CommandAnswer;
     }
 
     unsafe extern "C++" {
@@ -91,8 +113,9 @@ pub mod bridge {
 use crate::event::Event;
 use crate::runtime::{
     configure, dispatch, hook_enabled, hook_namings, new_event, replay_begin, replay_page_read, replay_push,
-    replay_page_size, replay_wants_page, shutdown,
+    replay_page_size, replay_wants_page, shutdown, statistics_changed, statistics_every_ms,
 };
+use crate::status::command_status_answer;
 use kea_runscript_config::Naming;
 
 impl bridge::Namings {

@@ -10,6 +10,7 @@ mod event;
 #[cfg(test)]
 mod event_bench;
 mod ffi;
+mod identity;
 mod limits;
 mod log;
 mod output;
@@ -18,6 +19,8 @@ mod queue;
 mod replay;
 mod runtime;
 mod spawn_mode;
+mod stats;
+mod status;
 mod thread;
 mod worker_mode;
 

@@ -6,6 +6,7 @@
 use crate::ffi::bridge::log_message;
 use crate::limits::{KILL_GRACE_TEXT, STOP_GRACE_TEXT};
 use crate::process::{Outcome, Stage};
+use crate::stats::{ScriptStats, Stat};
 use std::time::Duration;
 
 /// A message of the catalogue that takes `N` arguments (`%1` … `%N` in its text).
@@ -15,6 +16,11 @@ pub struct Message<const N: usize>(u16);
 impl<const N: usize> Message<N> {
     pub const fn new(id: u16) -> Self {
         Message(id)
+    }
+
+    /// Its id as Kea logs it, e.g. `KRS_SCRIPT_EXIT`.
+    pub fn id(self) -> &'static str {
+        msg::IDS.get(self.0 as usize).copied().unwrap_or("KRS_?")
     }
 }
 
@@ -32,24 +38,34 @@ pub fn log<const N: usize>(message: Message<N>, args: [&str; N]) {
     log_message(message.0, arg(0), arg(1));
 }
 
-/// How a run of a spawned script ended, when that is worth telling (a zero exit is not).
-pub fn run_ended(hook: &str, pid: libc::pid_t, outcome: &Outcome) {
+/// How a run of a spawned script ended, when that is worth telling (a zero exit is not);
+/// counted in the script's statistics.
+pub fn run_ended(stats: &ScriptStats, hook: &str, pid: libc::pid_t, outcome: &Outcome) {
     match outcome {
         Outcome::Exited(0) => {}
-        Outcome::Exited(code) => log(msg::SCRIPT_EXIT, [hook, &format!("status {code} (pid {pid})")]),
-        Outcome::Signaled(sig) => log(msg::SCRIPT_SIGNALED, [hook, &format!("signal {sig} (pid {pid})")]),
-        Outcome::Lost => log(msg::STATUS_LOST, [hook, &pid.to_string()]),
+        Outcome::Exited(code) => {
+            stats.count(Stat::ExitedNonzero);
+            stats.error(msg::SCRIPT_EXIT, [hook, &format!("status {code} (pid {pid})")]);
+        }
+        Outcome::Signaled(sig) => {
+            stats.count(Stat::Signaled);
+            stats.error(msg::SCRIPT_SIGNALED, [hook, &format!("signal {sig} (pid {pid})")]);
+        }
+        Outcome::Lost => stats.error(msg::STATUS_LOST, [hook, &pid.to_string()]),
     }
 }
 
 /// A step of a run's time limit ([`crate::process::Deadline::step`]).
-pub fn run_deadline(hook: &str, pid: libc::pid_t, stage: Stage, elapsed: Duration) {
+pub fn run_deadline(stats: &ScriptStats, hook: &str, pid: libc::pid_t, stage: Stage, elapsed: Duration) {
     let detail = format!("pid {pid}, {} ms after it started", elapsed.as_millis());
     match stage {
         Stage::Running => {}
-        Stage::Terminated => log(msg::SCRIPT_TIMEOUT, [hook, &detail]),
-        Stage::Killed => log(msg::SCRIPT_KILLED, [hook, &detail]),
-        Stage::GaveUp => log(msg::STATUS_LOST, [hook, &pid.to_string()]),
+        Stage::Terminated => {
+            stats.count(Stat::Timeouts);
+            stats.error(msg::SCRIPT_TIMEOUT, [hook, &detail]);
+        }
+        Stage::Killed => stats.error(msg::SCRIPT_KILLED, [hook, &detail]),
+        Stage::GaveUp => stats.error(msg::STATUS_LOST, [hook, &pid.to_string()]),
     }
 }
 

@@ -33,14 +33,15 @@ impl<T> BoundedQueue<T> {
     }
 
     /// From a replay's thread: wait until fewer than `limit()` jobs wait (or `cancel`), then,
-    /// still under the queue's lock, queue `job` if `admit()` says so. Under the lock, so that a
-    /// live event queued after `admit` looked is also queued after this job.
+    /// still under the queue's lock, queue `job` if `admit(job)` says so (it may finish the job:
+    /// give it its event id). Under the lock, so that a live event queued after `admit` looked
+    /// is also queued after this job.
     pub fn offer_waiting(
         &self,
-        job: T,
+        mut job: T,
         limit: impl Fn() -> usize,
         bell: &Doorbell,
-        admit: impl FnOnce() -> bool,
+        admit: impl FnOnce(&mut T) -> bool,
         cancel: &AtomicBool,
     ) -> Waited {
         let mut jobs = lock(&self.jobs);
@@ -54,7 +55,7 @@ impl<T> BoundedQueue<T> {
             // Timed: `limit` also grows when a run ends, which does not ring `room`; and `cancel`.
             jobs = self.room.wait_timeout(jobs, Duration::from_millis(5)).unwrap_or_else(|p| p.into_inner()).0;
         }
-        if !admit() {
+        if !admit(&mut job) {
             return Waited::Refused;
         }
         jobs.push_back(job);

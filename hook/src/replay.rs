@@ -12,6 +12,7 @@
 //!   live event is either queued after the `old` or suppresses it.
 //! - `end` comes after every run of the replay has ended, with what was delivered and failed.
 
+use crate::environ::Environment;
 use crate::event::Event;
 use crate::ffi::bridge;
 use crate::limits::{REPLAY_PAGE, REPLAY_SHARE};
@@ -449,6 +450,9 @@ fn deliver(
         }
         key.is_none_or(|k| !lock(&script.touched).contains(k))
     };
+    // The event's id is given once it is sure to be delivered (a stale lease gets none): its
+    // script's sequence has no gap for a lease left out.
+    let index = script.index;
     match runner {
         Runner::Spawn(spawn) if config.wait => {
             let touched = lock(&script.touched);
@@ -456,7 +460,8 @@ fn deliver(
             if key.is_some_and(|k| touched.contains(k)) {
                 return false;
             }
-            let env = event.environment(config.naming, &config.extra_env);
+            let mut env = event.environment(config.naming, &config.extra_env);
+            runtime.stamp_env(index, &mut env);
             if spawn.run_waited(hook, &env) != Some(0) && key.is_some() {
                 script.failed.fetch_add(1, Ordering::Relaxed);
             }
@@ -464,7 +469,14 @@ fn deliver(
         }
         Runner::Spawn(spawn) => {
             let env = event.environment(config.naming, &config.extra_env);
-            spawn.submit_waiting(hook, env, tally, fresh, &s.cancel) == Waited::Queued
+            let admit = |env: &mut Environment| {
+                let admitted = fresh();
+                if admitted {
+                    runtime.stamp_env(index, env);
+                }
+                admitted
+            };
+            spawn.submit_waiting(hook, env, tally, admit, &s.cancel) == Waited::Queued
         }
         Runner::Worker(worker) if config.wait => {
             let touched = lock(&script.touched);
@@ -472,11 +484,22 @@ fn deliver(
             if key.is_some_and(|k| touched.contains(k)) {
                 return false;
             }
-            if worker.request(event.json_line(config.naming)).is_none() && key.is_some() {
+            let mut line = event.json_line(config.naming);
+            runtime.stamp_line(index, &mut line);
+            if worker.request(line).is_none() && key.is_some() {
                 script.failed.fetch_add(1, Ordering::Relaxed);
             }
             true
         }
-        Runner::Worker(worker) => worker.submit_waiting(event.json_line(config.naming), fresh, &s.cancel) == Waited::Queued,
+        Runner::Worker(worker) => {
+            let admit = |line: &mut Vec<u8>| {
+                let admitted = fresh();
+                if admitted {
+                    runtime.stamp_line(index, line);
+                }
+                admitted
+            };
+            worker.submit_waiting(event.json_line(config.naming), admit, &s.cancel) == Waited::Queued
+        }
     }
 }

@@ -2,7 +2,11 @@
 
 use crate::environ::Environment;
 use crate::event::Event;
-use crate::ffi::bridge::{Namings, NextStep, ReplayStart};
+use crate::identity::{Identity, Stream};
+use crate::stats::{self, ScriptStats, Values, STATISTICS};
+use crate::thread::lock;
+use std::sync::Mutex;
+use crate::ffi::bridge::{Namings, NextStep, ReplayStart, StatValue};
 use crate::replay::{self, Replays};
 use crate::log::{log, msg, Message};
 use crate::spawn_mode::SpawnScript;
@@ -21,12 +25,12 @@ pub enum Runner {
 }
 
 impl Runner {
-    fn start(script: Script) -> std::io::Result<Runner> {
+    fn start(script: Script, stats: Arc<ScriptStats>) -> std::io::Result<Runner> {
         match script.mode {
-            Mode::Spawn => SpawnScript::start(script).map(Runner::Spawn),
+            Mode::Spawn => SpawnScript::start(script, stats).map(Runner::Spawn),
             Mode::Worker => {
                 let env = Environment::from(&script.extra_env[..]);
-                Worker::start(script, env).map(Runner::Worker)
+                Worker::start(script, env, stats).map(Runner::Worker)
             }
         }
     }
@@ -37,6 +41,20 @@ impl Runner {
             Runner::Worker(w) => w.script(),
         }
     }
+
+    /// Its statistics now (counts since load, gauges).
+    pub fn statistics(&self) -> Values {
+        match self {
+            Runner::Spawn(s) => s.statistics(),
+            Runner::Worker(w) => w.statistics(),
+        }
+    }
+}
+
+/// A configured script's own state besides its runner: its statistics and its event ids.
+pub struct ScriptState {
+    pub stats: Arc<ScriptStats>,
+    pub stream: Stream,
 }
 
 pub struct Runtime {
@@ -48,6 +66,12 @@ pub struct Runtime {
     namings: Vec<Namings>,
     /// `options`: codes the callouts export from the query.
     options: Arc<[u16]>,
+    /// What every event carries (`KEA_SERVER_NAME`).
+    pub identity: Identity,
+    /// Per script, in configuration order.
+    pub states: Vec<ScriptState>,
+    /// The statistics' values last given to Kea (per script, then the sums; `None`: never).
+    published: Mutex<Vec<Option<i64>>>,
     pub replays: Replays,
 }
 
@@ -64,6 +88,69 @@ impl Runtime {
     pub fn script_path(&self, index: usize) -> String {
         self.scripts[index].script().script.to_string_lossy().into_owned()
     }
+
+    pub fn runners(&self) -> &[Runner] {
+        &self.scripts
+    }
+
+    /// Give script `index`'s event, rendered as `env`, its id (`KEA_*` names only: ISC's have none).
+    pub fn stamp_env(&self, index: usize, env: &mut Environment) {
+        if self.scripts[index].script().naming == Naming::Runscript {
+            self.states[index].stream.next().append_to_env(env);
+        }
+    }
+
+    /// The same for a worker's line.
+    pub fn stamp_line(&self, index: usize, line: &mut Vec<u8>) {
+        if self.scripts[index].script().naming == Naming::Runscript {
+            self.states[index].stream.next().append_to_line(line);
+        }
+    }
+}
+
+impl Runtime {
+    /// Each script's statistics now, and their sums.
+    pub fn statistics(&self) -> (Vec<Values>, Values) {
+        let per: Vec<Values> = self.scripts.iter().map(Runner::statistics).collect();
+        let mut sum = [0; STATISTICS.len()];
+        for values in &per {
+            for (total, v) in sum.iter_mut().zip(values) {
+                *total += v;
+            }
+        }
+        (per, sum)
+    }
+
+    /// The statistics that changed since the last call (every one: `all`), as Kea names them.
+    fn statistics_changed(&self, all: bool) -> Vec<StatValue> {
+        let (per, sum) = self.statistics();
+        let mut published = lock(&self.published);
+        let rows = per.iter().enumerate().map(|(i, v)| (Some(i), v)).chain([(None, &sum)]);
+        let mut changed = Vec::new();
+        for (row, (script, values)) in rows.enumerate() {
+            for (i, &value) in values.iter().enumerate() {
+                let slot = &mut published[row * STATISTICS.len() + i];
+                if all || *slot != Some(value) {
+                    *slot = Some(value);
+                    changed.push(StatValue { name: stats::kea_name(script, &STATISTICS[i]), value });
+                }
+            }
+        }
+        changed
+    }
+}
+
+/// The loaded runtime, if any (for the status command).
+pub fn loaded() -> Option<Arc<Runtime>> {
+    current()
+}
+
+pub fn statistics_changed(all: bool) -> Vec<StatValue> {
+    guarded(Vec::new(), || current().map(|r| r.statistics_changed(all)).unwrap_or_default())
+}
+
+pub fn statistics_every_ms() -> i64 {
+    crate::limits::STATS_EVERY.as_millis() as i64
 }
 
 static RUNTIME: RwLock<Option<Arc<Runtime>>> = RwLock::new(None);
@@ -86,6 +173,8 @@ pub fn configure(parameters_json: &str, family: i32) -> Result<String, String> {
         let mut namings = vec![Namings::default(); HOOK_POINTS.len()];
         let mut summary = Vec::new();
         let mut scripts = Vec::new();
+        let mut states = Vec::new();
+        let identity = Identity::new(config.server_name.as_deref());
         for (index, script) in config.scripts.into_iter().enumerate() {
             for &hook in &script.hooks {
                 by_hook[hook as usize].push(index);
@@ -97,10 +186,21 @@ pub fn configure(parameters_json: &str, family: i32) -> Result<String, String> {
                 Mode::Worker => format!("the worker {}", script.script.to_string_lossy()),
             };
             // On failure, `scripts` (those started so far) is dropped: their threads and workers end.
-            let runner = Runner::start(script).map_err(|e| format!("cannot start {what}: {e}"))?;
+            let state = ScriptState { stats: Arc::new(ScriptStats::default()), stream: Stream::new(&identity) };
+            let runner = Runner::start(script, Arc::clone(&state.stats)).map_err(|e| format!("cannot start {what}: {e}"))?;
             scripts.push(runner);
+            states.push(state);
         }
-        let runtime = Runtime { scripts, by_hook, namings, options: Arc::from(config.options), replays: Replays::default() };
+        let runtime = Runtime {
+            scripts,
+            by_hook,
+            namings,
+            options: Arc::from(config.options),
+            published: Mutex::new(vec![None; (states.len() + 1) * STATISTICS.len()]),
+            identity,
+            states,
+            replays: Replays::default(),
+        };
         drop(replace(Some(Arc::new(runtime))));
         Ok(format!("DHCPv{family}: {}", summary.join("; ")))
     })
@@ -118,10 +218,10 @@ pub fn shutdown() {
     });
 }
 
-/// A panic-free call for the replay bridge functions (Kea's thread).
-fn guarded<T>(fallback: T, f: impl FnOnce() -> T) -> T {
+/// A panic-free call for the bridge functions Kea's thread calls (replays, statistics, commands).
+pub fn guarded<T>(fallback: T, f: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|_| {
-        log(msg::INTERNAL_ERROR, ["panic in a replay", ""]);
+        log(msg::INTERNAL_ERROR, ["panic in a replay, the statistics or a command", ""]);
         fallback
     })
 }
@@ -173,7 +273,9 @@ pub fn new_event(hook: u16) -> Box<Event> {
     match current() {
         Some(r) => {
             let namings = r.namings.get(hook as usize).copied().unwrap_or(Namings::BOTH);
-            Box::new(Event::for_namings(hook, Arc::clone(&r.options), namings))
+            let mut event = Box::new(Event::for_namings(hook, Arc::clone(&r.options), namings));
+            r.identity.stamp_event(&mut event);
+            event
         }
         None => Box::new(Event::new(hook, Arc::from(Vec::new()))),
     }
@@ -203,11 +305,12 @@ pub fn dispatch(event: Box<Event>) -> NextStep {
             match runner {
                 Runner::Spawn(script) => {
                     // One script (the usual case): rendered with its `extra-env` at once.
-                    let env = if scripts.len() == 1 {
+                    let mut env = if scripts.len() == 1 {
                         event.environment(naming, extra)
                     } else {
                         env[naming as usize].get_or_insert_with(|| event.environment(naming, &[])).with_extra(extra)
                     };
+                    runtime.stamp_env(index, &mut env);
                     // `load` and `unload` are always waited for: an unload script must end before
                     // the library does.
                     if script.script().wait || hook.library {
@@ -221,7 +324,8 @@ pub fn dispatch(event: Box<Event>) -> NextStep {
                     }
                 }
                 Runner::Worker(worker) => {
-                    let line = line[naming as usize].get_or_insert_with(|| event.json_line(naming)).clone();
+                    let mut line = line[naming as usize].get_or_insert_with(|| event.json_line(naming)).clone();
+                    runtime.stamp_line(index, &mut line);
                     if worker.script().wait {
                         runtime.replays.mark_live(index, &event);
                         let reply = worker.request(line).unwrap_or(Action::Continue);

@@ -207,4 +207,26 @@ fn messages(model: &Model, md: &mut String) {
         }
     }
     md.push('\n');
+    statistics(model, md);
+}
+
+/// The statistics the library keeps in Kea's statistics manager.
+fn statistics(model: &Model, md: &mut String) {
+    if model.statistics.is_empty() {
+        return;
+    }
+    md.push_str("## Statistics
+
+");
+    md.push_str(
+        "In Kea's statistics manager (`statistic-get`, `statistic-get-all`), for each configured script \
+         `runscript[N].<name>` (N: its place in `scripts`, from 1; a top-level `script` is 1) and summed over \
+         the scripts `runscript.<name>`; also in the answer of `runscript-status`. Set to 0 at load, removed at unload.\n\n",
+    );
+    md.push_str("| Statistic | Kind | What it counts |\n|---|---|---|\n");
+    for st in &model.statistics {
+        let kind = if st.gauge { "gauge (now)" } else { "counter (since load)" };
+        let _ = writeln!(md, "| `{}` | {kind} | {} |", st.name, cell(&st.description));
+    }
+    md.push('\n');
 }

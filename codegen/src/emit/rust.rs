@@ -83,6 +83,13 @@ pub fn env_table(model: &Model) -> String {
         }
         None => quote! { None },
     };
+    // The library sets these itself (the event's identity): the code names their ids.
+    let library_ids = model.variables.iter().enumerate().filter(|(_, v)| v.library).map(|(id, v)| {
+        let constant = format_ident!("VAR_{}", v.name);
+        let doc = format!(" The id of `{}`, which the library sets on every event.", v.name);
+        let id = id as u16;
+        quote! { #[doc = #doc] pub const #constant: u16 = #id; }
+    });
     let option_count = model.options.len();
     let var_count = model.variables.len();
     let hook_count = model.hooks.len();
@@ -110,6 +117,7 @@ pub fn env_table(model: &Model) -> String {
         };
         /// Every variable of spec/spec.toml; a variable's id is its index here.
         pub static VARIABLES: [Variable; #var_count] = [#(#variables),*];
+        #(#library_ids)*
         /// Every hook point of spec/spec.toml, in the order of the C++ callout table; a hook point's id is its index here.
         pub static HOOK_POINTS: [HookPoint; #hook_count] = [#(#hooks),*];
         /// Packets whose options the `options` parameter exports, as `<prefix><code>`.
@@ -129,7 +137,34 @@ pub fn messages(model: &Model) -> String {
             pub const #name: Message<#args> = Message::new(#id);
         }
     });
-    file(quote! { #(#constants)* })
+    let ids = model.messages.iter().map(|m| m.id.as_str());
+    let count = model.messages.len();
+    file(quote! {
+        #(#constants)*
+        /// Each message's id as Kea logs it, indexed by the message's number.
+        pub static IDS: [&str; #count] = [#(#ids),*];
+    })
+}
+
+/// `statistics.rs`: the library's statistics (`Stat`, in spec order; each variant's doc says its
+/// kind) and their names (`STATISTICS`, indexed by `Stat`).
+pub fn statistics(model: &Model) -> String {
+    let variants = model.statistics.iter().map(|st| {
+        let variant = format_ident!("{}", st.variant());
+        let doc = format!(" `{}` ({}): {}", st.name, if st.gauge { "gauge" } else { "counter" }, st.description);
+        quote! { #[doc = #doc] #variant }
+    });
+    let entries = model.statistics.iter().map(|st| {
+        let name = &st.name;
+        quote! { Statistic { name: #name } }
+    });
+    let count = model.statistics.len();
+    file(quote! {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Stat { #(#variants),* }
+        /// Each statistic's name, indexed by `Stat as usize`.
+        pub static STATISTICS: [Statistic; #count] = [#(#entries),*];
+    })
 }
 
 /// `limits.rs`: each limit as the constant the code uses, and `<NAME>_TEXT` as texts quote it.

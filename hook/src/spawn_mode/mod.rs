@@ -10,10 +10,11 @@
 mod runs;
 
 use crate::environ::Environment;
-use crate::log::{self, log, msg};
+use crate::log::{self, msg};
 use crate::process::{self, Deadline, Outcome, Process};
 use crate::queue::{BoundedQueue, Waited};
 use crate::replay::RunTally;
+use crate::stats::{ScriptStats, Stat};
 use crate::thread::{lock, Doorbell, LibraryThread, Shared};
 use kea_runscript_config::Script;
 use runs::{Run, RunsThread};
@@ -38,9 +39,24 @@ struct SpawnShared {
     queue: BoundedQueue<Job>,
     /// Background runs started and not yet exited (read by the packet path to admit jobs).
     running: AtomicUsize,
+    /// Waited-for runs started and not yet ended.
+    waited_running: AtomicUsize,
+    /// Every run in progress (both kinds): its pid and when it started, for `runscript-status`.
+    in_progress: Mutex<Vec<(libc::pid_t, Instant)>>,
     /// Output streams of waited-for runs, handed over by the callout that started them.
     adopted: Mutex<Vec<Run>>,
+    stats: Arc<ScriptStats>,
     bell: Doorbell,
+}
+
+impl SpawnShared {
+    fn started(&self, pid: libc::pid_t) {
+        lock(&self.in_progress).push((pid, Instant::now()));
+    }
+
+    fn ended(&self, pid: libc::pid_t) {
+        lock(&self.in_progress).retain(|&(p, _)| p != pid);
+    }
 }
 
 impl Shared for SpawnShared {
@@ -55,12 +71,15 @@ pub struct SpawnScript {
 }
 
 impl SpawnScript {
-    pub fn start(script: Script) -> io::Result<SpawnScript> {
+    pub fn start(script: Script, stats: Arc<ScriptStats>) -> io::Result<SpawnScript> {
         let shared = SpawnShared {
             script,
             queue: BoundedQueue::new(),
             running: AtomicUsize::new(0),
+            waited_running: AtomicUsize::new(0),
+            in_progress: Mutex::new(Vec::new()),
             adopted: Mutex::new(Vec::new()),
+            stats,
             bell: Doorbell::new()?,
         };
         let thread = LibraryThread::start("kea-runscript", shared, |shared| RunsThread::new(shared).run())?;
@@ -72,6 +91,22 @@ impl SpawnScript {
         &self.thread.script
     }
 
+    /// Its statistics, the gauges and the queue's drops filled in.
+    pub fn statistics(&self) -> crate::stats::Values {
+        let s = &*self.thread;
+        let mut values = s.stats.snapshot();
+        values[Stat::Dropped as usize] = s.queue.dropped() as i64;
+        values[Stat::Queued as usize] = s.queue.lock().len() as i64;
+        let running = s.running.load(Ordering::Relaxed) + s.waited_running.load(Ordering::Relaxed);
+        values[Stat::Running as usize] = running as i64;
+        values
+    }
+
+    /// Pids and start times of the runs in progress (the background ones; for `runscript-status`).
+    pub fn running(&self) -> Vec<(libc::pid_t, Instant)> {
+        lock(&self.thread.in_progress).clone()
+    }
+
     /// Queue a background run. Returns at once; past the bounds the event is dropped and counted.
     pub fn submit(&self, hook: &'static str, env: Environment, mark: impl FnOnce()) {
         let s = &*self.thread;
@@ -80,32 +115,37 @@ impl SpawnScript {
     }
 
     /// From a replay's thread: queue a background run, waiting for room (never dropped), if
-    /// `admit()` says so under the queue's lock; `tally` hears how it ended.
+    /// `admit(env)` says so under the queue's lock; `tally` hears how it ended.
     pub fn submit_waiting(
         &self,
         hook: &'static str,
         env: Environment,
         tally: &Arc<RunTally>,
-        admit: impl FnOnce() -> bool,
+        admit: impl FnOnce(&mut Environment) -> bool,
         cancel: &AtomicBool,
     ) -> Waited {
         let s = &*self.thread;
         let limit = || s.script.max_queued + s.script.max_running.saturating_sub(s.running.load(Ordering::Relaxed));
         let job = Job { hook, env, tally: Some(Arc::clone(tally)) };
-        s.queue.offer_waiting(job, limit, &s.bell, || admit() && tally.started(), cancel)
+        s.queue.offer_waiting(job, limit, &s.bell, |job| admit(&mut job.env) && tally.started(), cancel)
     }
 
     /// Run the script now and wait for it, at most its time limit (then SIGTERM, SIGKILL, and a
     /// last grace). Returns its exit status, if it exited.
     pub fn run_waited(&self, hook: &'static str, env: &Environment) -> Option<i32> {
         let config = self.script();
+        let stats = &self.thread.stats;
         let child = match process::spawn_run(&config.script, hook, env) {
             Ok(child) => child,
             Err(e) => {
-                log(msg::SPAWN_FAILED, [hook, &e.to_string()]);
+                stats.count(Stat::SpawnFailures);
+                stats.error(msg::SPAWN_FAILED, [hook, &e.to_string()]);
                 return None;
             }
         };
+        stats.count(Stat::Runs);
+        self.thread.waited_running.fetch_add(1, Ordering::Relaxed);
+        self.thread.started(child.process.pid);
         let process = child.process;
         let watch: Option<OwnedFd> = process.pidfd.as_ref().and_then(|fd| fd.as_fd().try_clone_to_owned().ok());
         self.adopt_output(hook, process.pid, watch, [child.stdout, child.stderr]);
@@ -116,11 +156,13 @@ impl SpawnScript {
                 break outcome;
             }
             let pid = process.pid;
-            if !deadline.step(pid, Instant::now(), |stage, elapsed| log::run_deadline(hook, pid, stage, elapsed)) {
+            if !deadline.step(pid, Instant::now(), |stage, elapsed| log::run_deadline(stats, hook, pid, stage, elapsed)) {
                 break Outcome::Lost;
             }
         };
-        log::run_ended(hook, process.pid, &outcome);
+        self.thread.waited_running.fetch_sub(1, Ordering::Relaxed);
+        self.thread.ended(process.pid);
+        log::run_ended(stats, hook, process.pid, &outcome);
         match outcome {
             Outcome::Exited(code) => Some(code),
             _ => None,

@@ -14,6 +14,7 @@ use crate::process::{self, Deadline, Outcome, Process};
 use crate::thread::{self, lock};
 use std::os::fd::{AsRawFd, OwnedFd};
 use crate::replay::RunTally;
+use crate::stats::{ScriptStats, Stat};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -33,13 +34,17 @@ pub(super) struct Run {
     tally: Option<Arc<RunTally>>,
 }
 
-/// One output line of a run to the log, within the per-run and per-second bounds.
-fn emit(who: &str, logged: &mut u32, suppressed: &mut u64, stderr: bool, line: &[u8], cut: bool, budget: &mut RateLimit) {
+/// One output line of a run to the log, within the per-run and per-second bounds (a line past
+/// them is counted, `output-suppressed`).
+#[allow(clippy::too_many_arguments)]
+fn emit(who: &str, logged: &mut u32, suppressed: &mut u64, stderr: bool, line: &[u8], cut: bool, budget: &mut RateLimit, stats: &ScriptStats) {
     if *logged >= LINES_PER_RUN {
         *suppressed += 1;
+        stats.count(Stat::OutputSuppressed);
         return;
     }
     if !budget.allow(Instant::now()) {
+        stats.count(Stat::OutputSuppressed);
         return;
     }
     *logged += 1;
@@ -67,23 +72,23 @@ impl Run {
 
     /// Read what stream `index` has; at its end, close it (the last report once both are closed).
     /// Returns whether it is still open.
-    fn read(&mut self, index: usize, budget: &mut RateLimit) -> bool {
+    fn read(&mut self, index: usize, budget: &mut RateLimit, stats: &ScriptStats) -> bool {
         let who = self.who();
         let Run { streams, logged, suppressed, .. } = self;
         let stderr = streams[index].stderr;
-        let open = streams[index].read(&mut |line, cut| emit(&who, logged, suppressed, stderr, line, cut, budget));
+        let open = streams[index].read(&mut |line, cut| emit(&who, logged, suppressed, stderr, line, cut, budget, stats));
         if !open {
-            self.close(index, budget);
+            self.close(index, budget, stats);
         }
         open
     }
 
-    fn close(&mut self, index: usize, budget: &mut RateLimit) {
+    fn close(&mut self, index: usize, budget: &mut RateLimit, stats: &ScriptStats) {
         let who = self.who();
         let stream = self.streams.remove(index);
         let stderr = stream.stderr;
         let Run { logged, suppressed, .. } = self;
-        stream.close(&mut |line, cut| emit(&who, logged, suppressed, stderr, line, cut, budget));
+        stream.close(&mut |line, cut| emit(&who, logged, suppressed, stderr, line, cut, budget, stats));
         if self.streams.is_empty() && self.suppressed > 0 {
             log(msg::OUTPUT_SUPPRESSED, [&who, &self.suppressed.to_string()]);
         }
@@ -152,11 +157,13 @@ impl<'a> RunsThread<'a> {
             let Some(job) = s.queue.pop() else { break };
             match process::spawn_run(&s.script.script, job.hook, &job.env) {
                 Ok(child) => {
+                    s.stats.count(Stat::Runs);
                     let mut tally = job.tally;
                     if child.process.pidfd.is_some() {
                         s.running.fetch_add(1, Ordering::Relaxed);
+                        s.started(child.process.pid);
                     } else {
-                        log::run_ended(job.hook, child.process.pid, &Outcome::Lost);
+                        log::run_ended(&s.stats, job.hook, child.process.pid, &Outcome::Lost);
                         if let Some(t) = tally.take() {
                             t.finished(false);
                         }
@@ -165,7 +172,8 @@ impl<'a> RunsThread<'a> {
                     self.runs.push(Run::new(job.hook, child.process, true, [child.stdout, child.stderr], deadline, tally));
                 }
                 Err(e) => {
-                    log(msg::SPAWN_FAILED, [job.hook, &e.to_string()]);
+                    s.stats.count(Stat::SpawnFailures);
+                    s.stats.error(msg::SPAWN_FAILED, [job.hook, &e.to_string()]);
                     if let Some(t) = job.tally {
                         t.finished(false);
                     }
@@ -183,12 +191,13 @@ impl<'a> RunsThread<'a> {
             if self.grace_over {
                 deadline.expire_now();
             }
-            let (hook, pid) = (run.hook, run.process.pid);
-            let alive = deadline.step(pid, now, |stage, elapsed| log::run_deadline(hook, pid, stage, elapsed));
+            let (hook, pid, stats) = (run.hook, run.process.pid, &self.shared.stats);
+            let alive = deadline.step(pid, now, |stage, elapsed| log::run_deadline(stats, hook, pid, stage, elapsed));
             if !alive {
                 // Not even SIGKILL ended it: stop following it rather than hang.
                 run.exited_at = Some(now);
                 self.shared.running.fetch_sub(1, Ordering::Relaxed);
+                self.shared.ended(pid);
             }
         }
     }
@@ -200,10 +209,10 @@ impl<'a> RunsThread<'a> {
             if stopping || now.duration_since(exited) >= LINGER {
                 while !run.streams.is_empty() {
                     // At unload, what is there now first; closed whatever the read says.
-                    if stopping && !run.read(0, &mut self.budget) {
+                    if stopping && !run.read(0, &mut self.budget, &self.shared.stats) {
                         continue;
                     }
-                    run.close(0, &mut self.budget);
+                    run.close(0, &mut self.budget, &self.shared.stats);
                 }
             }
         }
@@ -215,7 +224,7 @@ impl<'a> RunsThread<'a> {
         }
         let dropped = self.shared.queue.dropped();
         if dropped > self.dropped_reported {
-            log(msg::QUEUE_FULL, [&(dropped - self.dropped_reported).to_string(), &dropped.to_string()]);
+            self.shared.stats.error(msg::QUEUE_FULL, [&(dropped - self.dropped_reported).to_string(), &dropped.to_string()]);
             self.dropped_reported = dropped;
             self.next_report = now + REPORT_EVERY;
         }
@@ -279,7 +288,7 @@ impl<'a> RunsThread<'a> {
             }
             match stream {
                 Some(j) => {
-                    self.runs[i].read(j, &mut self.budget);
+                    self.runs[i].read(j, &mut self.budget, &self.shared.stats);
                 }
                 None => self.exited(i),
             }
@@ -292,7 +301,8 @@ impl<'a> RunsThread<'a> {
         if run.background {
             let outcome = process::collect(&run.process, false).unwrap_or(Outcome::Lost);
             self.shared.running.fetch_sub(1, Ordering::Relaxed);
-            log::run_ended(run.hook, run.process.pid, &outcome);
+            self.shared.ended(run.process.pid);
+            log::run_ended(&self.shared.stats, run.hook, run.process.pid, &outcome);
             if let Some(t) = run.tally.take() {
                 t.finished(matches!(outcome, Outcome::Exited(0)));
             }

@@ -8,6 +8,7 @@ use crate::limits::{BATCH, BATCH_WAIT, FIRST_BACKOFF, MAX_BACKOFF, REPORT_EVERY,
 use crate::log::{self, log, msg};
 use crate::output::{self, RateLimit, Stream};
 use crate::process::{self, Child, Deadline, Outcome, Process};
+use crate::stats::Stat;
 use crate::thread::{self, lock};
 use kea_runscript_config::Action;
 use std::collections::VecDeque;
@@ -135,6 +136,8 @@ impl<'a> Feeder<'a> {
                 *done += n as usize;
                 if *done == job.line.len() {
                     let (job, _) = self.writing.take().expect("a line is being written");
+                    let lines = job.line.iter().filter(|&&b| b == b'\n').count();
+                    self.shared.stats.add(Stat::Runs, lines as i64);
                     self.owed = job.request;
                 }
                 continue;
@@ -221,6 +224,15 @@ impl<'a> Feeder<'a> {
         if !stderr && self.shared.script.wait {
             if let Some(request) = self.owed.take() {
                 let action = parse_reply(line, cut);
+                let reply = match action {
+                    Some(Action::Continue) => Some(Stat::RepliesContinue),
+                    Some(Action::Skip) => Some(Stat::RepliesSkip),
+                    Some(Action::Drop) => Some(Stat::RepliesDrop),
+                    None => None,
+                };
+                if let Some(stat) = reply {
+                    self.shared.stats.count(stat);
+                }
                 if action.is_none() {
                     let mut shown = output::render(line, cut);
                     shown.truncate(80);
@@ -232,6 +244,7 @@ impl<'a> Feeder<'a> {
             // A line no event waits for: shown like any output.
         }
         if !self.budget.allow(Instant::now()) {
+            self.shared.stats.count(Stat::OutputSuppressed);
             return;
         }
         let message = if stderr { msg::SCRIPT_STDERR } else { msg::SCRIPT_STDOUT };
@@ -259,6 +272,12 @@ impl<'a> Feeder<'a> {
         let who = self.who();
         let Some(w) = self.worker.take() else { return };
         let outcome = process::collect(&w.process, false).unwrap_or(Outcome::Lost);
+        *lock(&self.shared.process) = None;
+        match outcome {
+            Outcome::Exited(0) | Outcome::Lost => {}
+            Outcome::Exited(_) => self.shared.stats.count(Stat::ExitedNonzero),
+            Outcome::Signaled(_) => self.shared.stats.count(Stat::Signaled),
+        }
         self.lose_in_flight();
         let how = log::worker_outcome(&outcome);
         let ran = now.duration_since(w.started);
@@ -272,7 +291,7 @@ impl<'a> Feeder<'a> {
         }
         let delay = self.schedule_restart(now);
         let detail = format!("{who}: {how} after {} ms; restart in {} ms", ran.as_millis(), delay.as_millis());
-        log(msg::WORKER_EXITED, [&self.shared.name, &detail]);
+        self.shared.stats.error(msg::WORKER_EXITED, [&self.shared.name, &detail]);
     }
 
     /// The next start after the current backoff, which doubles (up to [`MAX_BACKOFF`]).
@@ -280,15 +299,19 @@ impl<'a> Feeder<'a> {
         let delay = self.backoff;
         self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
         self.restart_at = Some(now + delay);
+        *lock(&self.shared.restart_due) = self.restart_at;
         delay
     }
 
     fn restart(&mut self, now: Instant) {
         self.restart_at = None;
+        *lock(&self.shared.restart_due) = None;
         let s = self.shared;
         match process::spawn_worker(&s.script.script, arguments(s.script.wait), &self.env) {
             Ok(child) => {
                 self.restarts += 1;
+                s.stats.count(Stat::WorkerRestarts);
+                *lock(&s.process) = Some((child.process.pid, Instant::now()));
                 let detail = format!("pid {}, restart {} since load", child.process.pid, self.restarts);
                 self.worker = Some(Running::new(child));
                 // Under the queue lock: a waited-for event is queued only while a worker runs.
@@ -298,7 +321,8 @@ impl<'a> Feeder<'a> {
             }
             Err(e) => {
                 let delay = self.schedule_restart(now);
-                log(msg::SPAWN_FAILED, ["worker", &format!("{e}; next try in {} ms", delay.as_millis())]);
+                s.stats.count(Stat::SpawnFailures);
+                s.stats.error(msg::SPAWN_FAILED, ["worker", &format!("{e}; next try in {} ms", delay.as_millis())]);
             }
         }
     }
@@ -349,7 +373,7 @@ impl<'a> Feeder<'a> {
         let new: Vec<u64> = counts.iter().zip(self.reported).map(|(c, r)| c - r).collect();
         let mut reported = false;
         if new[0] > 0 {
-            log(msg::WORKER_QUEUE_FULL, [&s.name, &format!("{} dropped ({} since load)", new[0], counts[0])]);
+            s.stats.error(msg::WORKER_QUEUE_FULL, [&s.name, &format!("{} dropped ({} since load)", new[0], counts[0])]);
             reported = true;
         }
         if new[1..].iter().any(|&n| n > 0) {
@@ -364,7 +388,7 @@ impl<'a> Feeder<'a> {
             if new[3] > 0 {
                 parts.push(format!("{} while no worker was running or it still owed a late reply", new[3]));
             }
-            log(msg::WORKER_NO_REPLY, [&s.name, &parts.join(", ")]);
+            s.stats.error(msg::WORKER_NO_REPLY, [&s.name, &parts.join(", ")]);
             reported = true;
         }
         self.reported = counts;

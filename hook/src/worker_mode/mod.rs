@@ -31,6 +31,7 @@ use crate::environ::Environment;
 use crate::log::{log, msg};
 use crate::process;
 use crate::queue::{BoundedQueue, Waited};
+use crate::stats::{ScriptStats, Stat};
 use crate::thread::{lock, Doorbell, LibraryThread, Shared};
 use feeder::Feeder;
 use kea_runscript_config::{Action, Script};
@@ -77,6 +78,11 @@ struct WorkerShared {
     timed_out: AtomicU64,
     garbled: AtomicU64,
     unavailable: AtomicU64,
+    /// The running worker's pid and when it started (none while it is down), for `runscript-status`.
+    process: Mutex<Option<(libc::pid_t, Instant)>>,
+    /// When the next start is due while the worker is down.
+    restart_due: Mutex<Option<Instant>>,
+    stats: Arc<ScriptStats>,
     /// Wakes the thread (queued work, a reply given up, a stop).
     bell: Doorbell,
 }
@@ -104,7 +110,7 @@ pub fn arguments(wait: bool) -> &'static [&'static str] {
 impl Worker {
     /// Start the worker (at load: a worker that cannot even be started fails the load) and its
     /// thread. `env` is its whole environment (`extra-env`, `pass-env`).
-    pub fn start(script: Script, env: Environment) -> io::Result<Worker> {
+    pub fn start(script: Script, env: Environment, stats: Arc<ScriptStats>) -> io::Result<Worker> {
         let bell = Doorbell::new()?;
         let child = process::spawn_worker(&script.script, arguments(script.wait), &env)?;
         let name = script.script.to_string_lossy().into_owned();
@@ -118,6 +124,9 @@ impl Worker {
             timed_out: AtomicU64::new(0),
             garbled: AtomicU64::new(0),
             unavailable: AtomicU64::new(0),
+            process: Mutex::new(Some((child.process.pid, Instant::now()))),
+            restart_due: Mutex::new(None),
+            stats,
             bell,
         };
         let pid = child.process.pid;
@@ -136,6 +145,23 @@ impl Worker {
         &self.thread.script
     }
 
+    /// Its statistics, the gauges and what the thread counts itself filled in.
+    pub fn statistics(&self) -> crate::stats::Values {
+        let s = &*self.thread;
+        let mut values = s.stats.snapshot();
+        let load = |c: &AtomicU64| c.load(Ordering::Relaxed) as i64;
+        values[Stat::Dropped as usize] = s.queue.dropped() as i64;
+        values[Stat::Queued as usize] = s.queue.lock().len() as i64;
+        values[Stat::Running as usize] = lock(&s.process).is_some() as i64;
+        values[Stat::RepliesMissing as usize] = load(&s.timed_out) + load(&s.garbled) + load(&s.unavailable);
+        values
+    }
+
+    /// The worker's pid and start (none while it is down), and when its next start is due.
+    pub fn process(&self) -> (Option<(libc::pid_t, Instant)>, Option<Instant>) {
+        (*lock(&self.thread.process), *lock(&self.thread.restart_due))
+    }
+
     /// Queue an event's line (without `wait`). Returns at once; past `max-queued` lines waiting
     /// for the worker (at least 1), the event is dropped and counted.
     pub fn submit(&self, line: Vec<u8>, mark: impl FnOnce()) {
@@ -144,10 +170,10 @@ impl Worker {
     }
 
     /// From a replay's thread: queue a line (without `wait`), waiting for room (never dropped),
-    /// if `admit()` says so under the queue's lock.
-    pub fn submit_waiting(&self, line: Vec<u8>, admit: impl FnOnce() -> bool, cancel: &AtomicBool) -> Waited {
+    /// if `admit(line)` says so under the queue's lock.
+    pub fn submit_waiting(&self, line: Vec<u8>, admit: impl FnOnce(&mut Vec<u8>) -> bool, cancel: &AtomicBool) -> Waited {
         let s = &*self.thread;
-        s.queue.offer_waiting(Job { line, request: None }, || s.script.max_queued, &s.bell, admit, cancel)
+        s.queue.offer_waiting(Job { line, request: None }, || s.script.max_queued, &s.bell, |job| admit(&mut job.line), cancel)
     }
 
     /// Send an event's line and wait (at most `timeout-ms`) for the worker's reply. `None`: go on
