@@ -89,6 +89,10 @@ pub struct Script {
     /// `NAME=value` added to each run (a worker: to its environment): `extra-env`, then the
     /// `pass-env` variables Kea has (default `PATH`; none with ISC's names, as ISC's hook).
     pub extra_env: Vec<CString>,
+    /// A waiting worker's lines are delivered at least once (`redeliver`): the line a dead worker
+    /// owed a reply to is sent again to the next one, and events arriving while no worker can
+    /// answer are queued instead of lost. Only with worker mode and `wait`.
+    pub redeliver: bool,
 }
 
 impl Script {
@@ -103,8 +107,9 @@ impl Script {
             Naming::Isc => "ISC's variable names, ",
         };
         let (key, wait) = if self.isc_form { ("ISC run_script form: name", "sync") } else { ("script", "wait") };
+        let redeliver = if self.redeliver { ", redeliver" } else { "" };
         format!(
-            "{key} {} ({mode}{naming}{wait} {}, timeout-ms {}, {} hook points)",
+            "{key} {} ({mode}{naming}{wait} {}{redeliver}, timeout-ms {}, {} hook points)",
             self.script.to_string_lossy(),
             self.wait,
             self.timeout.as_millis(),
@@ -120,7 +125,7 @@ pub const DEFAULT_MAX_QUEUED: u64 = 1024;
 /// Parameters of one script, at the top level or in each `scripts` entry.
 const SCRIPT_KEYS: &[&str] = &[
     "script", "mode", "wait", "timeout-ms", "exit-status", "max-running", "max-queued", "hook-points", "variables",
-    "name", "sync",
+    "name", "sync", "redeliver",
 ];
 /// Parameters of the library as a whole.
 const LIBRARY_KEYS: &[&str] = &["scripts", "extra-env", "pass-env", "options", "server-name"];
@@ -248,9 +253,19 @@ fn parse_script(map: &Map<String, Value>, prefix: &str, family: u8, scripts_dire
     let max_queued = integer(map, prefix, "max-queued", DEFAULT_MAX_QUEUED, 0, 1_000_000);
     let exit_status = exit_status(map.get("exit-status"), wait.as_ref().ok().copied(), &p("exit-status"));
     let hooks = hook_points(map.get("hook-points"), family, &p("hook-points"), naming.as_ref().ok().copied());
+    let redeliver = redeliver(map.get("redeliver"), mode.as_ref().ok().copied(), wait.as_ref().ok().copied(), &p("redeliver"));
     let mode = mode.and_then(|mode| worker_fits(map, mode, prefix).map(|()| mode));
-    match (script, mode, wait, timeout, exit_status, max_running, max_queued, (hooks, naming)) {
-        (Ok(script), Ok(mode), Ok(wait), Ok(timeout), Ok(exit_status), Ok(max_running), Ok(max_queued), (Ok(hooks), Ok(naming))) => {
+    match (script, mode, wait, timeout, exit_status, max_running, max_queued, (hooks, naming, redeliver)) {
+        (
+            Ok(script),
+            Ok(mode),
+            Ok(wait),
+            Ok(timeout),
+            Ok(exit_status),
+            Ok(max_running),
+            Ok(max_queued),
+            (Ok(hooks), Ok(naming), Ok(redeliver)),
+        ) => {
             Ok(Script {
                 script,
                 mode,
@@ -263,9 +278,10 @@ fn parse_script(map: &Map<String, Value>, prefix: &str, family: u8, scripts_dire
                 naming,
                 isc_form,
                 extra_env: Vec::new(),
+                redeliver,
             })
         }
-        (script, mode, wait, timeout, exit_status, max_running, max_queued, (hooks, naming)) => {
+        (script, mode, wait, timeout, exit_status, max_running, max_queued, (hooks, naming, redeliver)) => {
             let mut errors = Vec::new();
             errors.extend(script.err());
             errors.extend(mode.err());
@@ -276,6 +292,7 @@ fn parse_script(map: &Map<String, Value>, prefix: &str, family: u8, scripts_dire
             errors.extend(max_queued.err());
             errors.extend(hooks.err());
             errors.extend(naming.err());
+            errors.extend(redeliver.err());
             Err(errors.join("; "))
         }
     }
@@ -312,6 +329,22 @@ fn worker_fits(map: &Map<String, Value>, mode: Mode, prefix: &str) -> Result<(),
     .map(|(key, why)| format!("parameter '{prefix}{key}' does not apply with \"mode\": \"worker\" ({why})"))
     .collect();
     all_or_faults((), faults)
+}
+
+/// `redeliver`: a boolean; `true` only for a worker that answers (`"mode": "worker"`, `"wait":
+/// true`): only a reply tells which line a worker has taken, and only one line is in flight then.
+fn redeliver(value: Option<&Value>, mode: Option<Mode>, wait: Option<bool>, name: &str) -> Result<bool, String> {
+    match value {
+        None | Some(Value::Bool(false)) => Ok(false),
+        Some(Value::Bool(true)) if mode == Some(Mode::Worker) && wait == Some(true) => Ok(true),
+        // Mode or wait unreadable: their own faults are reported.
+        Some(Value::Bool(true)) if mode.is_none() || wait.is_none() => Ok(true),
+        Some(Value::Bool(true)) => Err(format!(
+            "parameter '{name}' needs \"mode\": \"worker\" and \"wait\": true (only a worker's reply tells \
+             that it took a line, so only a waiting worker's lines can be sent again)"
+        )),
+        Some(other) => Err(format!("parameter '{name}' must be true or false, not {}", json_type(other))),
+    }
 }
 
 /// `hook-points`: names of this family's hook points (or `load`, `unload`); absent: the defaults
@@ -654,6 +687,32 @@ mod tests {
         .unwrap();
         let modes: Vec<Mode> = c.scripts.iter().map(|s| s.mode).collect();
         assert_eq!(modes, [Mode::Spawn, Mode::Worker, Mode::Spawn]);
+    }
+
+    #[test]
+    fn redeliver_only_for_a_waiting_worker() {
+        assert!(!one(r#"{"script": "/bin/true", "mode": "worker", "wait": true}"#).redeliver, "off by default");
+        let c = one(r#"{"script": "/bin/true", "mode": "worker", "wait": true, "redeliver": true}"#);
+        assert!(c.redeliver);
+        assert!(c.describe().contains("wait true, redeliver,"), "{}", c.describe());
+        let c = parse(r#"{"scripts": [{"script": "/bin/true", "mode": "worker", "sync": true, "redeliver": true}]}"#, 4).unwrap();
+        assert!(c.scripts[0].redeliver, "ISC's sync is wait");
+        assert!(!one(r#"{"script": "/bin/true", "redeliver": false}"#).redeliver, "false is the default anywhere");
+        let needs = "needs \"mode\": \"worker\" and \"wait\": true";
+        for (json, expected) in [
+            (r#"{"script": "/bin/true", "mode": "worker", "redeliver": true}"#, format!("parameter 'redeliver' {needs}")),
+            (r#"{"script": "/bin/true", "wait": true, "redeliver": true}"#, format!("parameter 'redeliver' {needs}")),
+            (r#"{"scripts": [{"script": "/bin/true", "mode": "spawn", "wait": true, "redeliver": true}]}"#,
+             format!("parameter 'scripts[0].redeliver' {needs}")),
+            (r#"{"script": "/bin/true", "mode": "worker", "wait": true, "redeliver": "yes"}"#,
+             "parameter 'redeliver' must be true or false, not a string".into()),
+        ] {
+            let err = parse(json, 4).unwrap_err();
+            assert!(err.contains(&expected), "{json}: {err:?} lacks {expected:?}");
+        }
+        // A bad `wait` is reported for itself, not as a fault of `redeliver`.
+        let err = parse(r#"{"script": "/bin/true", "mode": "worker", "wait": 1, "redeliver": true}"#, 4).unwrap_err();
+        assert!(err.contains("'wait' must be") && !err.contains("'redeliver'"), "{err}");
     }
 
     #[test]

@@ -59,6 +59,7 @@ fn a_bad_configuration_gets_the_message_kea_logs() {
         r#"{"script": "/bin/true", "timeout-ms": 0, "wiat": true}"#,
         r#"{"script": "/bin/true", "exit-status": {"3": "skip"}}"#,
         r#"{"script": "relative.sh", "max-running": "many"}"#,
+        r#"{"script": "/bin/true", "mode": "worker", "redeliver": true}"#,
         // ISC run_script's form: its parameters, refused as load() refuses them.
         r#"{"name": "/bin/true", "sync": "yes"}"#,
         r#"{"name": "/bin/true", "script": "/bin/true"}"#,

@@ -88,6 +88,12 @@ impl<T> BoundedQueue<T> {
         bell.ring_once();
     }
 
+    /// Count a job refused by a check its caller made under the lock (a line for a worker that
+    /// cannot take it yet, with `redeliver`).
+    pub fn refuse(&self) {
+        self.dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The jobs, locked (for a thread that takes them, or a check made under the lock).
     pub fn lock(&self) -> MutexGuard<'_, VecDeque<T>> {
         lock(&self.jobs)

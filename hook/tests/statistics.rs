@@ -124,9 +124,9 @@ fn scenario(family: Family) {
     // At load, before any event: every statistic there, zero (the worker runs: running 1).
     let at_load = wait_until(DEFAULT_TIMEOUT, || {
         let s = ours(&kea.statistics().ok()?);
-        (s.len() == 3 * 14).then_some(s)
+        (s.len() == 3 * 15).then_some(s)
     })
-    .unwrap_or_else(|_| panic!("not 3 × 14 statistics at load: {:?}", kea.statistics()));
+    .unwrap_or_else(|_| panic!("not 3 × 15 statistics at load: {:?}", kea.statistics()));
     assert!(at_load.iter().all(|(k, v)| *v == i64::from(k.ends_with("].running") && k.starts_with("runscript[2]") || k == "runscript.running")), "{at_load:?}");
 
     let perf = Perfdhcp { rate: 4, clients: 8, period: 4, renew_rate: 2, release_rate: 2, ..if family == Family::V4 { Perfdhcp::v4() } else { Perfdhcp::v6() } };
@@ -226,7 +226,7 @@ fn scenario(family: Family) {
     kea.command_ok(r#"{"command": "config-reload"}"#).unwrap();
     let reloaded = wait_until(DEFAULT_TIMEOUT, || {
         let s = ours(&kea.statistics().ok()?);
-        (s.len() == 2 * 14 && s.get("runscript[1].runs") == Some(&0)).then_some(s)
+        (s.len() == 2 * 15 && s.get("runscript[1].runs") == Some(&0)).then_some(s)
     })
     .unwrap_or_else(|_| panic!("stale statistics after the reload: {:?}", kea.statistics().map(|s| ours(&s))));
     assert!(!reloaded.keys().any(|k| k.starts_with("runscript[2]")), "{reloaded:?}");

@@ -474,6 +474,201 @@ while True:
     assert_eq!(msg_lines(&kea, "KRS_WORKER_NO_REPLY"), Vec::<String>::new(), "every event got its reply in time");
 }
 
+/// A Python worker for `wait: true` that records its pid in `pid`, every line it reads (the
+/// exact bytes) in `lines`, and answers `continue`. The first one to run, at its `stall_at`-th
+/// line, copies that line to `stalled` and does not answer until `go` exists (or it is killed).
+fn stalling_worker(dir: &Path, stall_at: usize) -> PathBuf {
+    let path = dir.join("stalling.py");
+    write_executable(
+        &path,
+        &format!(
+            r#"#!/usr/bin/python3
+import os, sys, time
+d = {dir:?}
+def put(name, data):
+    with open(os.path.join(d, name + ".new"), "wb") as f:
+        f.write(data)
+    os.rename(os.path.join(d, name + ".new"), os.path.join(d, name))
+first = not os.path.exists(os.path.join(d, "stalled"))
+put("pid", str(os.getpid()).encode())
+lines = open(os.path.join(d, "lines"), "ab", buffering=0)
+n = 0
+while True:
+    line = sys.stdin.buffer.readline()
+    if not line:
+        break
+    lines.write(line)
+    n += 1
+    if first and n == {stall_at}:
+        put("stalled", line)
+        while not os.path.exists(os.path.join(d, "go")):
+            time.sleep(0.01)
+    sys.stdout.write("continue\n")
+    sys.stdout.flush()
+"#,
+            dir = dir.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    path
+}
+
+/// Kea's granted leases as its lease file has them: (address, MAC), in the file's order.
+fn granted_leases(kea: &Kea) -> Vec<(String, String)> {
+    let text = fs::read_to_string(kea.lease_file()).unwrap_or_default();
+    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    complete
+        .lines()
+        .filter(|l| !l.starts_with("address,"))
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            (f[0].to_string(), f[1].to_lowercase())
+        })
+        .collect()
+}
+
+/// The complete lines a worker recorded (exact bytes), and the leases they grant: the
+/// (address, MAC) of each `lease4_select` with `KEA_FAKE_ALLOCATION` 0, with its line's index.
+fn recorded(dir: &Path) -> (Vec<Vec<u8>>, Vec<((String, String), usize)>) {
+    let bytes = fs::read(dir.join("lines")).unwrap_or_default();
+    let complete = &bytes[..bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1)];
+    let lines: Vec<Vec<u8>> = complete.split_inclusive(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+    let mut grants = Vec::new();
+    for (i, l) in lines.iter().enumerate() {
+        let v: Map<String, Value> = serde_json::from_slice(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l:?}"));
+        let s = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        if s("hook") == "lease4_select" && s("KEA_FAKE_ALLOCATION") == "0" {
+            grants.push(((s("KEA_LEASE4_ADDRESS"), s("KEA_QUERY4_HWADDR").to_lowercase()), i));
+        }
+    }
+    (lines, grants)
+}
+
+/// Leases of the lease file no recorded line grants.
+fn leases_not_delivered(kea: &Kea, dir: &Path) -> Vec<(String, String)> {
+    let (_, grants) = recorded(dir);
+    granted_leases(kea).into_iter().filter(|l| !grants.iter().any(|(g, _)| g == l)).collect()
+}
+
+/// A worker with `redeliver` under perfdhcp traffic (multi-threaded Kea) stalls past `timeout-ms`
+/// on a line: the events that come meanwhile go on at once and are queued; once Kea has granted
+/// a few leases during the stall, `release` ends it (kills the worker or lets it answer). Returns
+/// Kea, the recorded stalled line, and the leases granted during the stall.
+fn stall_under_traffic<'a>(
+    ns: &'a Netns,
+    dir: &Path,
+    release: impl FnOnce(&Kea),
+) -> (Kea<'a>, Vec<u8>, Vec<(String, String)>) {
+    fs::create_dir_all(dir).unwrap();
+    let script = stalling_worker(dir, 30);
+    let params = json!({
+        "script": script, "mode": "worker", "wait": true, "redeliver": true, "timeout-ms": 200,
+        "max-queued": 100000, "hook-points": ["pkt4_receive", "lease4_select", "pkt4_send"],
+    });
+    let kea = start(ns, &config(params).persist_leases(0));
+    // perfdhcp numbers its clients in turn: 75 DORAs, each its own client (no event twice), in a
+    // pool of 100 addresses.
+    let perf = Perfdhcp { rate: 15, clients: 5000, period: 5, renew_rate: 0, release_rate: 0, ..Perfdhcp::v4() };
+    let (result, during) = std::thread::scope(|scope| {
+        let traffic = scope.spawn(|| perf.run(ns));
+        let stalled = wait_until(DEFAULT_TIMEOUT, || dir.join("stalled").exists().then_some(()));
+        stalled.unwrap_or_else(|e| panic!("the worker never stalled: {e}\n{}", log_tail(&kea, 30)));
+        let before = granted_leases(&kea).len();
+        // Events went on while the worker owed its late reply (their lines queued), and Kea granted
+        // leases meanwhile.
+        wait_until(DEFAULT_TIMEOUT, || {
+            msg_lines(&kea, "KRS_WORKER_NO_REPLY")
+                .iter()
+                .any(|l| l.contains("still owed a late reply (their lines queued for it: redeliver)"))
+                .then_some(())
+        })
+        .unwrap_or_else(|e| panic!("no event while the worker stalled: {e}\n{}", log_tail(&kea, 30)));
+        // Leases new since the stall began (not a client's earlier lease again).
+        let during = wait_until(DEFAULT_TIMEOUT, || {
+            let leases = granted_leases(&kea);
+            let new: Vec<(String, String)> = leases[before.min(leases.len())..]
+                .iter()
+                .filter(|l| !leases[..before].contains(l))
+                .cloned()
+                .collect();
+            (new.len() >= 3).then_some(new)
+        })
+        .unwrap_or_else(|e| panic!("no lease granted during the stall: {e}"));
+        release(&kea);
+        (traffic.join().unwrap().unwrap(), during)
+    });
+    let acks = result.leases.iter().filter(|l| l.exchange == "REQUEST-ACK").count();
+    assert!(acks >= 40, "only {acks} DORAs at 15/s for 5 s:\n{}", result.stdout);
+    let stalled = fs::read(dir.join("stalled")).unwrap();
+    (kea, stalled, during)
+}
+
+/// `redeliver`: a worker SIGKILLed (by its pid) while it owes a reply, under traffic. Every lease
+/// Kea granted (its lease file) reaches a worker, those granted while none could answer included;
+/// the line the dead one owed is written again, the same bytes, to the next one, and the log says
+/// so.
+#[test]
+fn redeliver_a_killed_worker_loses_no_granted_lease() {
+    let ns = v4_perf();
+    let dir = ns.dir().join("killed");
+    let pid = std::cell::Cell::new(0);
+    let (kea, stalled, during) = stall_under_traffic(&ns, &dir, |kea| {
+        let first = worker_pid(&dir);
+        pid.set(first);
+        kill_worker(kea, first);
+    });
+    let exited = wait_msg(&kea, "KRS_WORKER_EXITED", 1, Duration::from_secs(10));
+    let text = msg_text(&exited[0], "KRS_WORKER_EXITED");
+    assert!(names_pid(text, pid.get()) && text.contains("signal 9"), "{text}");
+    assert!(text.contains("1 line(s) it had not answered queued again for the next worker (redeliver)"), "{text}");
+    wait_msg(&kea, "KRS_WORKER_RESTARTED", 1, Duration::from_secs(10));
+    let missing = wait_until(DEFAULT_TIMEOUT, || {
+        let missing = leases_not_delivered(&kea, &dir);
+        missing.is_empty().then_some(())
+    });
+    let (lines, grants) = recorded(&dir);
+    assert!(missing.is_ok(), "granted leases no worker got: {:?}", leases_not_delivered(&kea, &dir));
+    // The first worker stalled at its 30th line; the next one's first line is that line again.
+    assert_eq!(lines.iter().position(|l| *l == stalled), Some(29));
+    assert!(lines.get(30) == Some(&stalled), "the restarted worker did not get the owed line first");
+    let mut seen = std::collections::BTreeSet::new();
+    let twice: Vec<&Vec<u8>> = lines.iter().filter(|l| !seen.insert(*l)).collect();
+    assert_eq!(twice, [&stalled], "only the owed line is written twice");
+    for lease in &during {
+        // (The owed line may grant one of them: its callout went on when it timed out.)
+        let at = grants.iter().rev().find(|(g, _)| g == lease).map(|(_, i)| *i).unwrap();
+        assert!(at >= 30, "{lease:?}, granted during the stall, reached the new worker before the owed line");
+    }
+    assert_eq!(unexpected_errors(&kea, &[]), Vec::<String>::new());
+}
+
+/// The worker's pid (it wrote it at its start).
+fn worker_pid(dir: &Path) -> u32 {
+    kea_runscript_testbed::util::read_pidfile(&dir.join("pid")).unwrap_or_else(|| panic!("no pid in {}", dir.display()))
+}
+
+/// `redeliver`: a worker that stalls past `timeout-ms` (until a file appears), under traffic. The
+/// events of the stall went on at once; once it answers (its late reply is discarded), they are
+/// written to it after the stalled line, each once: every lease Kea granted reaches it.
+#[test]
+fn redeliver_a_stalled_worker_gets_the_events_of_the_stall_after_it() {
+    let ns = v4_perf();
+    let dir = ns.dir().join("stalled");
+    let (kea, stalled, during) = stall_under_traffic(&ns, &dir, |_| fs::write(dir.join("go"), "").unwrap());
+    let missing = wait_until(DEFAULT_TIMEOUT, || leases_not_delivered(&kea, &dir).is_empty().then_some(()));
+    assert!(missing.is_ok(), "granted leases the worker did not get: {:?}", leases_not_delivered(&kea, &dir));
+    let (lines, grants) = recorded(&dir);
+    let at = lines.iter().position(|l| *l == stalled).unwrap();
+    let mut seen = std::collections::BTreeSet::new();
+    assert!(lines.iter().all(|l| seen.insert(l)), "a line was written twice, though no worker died");
+    for lease in &during {
+        let i = grants.iter().rev().find(|(g, _)| g == lease).map(|(_, i)| *i).unwrap();
+        assert!(i >= at, "{lease:?}, granted during the stall, was recorded before the stalled line");
+    }
+    assert_eq!(kea.log_count("KRS_WORKER_EXITED"), 0);
+    assert_eq!(unexpected_errors(&kea, &[]), Vec::<String>::new());
+}
+
 /// An unknown `mode`, or a spawn-only parameter beside `"mode": "worker"`, makes Kea refuse the
 /// configuration, naming the parameter.
 #[test]
@@ -484,6 +679,8 @@ fn bad_worker_parameters_are_refused_at_load() {
         (json!({"scripts": [{"script": "/bin/true", "mode": 1}]}), "'scripts[0].mode'"),
         (json!({"script": "/bin/true", "mode": "worker", "wait": true, "exit-status": {"3": "skip"}}), "'exit-status'"),
         (json!({"script": "/bin/true", "mode": "worker", "max-running": 4}), "'max-running'"),
+        (json!({"script": "/bin/true", "mode": "worker", "redeliver": true}), "parameter 'redeliver' needs"),
+        (json!({"scripts": [{"script": "/bin/true", "wait": true, "redeliver": true}]}), "'scripts[0].redeliver' needs"),
     ];
     for (params, name) in cases {
         let log = Kea::expect_load_failure(&ns, &KeaConfig::v4().hook(hook_library(&hook_so(), &params)))

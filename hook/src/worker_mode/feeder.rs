@@ -43,8 +43,11 @@ pub(super) struct Feeder<'a> {
     worker: Option<Running>,
     /// The line being written, and how much of it is.
     writing: Option<(Job, usize)>,
-    /// With `wait`: the request whose line was written and whose reply has not been read.
-    owed: Option<Arc<Request>>,
+    /// With `wait`: the line written whose reply has not been read (its job has a request; the
+    /// line is kept to be sent again with `redeliver`).
+    owed: Option<Job>,
+    /// With `redeliver`: lines queued again since the last exit was logged.
+    queued_again: u64,
     restart_at: Option<Instant>,
     backoff: Duration,
     restarts: u64,
@@ -64,6 +67,7 @@ impl<'a> Feeder<'a> {
             worker: Some(Running::new(child)),
             writing: None,
             owed: None,
+            queued_again: 0,
             restart_at: None,
             backoff: FIRST_BACKOFF,
             restarts: 0,
@@ -110,6 +114,7 @@ impl<'a> Feeder<'a> {
     /// Write queued lines while the pipe takes them. Returns true when it is full (wait for POLLOUT).
     fn feed(&mut self) -> bool {
         let wait = self.shared.script.wait;
+        let redeliver = self.shared.script.redeliver;
         loop {
             let Some(stdin) = self.worker.as_ref().and_then(|w| w.stdin.as_ref()) else { return false };
             let fd = stdin.as_raw_fd();
@@ -121,7 +126,11 @@ impl<'a> Feeder<'a> {
                 if let Some(request) = &job.request {
                     let mut slot = lock(&request.slot);
                     if slot.abandoned {
-                        continue; // its callout went on without it
+                        if !redeliver {
+                            continue; // its callout went on without it
+                        }
+                        // Written all the same; until its reply comes, new events do not wait.
+                        self.shared.owing_late.store(true, Ordering::SeqCst);
                     }
                     slot.written = true;
                 }
@@ -138,7 +147,10 @@ impl<'a> Feeder<'a> {
                     let (job, _) = self.writing.take().expect("a line is being written");
                     let lines = job.line.iter().filter(|&&b| b == b'\n').count();
                     self.shared.stats.add(Stat::Runs, lines as i64);
-                    self.owed = job.request;
+                    if job.again {
+                        self.shared.redelivered.fetch_add(1, Ordering::Relaxed);
+                    }
+                    self.owed = job.request.is_some().then_some(job);
                 }
                 continue;
             }
@@ -181,6 +193,9 @@ impl<'a> Feeder<'a> {
     /// waited-for events still queued go on without a reply. Lines of background events stay
     /// queued for the next worker.
     fn lose_in_flight(&mut self) {
+        if self.shared.script.redeliver && !self.stopping {
+            return self.requeue_in_flight();
+        }
         let queued: Vec<Arc<Request>> = {
             let mut queue = self.shared.queue.lock();
             self.shared.up.store(false, Ordering::SeqCst);
@@ -189,10 +204,51 @@ impl<'a> Feeder<'a> {
             requests.into_iter().filter_map(|j| j.request).collect()
         };
         let writing = self.writing.take().and_then(|(job, _)| job.request);
-        for request in queued.into_iter().chain(writing).chain(self.owed.take()) {
+        for request in queued.into_iter().chain(writing).chain(self.owed.take().and_then(|j| j.request)) {
             self.answer(&request, None, false);
         }
         self.shared.owing_late.store(false, Ordering::SeqCst);
+    }
+
+    /// With `redeliver`, the worker can take no more lines: the line it owed a reply to, or was
+    /// being written, goes back to the front of the queue for the next worker (the same bytes:
+    /// a consumer deduplicates). Waited-for events go on (continue) as without `redeliver`, their
+    /// lines left queued with no one waiting. Past `max-queued`, the newest are dropped.
+    fn requeue_in_flight(&mut self) {
+        let s = self.shared;
+        let in_flight = match (self.owed.take(), self.writing.take()) {
+            (Some(job), _) => Some(Job { again: true, ..job }),
+            // Not one byte written: it is not sent again, only sent.
+            (None, Some((job, done))) => Some(Job { again: job.again || done > 0, ..job }),
+            (None, None) => None,
+        };
+        let mut waiting = Vec::new();
+        let mut trimmed = 0;
+        {
+            let mut queue = s.queue.lock();
+            s.up.store(false, Ordering::SeqCst);
+            if let Some(job) = in_flight {
+                self.queued_again += u64::from(job.again);
+                queue.push_front(job);
+            }
+            for job in queue.iter_mut() {
+                if let Some(request) = job.request.take_if(|r| !r.abandoned()) {
+                    waiting.push(request);
+                    job.request = Some(Arc::new(Request::detached()));
+                }
+            }
+            while queue.len() > s.script.max_queued.max(1) {
+                queue.pop_back();
+                trimmed += 1;
+            }
+        }
+        for _ in 0..trimmed {
+            s.queue.refuse();
+        }
+        for request in waiting {
+            self.answer(&request, None, false);
+        }
+        s.owing_late.store(false, Ordering::SeqCst);
     }
 
     /// Give a waited-for event its answer (`None`: continue). A request whose callout already gave
@@ -222,7 +278,7 @@ impl<'a> Feeder<'a> {
     /// One line the worker wrote.
     fn line(&mut self, stderr: bool, line: &[u8], cut: bool) {
         if !stderr && self.shared.script.wait {
-            if let Some(request) = self.owed.take() {
+            if let Some(request) = self.owed.take().and_then(|j| j.request) {
                 let action = parse_reply(line, cut);
                 let reply = match action {
                     Some(Action::Continue) => Some(Stat::RepliesContinue),
@@ -290,7 +346,11 @@ impl<'a> Feeder<'a> {
             self.backoff = FIRST_BACKOFF;
         }
         let delay = self.schedule_restart(now);
-        let detail = format!("{who}: {how} after {} ms; restart in {} ms", ran.as_millis(), delay.as_millis());
+        let mut detail = format!("{who}: {how} after {} ms; restart in {} ms", ran.as_millis(), delay.as_millis());
+        if self.queued_again > 0 {
+            let n = std::mem::take(&mut self.queued_again);
+            detail += &format!("; {n} line(s) it had not answered queued again for the next worker (redeliver)");
+        }
         self.shared.stats.error(msg::WORKER_EXITED, [&self.shared.name, &detail]);
     }
 
@@ -337,10 +397,12 @@ impl<'a> Feeder<'a> {
             std::mem::take(&mut *queue)
         };
         let mut lines = 0;
+        let redeliver = self.shared.script.redeliver;
         for job in discarded.into_iter().chain(self.writing.take().map(|(job, _)| job)) {
             match job.request {
-                Some(request) => self.answer(&request, None, false),
-                None => lines += 1,
+                // With `redeliver`, a line no one waits for was still to be written: discarded.
+                Some(request) if !(redeliver && request.abandoned()) => self.answer(&request, None, false),
+                _ => lines += 1,
             }
         }
         if lines > 0 {
@@ -386,7 +448,8 @@ impl<'a> Feeder<'a> {
                 parts.push(format!("{} garbled (last: {last:?}; a reply is continue, skip or drop)", new[2]));
             }
             if new[3] > 0 {
-                parts.push(format!("{} while no worker was running or it still owed a late reply", new[3]));
+                let queued = if s.script.redeliver { " (their lines queued for it: redeliver)" } else { "" };
+                parts.push(format!("{} while no worker was running or it still owed a late reply{queued}", new[3]));
             }
             s.stats.error(msg::WORKER_NO_REPLY, [&s.name, &parts.join(", ")]);
             reported = true;
