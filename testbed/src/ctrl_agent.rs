@@ -261,3 +261,14 @@ fn free_port(ns: &Netns) -> io::Result<u16> {
 fn nanos() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_release_without_the_agent_says_so() {
+        let why = available_for(&KeaVersion::parse("3.2.0").unwrap()).unwrap_err();
+        assert!(why.contains("Kea 3.2.0 does not ship kea-ctrl-agent"), "{why}");
+    }
+}
