@@ -573,7 +573,7 @@ impl<'a> Kea<'a> {
     }
 
     /// The namespaces the server runs in.
-    pub fn netns(&self) -> &Netns {
+    pub fn netns(&self) -> &'a Netns {
         self.ns
     }
 

@@ -21,6 +21,7 @@
 //! ```
 
 pub mod clients;
+pub mod ctrl_agent;
 pub mod events;
 pub mod kea;
 pub mod netns;
@@ -36,6 +37,7 @@ pub use clients::{
     python_clients_dir, run_python_client, ClientLease, Dhclient, PerfExchange, PerfLease, Perfdhcp, PerfdhcpResult, PyReport,
     ScriptCall, Udhcpc,
 };
+pub use ctrl_agent::{CtrlAgent, AGENT_USER, CTRL_AGENT};
 pub use events::{summary, Event, EventLog};
 pub use kea::{
     hook_library, isc_run_script_params, runscript_params, runscript_params_with, Family, IntoJson, Kea, KeaConfig,

@@ -22,6 +22,8 @@
 //!   configuration names such a lease or host database and does not load its library, the
 //!   test bed adds it (first in `hooks-libraries`, from Kea's hooks directory).
 //! - Multi-threading is on by default from 2.6: nothing to do, the suite passes with it.
+//! - `kea-ctrl-agent` (the HTTP control channel, [`crate::ctrl_agent`]) is deprecated in 3.0 and
+//!   gone from 3.1.8 ([`KeaVersion::ships_ctrl_agent`]).
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -69,6 +71,12 @@ impl KeaVersion {
     /// Kea 2.7.4 and later: the MySQL and PostgreSQL backends are hook libraries.
     pub fn backends_are_hooks(&self) -> bool {
         (self.major, self.minor, self.patch) >= (2, 7, 4)
+    }
+
+    /// Before Kea 3.1.8: the release has `kea-ctrl-agent` (3.0 logs it is deprecated; 3.1.8
+    /// removed it, the servers answering HTTP themselves).
+    pub fn ships_ctrl_agent(&self) -> bool {
+        (self.major, self.minor, self.patch) < (3, 1, 8)
     }
 
     /// Kea 3.0 and later: hook scripts only from `KEA_HOOK_SCRIPTS_PATH`.
@@ -318,6 +326,8 @@ mod tests {
         assert!(!v("2.2.0").restricts_paths());
         assert!(KeaVersion::parse("garbage").is_none());
         assert!(!v("2.6.3").backends_are_hooks() && v("3.0.4").backends_are_hooks());
+        assert!(v("2.2.0").ships_ctrl_agent() && v("3.0.4").ships_ctrl_agent() && v("3.1.7").ships_ctrl_agent());
+        assert!(!v("3.1.8").ships_ctrl_agent() && !v("3.2.0").ships_ctrl_agent());
     }
 
     #[test]
