@@ -1,7 +1,9 @@
 //! Kea's control channel over HTTP: the real `kea-ctrl-agent` of the Kea under test, in front of
 //! a real kea-dhcp4/kea-dhcp6 with kea-runscript loaded, driven with `curl` in the server
 //! namespace (testbed/src/ctrl_agent.rs). kea-runscript's commands are listed, Kea's statistics
-//! answered, and the agent refuses a request without the password. On a Kea without the agent
+//! answered (kea-runscript's `runscript[1].runs` equal to the runs its script recorded),
+//! `runscript-status` answered (and a malformed one refused with `result: 1`), and the agent
+//! refuses a request without the password. On a Kea without the agent
 //! (3.1.8 and later) each test says why and skips. Needs root.
 
 mod common;
@@ -13,7 +15,7 @@ use kea_runscript_testbed::serde_json::Value;
 
 /// The control commands kea-runscript registers: each must be in `list-commands` through the
 /// agent. Add a new command here (e.g. `runscript-status`).
-const RUNSCRIPT_COMMANDS: &[&str] = &["runscript-replay"];
+const RUNSCRIPT_COMMANDS: &[&str] = &["runscript-replay", "runscript-status"];
 
 /// The statistics through the agent that [`check_through_agent`] checks, by name: Kea's own, after
 /// the traffic (`pkt4-received`/`pkt6-received` at least `min`). Extend with kea-runscript's own
@@ -70,6 +72,20 @@ fn check_through_agent(family: Family, more: impl FnOnce(&Kea, &CtrlAgent)) -> b
     })
     .unwrap_or_else(|e| panic!("statistics through the agent: {e}: {:?}", statistics(&agent)));
     check_statistics(family, &stats, sent);
+    // kea-runscript's own: its script's runs, as the script recorded them, once none is running.
+    let ours = wait_until(DEFAULT_TIMEOUT, || {
+        let s = statistics(&agent);
+        let settled = s.get("runscript[1].running") == Some(&0) && s.get("runscript[1].runs") == Some(&(rec.events().len() as i64));
+        settled.then_some(s)
+    })
+    .unwrap_or_else(|e| panic!("runscript[1].runs never equalled the {} runs recorded: {e}: {:?}", rec.events().len(), statistics(&agent)));
+    assert!(ours["runscript[1].runs"] > 0);
+    assert_eq!(ours["runscript.runs"], ours["runscript[1].runs"], "one script: the sum is its own");
+    let status = agent.command_ok("runscript-status", &Value::Null).unwrap();
+    assert_eq!(status["arguments"]["scripts"][0]["statistics"]["runs"], ours["runscript[1].runs"], "{status}");
+    assert_eq!(status["arguments"]["scripts"][0]["script"], rec.script().to_str().unwrap(), "{status}");
+    let bad = agent.command("runscript-status", &kea_runscript_testbed::serde_json::json!({"script": "one"})).unwrap();
+    assert_eq!(bad[0]["result"], 1, "a malformed runscript-status: {bad}");
     // No traffic since: the unix socket, asked directly, has the same counts.
     let direct = kea.statistics().unwrap();
     for key in stats.keys().filter(|k| k.starts_with("pkt")) {
