@@ -78,8 +78,9 @@ fn debug_example_logs_every_hook_point() {
     let lease = dh.obtain().unwrap();
     dh.release().unwrap();
     let addr = lease.address.unwrap();
-    wait_until(DEFAULT_TIMEOUT, || fs::read_to_string(&log).ok().filter(|t| t.contains("== lease4_release ==")))
-        .expect("lease4_release logged");
+    // The script writes its block in steps (header, date, variables): wait for the whole of it.
+    let complete = |t: &str| debug_blocks(t).iter().any(|(h, v)| h == "lease4_release" && v.len() == expected_vars(h).len());
+    wait_until(DEFAULT_TIMEOUT, || fs::read_to_string(&log).ok().filter(|t| complete(t))).expect("lease4_release logged");
     let text = fs::read_to_string(&log).unwrap();
     let blocks = debug_blocks(&text);
     let hooks: Vec<&str> = blocks.iter().map(|(h, _)| h.as_str()).collect();

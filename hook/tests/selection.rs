@@ -43,6 +43,8 @@ fn registered(log: &str) -> Vec<String> {
         .filter(|l| l.contains("HOOKS_CALLOUT_REGISTRATION"))
         // A control command's handler is a callout too (`$runscript_replay`): not a hook point.
         .filter(|l| !l.contains("for hook '$"))
+        // Once per configuration, not per packet: where the statistics' publishing starts.
+        .filter(|l| !l.contains("_srv_configured'"))
         .map(|l| {
             let name = l.split("for hook '").nth(1).and_then(|r| r.split('\'').next());
             name.unwrap_or_else(|| panic!("unexpected registration message: {l}")).to_string()
@@ -318,8 +320,11 @@ fn check_library_event(ev: &Event, family: Family, version: &str) {
     // KEA_HOOKS_VERSION is major * 10000 + minor * 100 + patch: 20200, 20603, 30004...
     let n: Vec<u32> = version.split(|c: char| !c.is_ascii_digit()).take(3).map(|p| p.parse().unwrap()).collect();
     assert_eq!(ev.var("KEA_HOOKS_VERSION"), (n[0] * 10000 + n[1] * 100 + n[2]).to_string(), "{ev}");
-    let kea: Vec<&str> = ev.with_prefix("KEA_").map(|(k, _)| k).collect();
-    assert_eq!(kea, ["KEA_DHCP_FAMILY", "KEA_HOOKS_VERSION", "KEA_VERSION"], "variables at {}: {ev}", ev.hook);
+    let mut kea: Vec<&str> = ev.with_prefix("KEA_").map(|(k, _)| k).collect();
+    kea.sort_unstable();
+    // The library's own (and every event's identity).
+    let expected = ["KEA_DHCP_FAMILY", "KEA_EVENT_ID", "KEA_EVENT_TIME", "KEA_HOOKS_VERSION", "KEA_SERVER_NAME", "KEA_VERSION"];
+    assert_eq!(kea, expected, "variables at {}: {ev}", ev.hook);
     assert!(ev.extra_args.is_empty(), "{ev}");
 }
 
