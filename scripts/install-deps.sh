@@ -5,7 +5,7 @@
 set -eu
 PACKAGES="kea-dev libssl-dev kea-dhcp4-server kea-dhcp6-server kea-admin libboost-dev g++ pkg-config
 iproute2 procps isc-dhcp-client isc-dhcp-relay udhcpc python3
-postgresql unbound nftables bind9-dnsutils kea-ctrl-agent curl"
+postgresql unbound nftables bind9-dnsutils kea-ctrl-agent curl nats-server"
 
 missing=""
 for p in $PACKAGES; do
@@ -29,6 +29,11 @@ if [ -n "$missing" ]; then
     apt-get update -qq
     # shellcheck disable=SC2086
     apt-get install -y -qq --no-install-recommends $missing
+fi
+
+# examples/nats/ and its tests: nats-py, pinned, from PyPI into a cache directory of its own.
+if [ -z "${INSTALL_DEPS_NO_CARGO:-}" ]; then
+    "$(dirname "$0")/install-nats-py.sh"
 fi
 
 # INSTALL_DEPS_NO_CARGO=1: packages only (scripts/roots.sh runs this inside a Debian root; the
