@@ -24,6 +24,7 @@ pub mod clients;
 pub mod ctrl_agent;
 pub mod events;
 pub mod kea;
+pub mod nats;
 pub mod netns;
 pub mod postgres;
 pub mod procs;
@@ -48,6 +49,7 @@ pub use netns::{
     Netns, NetnsOptions, RelayNs, CLIENT_V4, CLIENT_V6, RELAY_LINK_V6, RELAY_SUBNET_V6, RELAY_UPPER_V6, SERVER_V4,
     SERVER_V6, SUBNET_V4, SUBNET_V6,
 };
+pub use nats::{nats_available, nats_py_path, NatsCluster};
 pub use postgres::Postgres;
 pub use procs::{ProcEntry, ProcSnapshot, Sampler};
 pub use relay::{Dhcrelay, Dhcrelay6Options};

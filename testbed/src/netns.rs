@@ -29,7 +29,7 @@ pub const RELAY_SUBNET_V6: &str = "2001:db8:2::/64";
 /// Every namespace this testbed creates is named `krs<pid>x<n><s|c|r>`.
 const PREFIX: &str = "krs";
 
-static COUNTER: AtomicU32 = AtomicU32::new(0);
+pub(crate) static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// Two namespaces, `server` and `client`, and a veth pair between them
 /// (`server_if` in the server namespace, `client_if` in the client one).
@@ -442,7 +442,7 @@ fn netns_pids(ns: &str) -> Vec<u32> {
 /// Kills, by PID, the processes living in one of *our* namespaces (they can
 /// only have been started by this testbed: the namespace was created by it
 /// under a unique name).
-fn kill_namespace_pids(ns: &str) {
+pub(crate) fn kill_namespace_pids(ns: &str) {
     let me = std::process::id();
     let pids: Vec<u32> = netns_pids(ns).into_iter().filter(|&p| p != me).collect();
     if pids.is_empty() {
@@ -459,7 +459,7 @@ fn kill_namespace_pids(ns: &str) {
 
 /// Removes namespaces (and their /etc/netns entries) left by an earlier run
 /// of this testbed that was killed before it could clean up: only names of
-/// our own pattern `krs<pid>x<n>[scr]` whose creating process is gone.
+/// our own pattern `krs<pid>x<n>[scrb]` whose creating process is gone.
 pub fn cleanup_stale() {
     let Ok(out) = ip(&["netns", "list"]) else { return };
     for line in out.lines() {
@@ -477,7 +477,7 @@ pub fn cleanup_stale() {
 
 fn stale_owner(name: &str) -> Option<u32> {
     let rest = name.strip_prefix(PREFIX)?;
-    let rest = rest.strip_suffix('s').or_else(|| rest.strip_suffix('c')).or_else(|| rest.strip_suffix('r'))?;
+    let rest = rest.strip_suffix('s').or_else(|| rest.strip_suffix('c')).or_else(|| rest.strip_suffix('r')).or_else(|| rest.strip_suffix('b'))?;
     let (pid, n) = rest.split_once('x')?;
     if pid.is_empty()
         || n.is_empty()
@@ -498,6 +498,7 @@ mod tests {
         assert_eq!(stale_owner("krs123x4s"), Some(123));
         assert_eq!(stale_owner("krs123x4c"), Some(123));
         assert_eq!(stale_owner("krs123x4r"), Some(123));
+        assert_eq!(stale_owner("krs123x4b"), Some(123)); // a NATS cluster's broker namespace
         assert_eq!(stale_owner("krs123x4"), None);
         assert_eq!(stale_owner("krsx4s"), None);
         assert_eq!(stale_owner("other"), None);
