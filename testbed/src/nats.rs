@@ -28,7 +28,7 @@ pub fn nats_py_path() -> PathBuf {
 
 /// Whether this machine can run the NATS tests: Debian's `nats-server` and nats-py installed.
 pub fn nats_available() -> bool {
-    Path::new("/usr/bin/nats-server").is_file() && nats_py_path().join("nats").is_dir()
+    Path::new("/usr/sbin/nats-server").is_file() && nats_py_path().join("nats").is_dir()
 }
 
 /// First client port; node `i` listens on `CLIENT_PORT + i` on every address of the namespace.
