@@ -43,7 +43,8 @@ usage: bench [options]        (as root; ./bench.sh builds everything in release 
   --family 4|6|both (default both)
   --rows ID,...     only these rows (default all): none, isc-async, runscript-isc-async, spawn-sync, spawn-async,
                     spawn-sync-committed, worker-async-all, worker-sync-committed,
-                    spawn-async-persist, spawn-async-held; the replays: replay-worker,
+                    spawn-async-persist, spawn-async-held, nats-sync-committed (a 3-node
+                    JetStream cluster; skipped without nats-server and nats-py); the replays: replay-worker,
                     replay-spawn, replay-dora (DHCPv4 only)
   --held N          leases already held for spawn-async-held (default 500000; DHCPv4 holds at
                     most 98,294: the rest of 198.18.0.0/15 is the pool)
@@ -323,7 +324,23 @@ fn run(o: &Options) -> Result<(), String> {
         progress(&format!("{}: {} held leases written in {:.1} s", path.display(), thousands(n as f64), t.elapsed().as_secs_f64()));
         held.insert(key, path);
     }
-    let bed = Bed { ns: &ns, so, script: script.clone(), worker_bin, held };
+    // The NATS row's broker: a 3-node JetStream cluster with a stream of 3 replicas, in its own
+    // namespace joined to the server's (started once: a fresh Kea per run, the same broker).
+    let want_nats = plan.iter().any(|r| r.row.hook == rows::Hook::Nats);
+    let cluster = if want_nats && kea_runscript_testbed::nats_available() {
+        let c = kea_runscript_testbed::NatsCluster::start(3).map_err(|e| e.to_string())?;
+        c.create_stream(rows::NATS_STREAM, "kea.>", 3, 120).map_err(|e| e.to_string())?;
+        let urls = c.attach(&ns).map_err(|e| e.to_string())?;
+        progress(&format!("NATS: 3 nodes in namespace {}, stream {} (3 replicas)", c.ns, rows::NATS_STREAM));
+        Some((c, urls))
+    } else {
+        for r in plan.iter_mut().filter(|r| r.row.hook == rows::Hook::Nats) {
+            r.skipped = Some("nats-server or nats-py not installed (scripts/install-deps.sh)".into());
+        }
+        None
+    };
+    let nats = cluster.as_ref().map(|(c, u)| (c, u.clone()));
+    let bed = Bed { ns: &ns, so, script: script.clone(), worker_bin, held, nats };
 
     // The spawn ceiling, in the same run.
     let mut one = Vec::new();
@@ -345,6 +362,9 @@ fn run(o: &Options) -> Result<(), String> {
     // Probe: each row's capacity, then the matched offered rate ~1.1 × capacity.
     let mut mode_refused: Option<String> = None;
     for r in plan.iter_mut() {
+        if r.skipped.is_some() {
+            continue;
+        }
         if r.row.hook.is_worker() {
             if let Some(why) = &mode_refused {
                 r.skipped = Some(why.clone());

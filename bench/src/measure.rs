@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 
 use kea_runscript_config::table::{HookPoint, HOOK_POINTS};
 use kea_runscript_testbed::procs::children;
-use kea_runscript_testbed::{Family, Kea, Netns, Perfdhcp};
+use kea_runscript_testbed::{hook_library, Family, Kea, NatsCluster, Netns, Perfdhcp};
 
-use crate::rows::{Hook, Leases, Row};
+use crate::rows::{Hook, Leases, Points, Row};
 
 /// Simulated clients: each DORA/SARR comes from a client of this many (MAC / DUID), drawn at
 /// random by perfdhcp, so nearly every exchange is a new client getting a new lease.
@@ -30,6 +30,8 @@ pub struct Bed<'a> {
     /// Lease files with held leases, per family and count (written once, copied before each
     /// start).
     pub held: BTreeMap<(u8, u64), PathBuf>,
+    /// The NATS row's cluster and its URLs from the server namespace (when that row runs).
+    pub nats: Option<(&'a NatsCluster, String)>,
 }
 
 impl Bed<'_> {
@@ -133,7 +135,18 @@ pub fn run(bed: &Bed, row: &Row, offered: u32, period: u32) -> Result<Sample, Ru
         Hook::Worker { wait, .. } => Some(crate::rows::worker_wrapper(&dir, &bed.worker_bin, &counts, wait)?),
         _ => None,
     };
-    let cfg = row.config(&bed.so, &bed.script, wrapper.as_deref(), &bed.ns.server_if);
+    let mut cfg = row.config(&bed.so, &bed.script, wrapper.as_deref(), &bed.ns.server_if);
+    let mut stream_before = 0;
+    if row.hook == Hook::Nats {
+        let (cluster, urls) = bed.nats.as_ref().ok_or_else(|| RunError::Other("no NATS cluster".into()))?;
+        let worker = kea_runscript_testbed::workspace_root().join("examples/nats/worker.py");
+        let p = crate::rows::nats_params(&worker, row.family, urls, &kea_runscript_testbed::nats_py_path());
+        cfg = cfg.hook(hook_library(&bed.so, p));
+        // The last run's worker has gone (Kea collects it at its stop); its connection too.
+        kea_runscript_testbed::wait_until(Duration::from_secs(10), || (cluster.clients("kea-runscript").ok()? == 0).then_some(()))
+            .map_err(|_| RunError::Other("a worker of the last run is still connected".into()))?;
+        stream_before = stream_messages(cluster)?;
+    }
     let held = match row.leases {
         Leases::PersistHeld(n) => {
             Some(bed.held_file(row.family, n).ok_or_else(|| RunError::Other(format!("no lease file of {n} leases")))?)
@@ -166,7 +179,7 @@ pub fn run(bed: &Bed, row: &Row, offered: u32, period: u32) -> Result<Sample, Ru
     };
     let kdir = kea.dir().to_path_buf();
     let startup = t_start.elapsed();
-    let result = measure(bed, row, &kea, &counts, offered, period);
+    let result = measure(bed, row, &kea, &counts, offered, period, stream_before);
     drop(kea); // stops Kea (SIGTERM: unload reports what the hook dropped)
     let result = result.and_then(|mut s| {
         let log = fs::read_to_string(kdir.join("kea.log")).unwrap_or_default();
@@ -192,7 +205,18 @@ pub fn run(bed: &Bed, row: &Row, offered: u32, period: u32) -> Result<Sample, Ru
     result
 }
 
-fn measure(bed: &Bed, row: &Row, kea: &Kea, counts: &Path, offered: u32, period: u32) -> Result<Sample, RunError> {
+fn stream_messages(cluster: &NatsCluster) -> Result<u64, RunError> {
+    let info = cluster.stream_info(crate::rows::NATS_STREAM)?;
+    info["messages"].as_u64().ok_or_else(|| RunError::Other(format!("stream info without messages: {info}")))
+}
+
+fn measure(bed: &Bed, row: &Row, kea: &Kea, counts: &Path, offered: u32, period: u32, stream_before: u64) -> Result<Sample, RunError> {
+    if let (Hook::Nats, Some((cluster, _))) = (row.hook, &bed.nats) {
+        // Measured from the worker's connection on: before it, the first events would wait
+        // for Python to start.
+        kea_runscript_testbed::wait_until(Duration::from_secs(10), || (cluster.clients("kea-runscript").ok()? == 1).then_some(()))
+            .map_err(|_| RunError::Other("the NATS worker did not connect".into()))?;
+    }
     if row.hook.is_worker() {
         // The worker writes its counts file when it starts.
         kea_runscript_testbed::wait_until(Duration::from_secs(10), || counts.exists().then_some(()))
@@ -283,9 +307,15 @@ fn measure(bed: &Bed, row: &Row, kea: &Kea, counts: &Path, offered: u32, period:
             return Err(RunError::Other(format!("Kea holds {assigned} leases ({key}), not the {n} of the lease file")));
         }
     }
+    if let (Hook::Nats, Some((cluster, _))) = (row.hook, &bed.nats) {
+        // Stored in the stream during the run: JetStream keeps one message per event id, so
+        // this counts each lease once however often it was published.
+        s.delivered = Some(stream_messages(cluster)?.saturating_sub(stream_before));
+    }
     if row.hook.is_runscript() {
         let names = match row.hook {
             Hook::Spawn { points, .. } | Hook::Worker { points, .. } => points.names(row.family),
+            Hook::Nats => Points::Committed.names(row.family),
             Hook::IscForm => Some(points_where(row.family, |h| h.isc_default)),
             _ => None,
         };

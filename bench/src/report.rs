@@ -545,6 +545,20 @@ pub fn targets(family: Family, results: &[RowResult], ceiling: Option<&Ceiling>)
         all_delivered,
     );
     target(&mut out, "worker sync, committed only ≥ 50% of no hook", rate("worker-sync-committed"), rate("none"), 0.50, true);
+    let nats_once = find("nats-sync-committed")
+        .map(|r| !r.matched.is_empty() && r.matched.iter().chain(&r.overload).all(|s| s.delivered == Some(s.expected)))
+        .unwrap_or(false);
+    target(
+        &mut out,
+        &format!(
+            "NATS worker, sync, committed ≥ 40% of no hook, every lease stored once ({})",
+            if nats_once { "all were" } else { "NOT all" }
+        ),
+        rate("nats-sync-committed"),
+        rate("none"),
+        0.40,
+        nats_once,
+    );
     let held = find("spawn-async-held");
     let held_what = match held.map(|r| r.row.leases) {
         Some(Leases::PersistHeld(n)) => format!("spawn async with {} leases held ≥ 90% of empty (both persist)", thousands(n as f64)),

@@ -85,6 +85,10 @@ pub enum Hook {
     Spawn { wait: bool, points: Points },
     /// kea-runscript's worker mode: one long-running worker gets each event as a JSON line.
     Worker { wait: bool, points: Points },
+    /// The fleet recipe's worker (`examples/nats/worker.py`), `wait: true`, `redeliver: true`,
+    /// at the committed hook point: each lease published to a JetStream stream of 3 replicas
+    /// (a 3-node cluster of Debian's nats-server), Kea going on once the broker acknowledged it.
+    Nats,
 }
 
 impl Hook {
@@ -92,7 +96,7 @@ impl Hook {
         match self {
             Hook::Spawn { points, .. } | Hook::Worker { points, .. } => Some(points.events_per_exchange()),
             // ISC's hook points: leases*_committed once per exchange (the REQUEST's).
-            Hook::IscForm => Some(1),
+            Hook::IscForm | Hook::Nats => Some(1),
             Hook::None | Hook::IscAsync => None,
         }
     }
@@ -107,7 +111,7 @@ impl Hook {
     }
 
     pub fn is_runscript(self) -> bool {
-        matches!(self, Hook::Spawn { .. } | Hook::Worker { .. } | Hook::IscForm)
+        matches!(self, Hook::Spawn { .. } | Hook::Worker { .. } | Hook::IscForm | Hook::Nats)
     }
 }
 
@@ -148,6 +152,7 @@ pub const ROW_IDS: &[&str] = &[
     "worker-sync-committed",
     "spawn-async-persist",
     "spawn-async-held",
+    "nats-sync-committed",
 ];
 
 /// The rows of one family; `held` leases for the held-leases row (already capped to what the
@@ -165,6 +170,7 @@ pub fn rows(family: Family, held: u64) -> Vec<Row> {
         ("worker-sync-committed", Hook::Worker { wait: true, points: Points::Committed }, Leases::Memory),
         ("spawn-async-persist", spawn_async, Leases::PersistEmpty),
         ("spawn-async-held", spawn_async, Leases::PersistHeld(held)),
+        ("nats-sync-committed", Hook::Nats, Leases::Memory),
     ];
     list.into_iter().map(|(id, hook, leases)| Row { id, family, hook, leases, replay: false }).collect()
 }
@@ -206,6 +212,7 @@ impl Row {
             Hook::IscForm => "kea-runscript in ISC's form (ISC's parameters), async".to_string(),
             Hook::Spawn { wait, points } => format!("spawn, {}, {}", sync_word(wait), points.describe()),
             Hook::Worker { wait, points } => format!("worker, {}, {}", sync_word(wait), points.describe()),
+            Hook::Nats => "NATS worker (examples/nats), sync, committed only, JetStream R3".to_string(),
         };
         let base = match self.leases {
             Leases::Memory => base,
@@ -220,7 +227,8 @@ impl Row {
     }
 
     /// The Kea configuration of this row. `script` is the no-op script, `worker` the worker
-    /// wrapper (worker rows), `so` kea-runscript, `server_if` the server's veth.
+    /// wrapper (worker rows) or examples/nats/worker.py (the NATS row), `so` kea-runscript,
+    /// `server_if` the server's veth; the NATS row's broker URLs are added by [`nats_params`].
     pub fn config(&self, so: &Path, script: &Path, worker: Option<&Path>, server_if: &str) -> KeaConfig {
         let cfg = base_config(self.family, self.leases, server_if);
         match self.hook {
@@ -239,9 +247,25 @@ impl Row {
                 }
                 cfg.hook(hook_library(so, p))
             }
+            Hook::Nats => cfg,
         }
     }
 }
+
+/// The NATS row's parameters: examples/nats/kea-dhcp4.conf's (worker mode, `wait`,
+/// `redeliver`, `timeout-ms` 500) at the committed hook point only, publishing to `urls`.
+pub fn nats_params(worker: &Path, family: Family, urls: &str, nats_py: &Path) -> Value {
+    let mut p = runscript_params(worker, true, Points::Committed, family, true);
+    p["redeliver"] = json!(true);
+    p["timeout-ms"] = json!(500);
+    p["max-queued"] = json!(100000);
+    p["server-name"] = json!("bench");
+    p["extra-env"] = json!({"NATS_URL": urls, "NATS_STREAM": NATS_STREAM, "NATS_PY_PATH": nats_py.to_string_lossy()});
+    p
+}
+
+/// The NATS row's stream (3 replicas, subjects `kea.>`).
+pub const NATS_STREAM: &str = "KEA_BENCH";
 
 /// A row's Kea configuration without its hook: the served subnet (DHCPv4 bound to the benchmark
 /// address), lifetimes, quiet loggers, the control socket, the lease database.

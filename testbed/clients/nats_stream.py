@@ -25,6 +25,21 @@ async def quiet(_e):
     pass
 
 
+async def patiently(call, *args):
+    """A JetStream API request, tried again for 30 s: after a node is killed, the stream (or the
+    meta layer) has no leader until its replicas elect one, and requests time out meanwhile."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return await call(*args)
+        except nats.js.errors.NotFoundError:
+            raise
+        except Exception:  # noqa: BLE001 (timeout, no responders: no leader yet)
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
 def info_json(si):
     cl = si.cluster
     return {
@@ -65,12 +80,12 @@ async def main(urls, cmd, name, *rest):
                 sys.exit(1)
             await asyncio.sleep(0.1)
     elif cmd == "info":
-        print(json.dumps(info_json(await js.stream_info(name))))
+        print(json.dumps(info_json(await patiently(js.stream_info, name))))
     elif cmd == "dump":
-        si = await js.stream_info(name)
+        si = await patiently(js.stream_info, name)
         for seq in range(si.state.first_seq, si.state.last_seq + 1) if si.state.messages else ():
             try:
-                m = await js.get_msg(name, seq)
+                m = await patiently(js.get_msg, name, seq)
             except nats.js.errors.NotFoundError:
                 continue  # deleted
             hdrs = m.headers or {}

@@ -156,6 +156,21 @@ impl NatsCluster {
         }
     }
 
+    /// How many clients whose connection name starts with `name` are connected to the running
+    /// nodes (their monitoring endpoints' `/connz`).
+    pub fn clients(&self, name: &str) -> io::Result<usize> {
+        let mut n = 0;
+        for i in (0..self.nodes.len()).filter(|&i| self.pid(i).is_some()) {
+            let url = format!("http://127.0.0.1:{}/connz?limit=1024", MONITOR_PORT + i as u16);
+            let out = run_ok(Netns::exec(&self.ns, "curl").args(["-s", "--max-time", "2", &url]))?;
+            let v: Value = serde_json::from_slice(&out.stdout).map_err(|e| other(format!("/connz of n{i}: {e}")))?;
+            n += v["connections"]
+                .as_array()
+                .map_or(0, |cs| cs.iter().filter(|c| c["name"].as_str().is_some_and(|s| s.starts_with(name))).count());
+        }
+        Ok(n)
+    }
+
     fn node(&self, i: usize) -> Option<Proc> {
         self.nodes[i].lock().unwrap().clone()
     }
