@@ -32,6 +32,8 @@ fn the_shipped_examples_pass_once_their_paths_exist() {
         ("dns/kea-dhcp6.conf", "dns/dns.sh"),
         ("firewall/kea-dhcp4.conf", "firewall/firewall.sh"),
         ("firewall/kea-dhcp6.conf", "firewall/firewall.sh"),
+        ("nats/kea-dhcp4.conf", "nats/worker.py"),
+        ("nats/kea-dhcp6.conf", "nats/worker.py"),
     ] {
         let text = std::fs::read_to_string(examples.join(conf)).unwrap();
         let installed = format!("/usr/share/kea-runscript/examples/{script}");
