@@ -113,6 +113,12 @@ async def publish(js, subject, payload, headers):
         try:
             return await js.publish(subject, payload, timeout=PUBLISH_TIMEOUT, headers=headers)
         except (asyncio.TimeoutError, nats.errors.Error, nats.js.errors.Error, OSError) as e:
+            if CREATE and isinstance(e, nats.js.errors.NoStreamResponseError):
+                # No stream takes the subject: create it (once the cluster can).
+                try:
+                    await ensure_stream(js)
+                except Exception as e2:  # noqa: BLE001 (no JetStream quorum yet)
+                    e = e2
             failures += 1
             if failures in (1, 10) or failures % 100 == 0:
                 log(f"publish to {subject} failed {failures} time(s) ({e!r}); trying again")
@@ -126,13 +132,10 @@ async def main():
     nc = await connect()
     js = nc.jetstream(timeout=PUBLISH_TIMEOUT)
     if CREATE:
-        while True:
-            try:
-                await ensure_stream(js)
-                break
-            except Exception as e:  # noqa: BLE001 (no JetStream quorum yet: try again)
-                log(f"stream {STREAM} not ready ({e!r}); trying again")
-                await asyncio.sleep(0.5)
+        try:
+            await ensure_stream(js)
+        except Exception as e:  # noqa: BLE001 (no JetStream quorum now: publish() tries again)
+            log(f"stream {STREAM} not checked ({e!r}); publishing")
     out = sys.stdout.buffer
     while True:
         line = await reader.readline()

@@ -125,6 +125,17 @@ impl Fleet {
         .unwrap_or_else(|_| panic!("the consumer did not reach stream sequence {last}: {}\n{}", self.table(), self.consumer_log()))
     }
 
+    /// Waits until everything server `i` sent its worker so far is in the stream and applied by
+    /// the consumer: a `runscript-replay`, whose `end` the worker publishes after every line
+    /// before it (it answers them in order), until the consumer has seen `n` replay ends of that
+    /// server (the start's replay is the first).
+    fn barrier(&self, kea: &Kea, i: usize, n: u64) {
+        kea.command_ok(r#"{"command": "runscript-replay"}"#).unwrap();
+        let key = format!("{}/4", self.names[i]);
+        wait_until(Duration::from_secs(120), || (self.table()["replays"][&key].as_u64() >= Some(n)).then_some(()))
+            .unwrap_or_else(|_| panic!("replay {n} of {key} not in the consumer's table: {}\n{}", self.table()["replays"], kea.log()));
+    }
+
     fn consumer_log(&self) -> String {
         fs::read_to_string(self.cluster.dir().join("consumer.log")).unwrap_or_default()
     }
@@ -173,7 +184,7 @@ impl Fleet {
             assert_eq!(table, held, "the fleet's table of {name} is not what {name} holds");
             let committed: BTreeSet<&str> = msgs
                 .iter()
-                .filter(|m| m["data"]["KEA_SERVER_NAME"] == name.as_str() && m["data"]["hook"] == "leases4_committed")
+                .filter(|m| m["subject"] == format!("kea.{name}.leases4_committed").as_str())
                 .filter_map(|m| m["data"]["KEA_LEASE4_ADDRESS"].as_str())
                 .collect();
             for a in held.keys() {
@@ -258,6 +269,8 @@ fn fleet_every_event_once_table_matches() {
     let (a, b) = (fleet.start_server(0), fleet.start_server(1));
     let acks = traffic(&fleet, 60, 6);
     assert!(acks.iter().all(|&n| n > 50), "too few DORAs: {acks:?}");
+    fleet.barrier(&a, 0, 2);
+    fleet.barrier(&b, 1, 2);
     let msgs = fleet.assert_stream_exact();
     fleet.assert_table_matches(&[&a, &b], &msgs);
     assert_eq!(fleet.table()["duplicates"], 0, "the consumer got a duplicate: the stream deduplicates");
@@ -287,6 +300,8 @@ fn nats_node_killed_during_traffic_nothing_lost() {
         t.join().unwrap()
     });
     assert!(acks.iter().all(|&n| n > 50), "too few DORAs: {acks:?}");
+    fleet.barrier(&a, 0, 2);
+    fleet.barrier(&b, 1, 2);
     let msgs = fleet.assert_stream_exact();
     fleet.assert_table_matches(&[&a, &b], &msgs);
     assert_quiet(&a);
@@ -316,6 +331,8 @@ fn worker_killed_during_traffic_nothing_lost_nothing_duplicated() {
     });
     assert!(acks.iter().all(|&n| n > 50), "too few DORAs: {acks:?}");
     assert_ne!(worker_pid(&fleet.pairs[0]), None);
+    fleet.barrier(&a, 0, 2);
+    fleet.barrier(&b, 1, 2);
     let msgs = fleet.assert_stream_exact();
     fleet.assert_table_matches(&[&a, &b], &msgs);
     assert_quiet(&b);
@@ -348,14 +365,9 @@ fn broker_unreachable_kea_serves_replay_refills() {
     // TODO(statistics): assert runscript[1].replies-missing (statistic-get-all) once it lands.
 
     fleet.cluster.set_reachable(true).unwrap();
-    for kea in [&a, &b] {
-        kea.command_ok(r#"{"command": "runscript-replay"}"#).unwrap();
-    }
-    for kea in [&a, &b] {
-        // The replay's own events wait behind the ones queued during the outage.
-        wait_until(Duration::from_secs(120), || kea.log_lines("KRS_REPLAY_DONE").into_iter().nth(1))
-            .unwrap_or_else(|_| panic!("the replay did not end:\n{}", kea.log()));
-    }
+    // The replay's own events come after the ones queued during the outage.
+    fleet.barrier(&a, 0, 2);
+    fleet.barrier(&b, 1, 2);
     let t = fleet.caught_up();
     for (i, kea) in [&a, &b].iter().enumerate() {
         let name = &fleet.names[i];
