@@ -291,6 +291,25 @@ fn measure(bed: &Bed, row: &Row, kea: &Kea, counts: &Path, offered: u32, period:
     if row.hook.is_worker() && !row.hook.background() {
         wait_counts_stable(counts);
     }
+    if let (Hook::Nats, Some((cluster, _))) = (row.hook, &bed.nats) {
+        // Stored in the stream during the run: JetStream keeps one message per event id, so
+        // this counts each lease once however often it was published. A lease is stored before
+        // its ACK leaves: read until Kea has sent no ACK between two reads around the stream's.
+        let committed = Points::Committed.names(row.family).unwrap_or_default();
+        let acks = || -> Result<u64, RunError> {
+            let stats = kea.statistics()?;
+            Ok(committed.iter().map(|h| expected_events(h, &stats)).sum())
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let stored = loop {
+            let before = acks()?;
+            let stored = stream_messages(cluster)?.saturating_sub(stream_before);
+            if (acks()? == before && stored == before) || Instant::now() > deadline {
+                break stored;
+            }
+        };
+        s.delivered = Some(stored);
+    }
     let stats = kea.statistics()?;
     if std::env::var_os("KRS_BENCH_DEBUG").is_some() {
         let pk: Vec<String> = stats.iter().filter(|(k, _)| k.starts_with("pkt")).map(|(k, v)| format!("{k}={v}")).collect();
@@ -306,11 +325,6 @@ fn measure(bed: &Bed, row: &Row, kea: &Kea, counts: &Path, offered: u32, period:
         if assigned < n {
             return Err(RunError::Other(format!("Kea holds {assigned} leases ({key}), not the {n} of the lease file")));
         }
-    }
-    if let (Hook::Nats, Some((cluster, _))) = (row.hook, &bed.nats) {
-        // Stored in the stream during the run: JetStream keeps one message per event id, so
-        // this counts each lease once however often it was published.
-        s.delivered = Some(stream_messages(cluster)?.saturating_sub(stream_before));
     }
     if row.hook.is_runscript() {
         let names = match row.hook {
