@@ -1,18 +1,18 @@
-//! The fleet recipe of `examples/nats/`: two real kea-dhcp4 servers (distinct `server-name`s),
-//! each serving its own perfdhcp clients in its own namespaces, run `examples/nats/worker.py`
+//! The fleet recipe of `examples/nats/`: two real kea-dhcp4 servers (two kea-dhcp6 in one test),
+//! distinct `server-name`s, each serving its own perfdhcp clients in its own namespaces, run `examples/nats/worker.py`
 //! (worker mode, `wait: true`, `redeliver: true`) with its configuration as shipped; the worker
 //! publishes every event to a real 3-node JetStream cluster (Debian's `nats-server`, a stream of 3
 //! replicas) in a broker namespace joined to both servers' namespaces, and
 //! `examples/nats/consumer.py` keeps one lease table for the fleet from the stream. Each test
 //! asserts that every event is in the stream exactly once (no message id twice, no gap in any
 //! server's event sequence) and that the consumer's table is what each Kea holds
-//! (`lease4-get-all`, ISC's lease_cmds), through a NATS node killed, the worker killed, and the
-//! whole broker unreachable.
+//! (`lease4-get-all`, `lease6-get-all`: ISC's lease_cmds), through a NATS node killed, the
+//! worker killed, and the whole broker unreachable.
 //!
 //! Needs root, Debian's `nats-server` and nats-py (`scripts/install-deps.sh` installs both on the
 //! host). Runs only with this machine's Kea: inside the Debian roots of the version matrix
-//! (`scripts/test-matrix.sh`, Kea 2.6 and 3.0) nats-server and nats-py are not installed, and
-//! each test says it is skipped and returns.
+//! (`scripts/test-matrix.sh`, Kea 2.6 and 3.0) nats-py is not installed (install-nats-py.sh runs
+//! on the host only), and each test says it is skipped and returns.
 
 mod common;
 
@@ -47,6 +47,7 @@ fn available() -> bool {
 
 /// A broker, two servers and the consumer.
 struct Fleet {
+    family: Family,
     cluster: NatsCluster,
     pairs: Vec<Netns>,
     names: Vec<String>,
@@ -57,13 +58,13 @@ struct Fleet {
 impl Fleet {
     /// A 3-node cluster with the stream (3 replicas, 10 min duplicate window), two namespace
     /// pairs attached to it, and the consumer running.
-    fn new() -> Fleet {
+    fn new(family: Family) -> Fleet {
         let cluster = NatsCluster::start(3).unwrap();
         let info = cluster.create_stream(STREAM, "kea.>", 3, 600).unwrap();
         assert_eq!(info["replicas"].as_array().map(Vec::len), Some(2), "{info}");
         let pairs = vec![Netns::new().unwrap(), Netns::new().unwrap()];
         let table = cluster.dir().join("fleet-leases.json");
-        let mut f = Fleet { cluster, pairs, names: vec!["dhcp-a".into(), "dhcp-b".into()], table, consumer: None };
+        let mut f = Fleet { family, cluster, pairs, names: vec!["dhcp-a".into(), "dhcp-b".into()], table, consumer: None };
         f.start_consumer();
         f
     }
@@ -82,15 +83,26 @@ impl Fleet {
         wait_until(DEFAULT_TIMEOUT, || self.table.is_file().then_some(())).expect("the consumer wrote no table");
     }
 
-    /// Starts server `i` from `examples/nats/kea-dhcp4.conf` as shipped, with only the
+    /// 4 or 6.
+    fn v(&self) -> u8 {
+        if self.family == Family::V4 {
+            4
+        } else {
+            6
+        }
+    }
+
+    /// Starts server `i` from `examples/nats/kea-dhcp4.conf` (`kea-dhcp6.conf`) as shipped, with only the
     /// installation's parts pointed at this checkout and this test; returns once its start's
     /// replay has ended.
     fn start_server(&self, i: usize) -> Kea<'_> {
         let ns = &self.pairs[i];
         let urls = self.cluster.attach(ns).unwrap();
-        let mut text = fs::read_to_string(example("kea-dhcp4.conf")).unwrap();
+        let (v, family) = (self.v(), self.family);
+        let conf = format!("kea-dhcp{v}.conf");
+        let mut text = fs::read_to_string(example(&conf)).unwrap();
         let subst = |text: String, from: &str, to: &str| {
-            assert!(text.contains(from), "kea-dhcp4.conf no longer contains {from:?}");
+            assert!(text.contains(from), "{conf} no longer contains {from:?}");
             text.replace(from, to)
         };
         text = subst(text, INSTALLED_LIBRARY, hook_so().to_str().unwrap());
@@ -99,11 +111,14 @@ impl Fleet {
         text = subst(text, SHIPPED_URLS, &urls);
         text = subst(text, "\"dhcp-a\"", &format!("\"{}\"", self.names[i]));
         text = subst(text, "/var/cache/kea-runscript/python", nats_py_path().to_str().unwrap());
-        let kea = Kea::start_text(ns, Family::V4, |dir| {
+        let kea = Kea::start_text(ns, family, |dir| {
             let q = |p: PathBuf| serde_json::to_string(p.to_str().unwrap()).unwrap();
-            let lease_file = q(dir.join(Family::V4.lease_file()));
-            let text = subst(text, "\"persist\": true", &format!("\"persist\": true, \"name\": {lease_file}"));
-            subst(text, "\"/run/kea/kea4-ctrl-socket\"", &q(dir.join(CONTROL_SOCKET)))
+            let lease_file = q(dir.join(family.lease_file()));
+            let mut text = subst(text, "\"persist\": true", &format!("\"persist\": true, \"name\": {lease_file}"));
+            if family == Family::V6 {
+                text = subst(text, "\"data-directory\": \"/var/lib/kea\"", &format!("\"data-directory\": {}", q(dir.into())));
+            }
+            subst(text, &format!("\"/run/kea/kea{v}-ctrl-socket\""), &q(dir.join(CONTROL_SOCKET)))
         })
         .unwrap_or_else(|e| panic!("server {}: {e}", self.names[i]));
         replay_done(&kea, 1);
@@ -131,7 +146,7 @@ impl Fleet {
     /// server (the start's replay is the first).
     fn barrier(&self, kea: &Kea, i: usize, n: u64) {
         kea.command_ok(r#"{"command": "runscript-replay"}"#).unwrap();
-        let key = format!("{}/4", self.names[i]);
+        let key = format!("{}/{}", self.names[i], self.v());
         wait_until(Duration::from_secs(120), || (self.table()["replays"][&key].as_u64() >= Some(n)).then_some(()))
             .unwrap_or_else(|_| panic!("replay {n} of {key} not in the consumer's table: {}\n{}", self.table()["replays"], kea.log()));
     }
@@ -175,22 +190,29 @@ impl Fleet {
         assert_eq!(t["gaps"], serde_json::json!({}), "the consumer saw gaps");
         for (i, kea) in keas.iter().enumerate() {
             let name = &self.names[i];
-            let held = held_leases(kea);
+            let held = held_leases(kea, self.family);
             assert!(!held.is_empty(), "{name} holds no lease: no traffic?");
-            let table: BTreeMap<String, String> = t["leases"][format!("{name}/4")]
-                .as_object()
-                .map(|m| m.iter().map(|(a, l)| (a.clone(), l["hwaddr"].as_str().unwrap().to_string())).collect())
-                .unwrap_or_default();
-            assert_eq!(table, held, "the fleet's table of {name} is not what {name} holds");
+            assert_eq!(self.table_of(&t, i), held, "the fleet's table of {name} is not what {name} holds");
             let committed: BTreeSet<&str> = msgs
                 .iter()
-                .filter(|m| m["subject"] == format!("kea.{name}.leases4_committed").as_str())
-                .filter_map(|m| m["data"]["KEA_LEASE4_ADDRESS"].as_str())
+                .filter(|m| m["subject"] == format!("kea.{name}.leases{}_committed", self.v()).as_str())
+                .filter_map(|m| m["data"][format!("KEA_LEASE{}_ADDRESS", self.v())].as_str())
                 .collect();
             for a in held.keys() {
                 assert!(committed.contains(a.as_str()), "{name}'s lease {a} came with no committed event");
             }
         }
+    }
+}
+
+impl Fleet {
+    /// The consumer's table of server `i`: address → MAC (DHCPv4) or DUID (DHCPv6).
+    fn table_of(&self, t: &Value, i: usize) -> BTreeMap<String, String> {
+        let field = if self.family == Family::V4 { "hwaddr" } else { "duid" };
+        t["leases"][format!("{}/{}", self.names[i], self.v())]
+            .as_object()
+            .map(|m| m.iter().map(|(a, l)| (a.clone(), l[field].as_str().unwrap().to_string())).collect())
+            .unwrap_or_default()
     }
 }
 
@@ -202,15 +224,19 @@ impl Drop for Fleet {
     }
 }
 
-/// The leases a server holds (state default): address → MAC.
-fn held_leases(kea: &Kea) -> BTreeMap<String, String> {
-    let r = kea.command(r#"{"command": "lease4-get-all"}"#).unwrap();
+/// The leases a server holds (state default): address → MAC (DHCPv4) or DUID (DHCPv6).
+fn held_leases(kea: &Kea, family: Family) -> BTreeMap<String, String> {
+    let (command, field) = match family {
+        Family::V4 => (r#"{"command": "lease4-get-all"}"#, "hw-address"),
+        Family::V6 => (r#"{"command": "lease6-get-all"}"#, "duid"),
+    };
+    let r = kea.command(command).unwrap();
     r["arguments"]["leases"]
         .as_array()
         .map(|ls| {
             ls.iter()
                 .filter(|l| l["state"] == 0)
-                .map(|l| (l["ip-address"].as_str().unwrap().to_string(), l["hw-address"].as_str().unwrap().to_string()))
+                .map(|l| (l["ip-address"].as_str().unwrap().to_string(), l[field].as_str().unwrap().to_string()))
                 .collect()
         })
         .unwrap_or_default()
@@ -231,9 +257,13 @@ fn traffic(fleet: &Fleet, rate: u32, secs: u32) -> Vec<u64> {
             .iter()
             .map(|ns| {
                 s.spawn(move || {
-                    let p = Perfdhcp { rate, clients: 80, period: secs, renew_rate: 5, release_rate: 2, ..Perfdhcp::v4() };
+                    let (base, exchange) = match fleet.family {
+                        Family::V4 => (Perfdhcp::v4(), "REQUEST-ACK"),
+                        Family::V6 => (Perfdhcp { lease_type: None, ..Perfdhcp::v6() }, "REQUEST-REPLY"),
+                    };
+                    let p = Perfdhcp { rate, clients: 80, period: secs, renew_rate: 5, release_rate: 2, ..base };
                     let r = p.run(ns).unwrap();
-                    r.exchanges().iter().find(|e| e.name == "REQUEST-ACK").map_or(0, |e| e.received)
+                    r.exchanges().iter().find(|e| e.name == exchange).map_or(0, |e| e.received)
                 })
             })
             .collect();
@@ -265,7 +295,7 @@ fn fleet_every_event_once_table_matches() {
     if !available() {
         return;
     }
-    let fleet = Fleet::new();
+    let fleet = Fleet::new(Family::V4);
     let (a, b) = (fleet.start_server(0), fleet.start_server(1));
     let acks = traffic(&fleet, 60, 6);
     assert!(acks.iter().all(|&n| n > 50), "too few DORAs: {acks:?}");
@@ -279,6 +309,25 @@ fn fleet_every_event_once_table_matches() {
     assert_quiet(&b);
 }
 
+/// The same with two kea-dhcp6 servers (`examples/nats/kea-dhcp6.conf`, IA_NA).
+#[test]
+fn fleet_v6_every_event_once_table_matches() {
+    if !available() {
+        return;
+    }
+    let fleet = Fleet::new(Family::V6);
+    let (a, b) = (fleet.start_server(0), fleet.start_server(1));
+    let acks = traffic(&fleet, 60, 6);
+    assert!(acks.iter().all(|&n| n > 50), "too few SARRs: {acks:?}");
+    fleet.barrier(&a, 0, 2);
+    fleet.barrier(&b, 1, 2);
+    let msgs = fleet.assert_stream_exact();
+    fleet.assert_table_matches(&[&a, &b], &msgs);
+    assert_eq!(fleet.table()["duplicates"], 0);
+    assert_quiet(&a);
+    assert_quiet(&b);
+}
+
 /// The stream's leader node killed (SIGKILL) during traffic: the worker's publishes go to the
 /// other two nodes, the stream elects a new leader from its replicas, nothing is lost.
 #[test]
@@ -286,7 +335,7 @@ fn nats_node_killed_during_traffic_nothing_lost() {
     if !available() {
         return;
     }
-    let fleet = Fleet::new();
+    let fleet = Fleet::new(Family::V4);
     let (a, b) = (fleet.start_server(0), fleet.start_server(1));
     let acks = thread::scope(|s| {
         let t = s.spawn(|| traffic(&fleet, 60, 8));
@@ -316,7 +365,7 @@ fn worker_killed_during_traffic_nothing_lost_nothing_duplicated() {
     if !available() {
         return;
     }
-    let fleet = Fleet::new();
+    let fleet = Fleet::new(Family::V4);
     let (a, b) = (fleet.start_server(0), fleet.start_server(1));
     let acks = thread::scope(|s| {
         let t = s.spawn(|| traffic(&fleet, 60, 8));
@@ -346,7 +395,7 @@ fn broker_unreachable_kea_serves_replay_refills() {
     if !available() {
         return;
     }
-    let fleet = Fleet::new();
+    let fleet = Fleet::new(Family::V4);
     let (a, b) = (fleet.start_server(0), fleet.start_server(1));
     traffic(&fleet, 40, 3);
     fleet.caught_up();
@@ -360,7 +409,7 @@ fn broker_unreachable_kea_serves_replay_refills() {
     assert!(acks.iter().all(|&n| n > 50), "Kea did not keep serving with the broker unreachable: {acks:?}");
     assert!(took < Duration::from_secs(6 + 30), "{took:?}");
     for kea in [&a, &b] {
-        assert!(!held_leases(kea).is_empty());
+        assert!(!held_leases(kea, Family::V4).is_empty());
     }
     // TODO(statistics): assert runscript[1].replies-missing (statistic-get-all) once it lands.
 
@@ -371,11 +420,7 @@ fn broker_unreachable_kea_serves_replay_refills() {
     let t = fleet.caught_up();
     for (i, kea) in [&a, &b].iter().enumerate() {
         let name = &fleet.names[i];
-        let table: BTreeMap<String, String> = t["leases"][format!("{name}/4")]
-            .as_object()
-            .map(|m| m.iter().map(|(a, l)| (a.clone(), l["hwaddr"].as_str().unwrap().to_string())).collect())
-            .unwrap_or_default();
-        assert_eq!(table, held_leases(kea), "after the replay, the fleet's table of {name} is not what it holds");
+        assert_eq!(fleet.table_of(&t, i), held_leases(kea, Family::V4), "after the replay, the fleet's table of {name} is not what it holds");
         assert!(t["replays"][format!("{name}/4")].as_u64() >= Some(2), "{t}");
     }
     let msgs = fleet.cluster.dump(STREAM).unwrap();
