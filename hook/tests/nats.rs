@@ -380,6 +380,7 @@ fn worker_killed_during_traffic_nothing_lost_nothing_duplicated() {
     });
     assert!(acks.iter().all(|&n| n > 50), "too few DORAs: {acks:?}");
     assert_ne!(worker_pid(&fleet.pairs[0]), None);
+    assert_eq!(a.statistics().unwrap().get("runscript[1].worker-restarts"), Some(&1));
     fleet.barrier(&a, 0, 2);
     fleet.barrier(&b, 1, 2);
     let msgs = fleet.assert_stream_exact();
@@ -410,14 +411,20 @@ fn broker_unreachable_kea_serves_replay_refills() {
     assert!(took < Duration::from_secs(6 + 30), "{took:?}");
     for kea in [&a, &b] {
         assert!(!held_leases(kea, Family::V4).is_empty());
+        // The callouts went on without the worker's reply, the events queued for it.
+        let st = kea.statistics().unwrap();
+        assert!(st.get("runscript[1].replies-missing") > Some(&0), "{st:?}");
     }
-    // TODO(statistics): assert runscript[1].replies-missing (statistic-get-all) once it lands.
 
     fleet.cluster.set_reachable(true).unwrap();
     // The replay's own events come after the ones queued during the outage.
     fleet.barrier(&a, 0, 2);
     fleet.barrier(&b, 1, 2);
     let t = fleet.caught_up();
+    for kea in [&a, &b] {
+        let queued = || kea.statistics().ok()?.get("runscript[1].queued").copied();
+        wait_until(DEFAULT_TIMEOUT, || (queued()? == 0).then_some(())).unwrap_or_else(|_| panic!("still queued: {:?}", queued()));
+    }
     for (i, kea) in [&a, &b].iter().enumerate() {
         let name = &fleet.names[i];
         assert_eq!(fleet.table_of(&t, i), held_leases(kea, Family::V4), "after the replay, the fleet's table of {name} is not what it holds");
