@@ -49,7 +49,7 @@ cd /
 exec chroot "$root" /usr/bin/env -i \
     HOME=/root CARGO_HOME=/root/.cargo RUSTUP_HOME=/root/.rustup \
     PATH=/root/.cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-    CARGO_TARGET_DIR="$target" CARGO_NET_OFFLINE=true LANG=C.UTF-8 TERM="${TERM:-dumb}" \
+    CARGO_TARGET_DIR="$target" CARGO_NET_OFFLINE=true KRS_IN_ROOT=1 LANG=C.UTF-8 TERM="${TERM:-dumb}" \
     ${RUST_BACKTRACE:+RUST_BACKTRACE="$RUST_BACKTRACE"} ${KRS_KEEP_TMP:+KRS_KEEP_TMP="$KRS_KEEP_TMP"} \
     ${RUST_TEST_THREADS:+RUST_TEST_THREADS="$RUST_TEST_THREADS"} \
     /bin/sh -c 'cd "$1" && shift && exec "$@"' sh "$PROJECT" "$@"
