@@ -96,7 +96,9 @@ fn twenty_reloads_under_traffic_then_sighup_and_sigterm() {
     let st = kea.stop().expect("Kea exits");
     assert_eq!(st.code(), Some(0), "Kea's exit on SIGTERM: {st}\n{}", log_tail(&kea, 40));
     assert!(kea.log_count("KRS_UNLOADED") > unloaded, "no KRS_UNLOADED at shutdown:\n{}", log_tail(&kea, 20));
-    assert_eq!(unexpected_errors(&kea, &[]), Vec::<String>::new());
+    // Kea's raw socket may read a cut packet while a reload closes and reopens it (seen once on
+    // Kea 3.0: "length of the IP header ... is 0"): Kea's receive, not the library.
+    assert_eq!(unexpected_errors(&kea, &["DHCP4_BUFFER_RECEIVE_FAIL"]), Vec::<String>::new());
     eprintln!("20 reloads: {acks} DORAs, slowest reload {slowest:?}");
 }
 
