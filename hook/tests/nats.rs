@@ -303,6 +303,28 @@ fn worker_pid(ns: &Netns) -> Option<u32> {
     })
 }
 
+/// Traffic (60 exchanges a second for 8 s, both servers) with `fault` done once the stream has
+/// taken 60 more messages; each server completes more than 50 DORAs.
+fn traffic_with_fault(fleet: &Fleet, fault: impl FnOnce()) {
+    let acks = thread::scope(|s| {
+        let t = s.spawn(|| traffic(fleet, 60, 8));
+        let before = fleet.cluster.stream_info(STREAM).unwrap()["messages"].as_u64().unwrap();
+        wait_stream_beyond(&fleet.cluster, before + 60);
+        fault();
+        t.join().unwrap()
+    });
+    assert!(acks.iter().all(|&n| n > 50), "too few DORAs: {acks:?}");
+}
+
+/// After the traffic: each server's marker client in the table, then every event once in the
+/// stream and the fleet's table equal to both servers' leases.
+fn assert_fleet_exact(fleet: &Fleet, a: &Kea, b: &Kea) {
+    fleet.barrier(a, 0);
+    fleet.barrier(b, 1);
+    let msgs = fleet.assert_stream_exact();
+    fleet.assert_table_matches(&[a, b], &msgs);
+}
+
 fn assert_quiet(kea: &Kea) {
     assert_eq!(kea_errors(&kea.log()), Vec::<&str>::new());
 }
@@ -318,10 +340,7 @@ fn fleet_every_event_once_table_matches() {
     let (a, b) = (fleet.start_server(0), fleet.start_server(1));
     let acks = traffic(&fleet, 60, 6);
     assert!(acks.iter().all(|&n| n > 50), "too few DORAs: {acks:?}");
-    fleet.barrier(&a, 0);
-    fleet.barrier(&b, 1);
-    let msgs = fleet.assert_stream_exact();
-    fleet.assert_table_matches(&[&a, &b], &msgs);
+    assert_fleet_exact(&fleet, &a, &b);
     assert_eq!(fleet.table()["duplicates"], 0, "the consumer got a duplicate: the stream deduplicates");
     assert_quiet(&a);
     assert_quiet(&b);
@@ -337,10 +356,7 @@ fn fleet_v6_every_event_once_table_matches() {
     let (a, b) = (fleet.start_server(0), fleet.start_server(1));
     let acks = traffic(&fleet, 60, 6);
     assert!(acks.iter().all(|&n| n > 50), "too few SARRs: {acks:?}");
-    fleet.barrier(&a, 0);
-    fleet.barrier(&b, 1);
-    let msgs = fleet.assert_stream_exact();
-    fleet.assert_table_matches(&[&a, &b], &msgs);
+    assert_fleet_exact(&fleet, &a, &b);
     assert_eq!(fleet.table()["duplicates"], 0);
     assert_quiet(&a);
     assert_quiet(&b);
@@ -355,22 +371,14 @@ fn nats_node_killed_during_traffic_nothing_lost() {
     }
     let fleet = Fleet::new(Family::V4);
     let (a, b) = (fleet.start_server(0), fleet.start_server(1));
-    let acks = thread::scope(|s| {
-        let t = s.spawn(|| traffic(&fleet, 60, 8));
-        let before = fleet.cluster.stream_info(STREAM).unwrap()["messages"].as_u64().unwrap();
-        wait_stream_beyond(&fleet.cluster, before + 60);
+    traffic_with_fault(&fleet, || {
         let leader = fleet.cluster.stream_info(STREAM).unwrap()["leader"].as_str().unwrap().to_string();
         let node: usize = leader.trim_start_matches('n').parse().unwrap();
         let pid = fleet.cluster.pid(node).unwrap();
         fleet.cluster.kill_node(node);
         eprintln!("killed the stream's leader {leader} (pid {pid})");
-        t.join().unwrap()
     });
-    assert!(acks.iter().all(|&n| n > 50), "too few DORAs: {acks:?}");
-    fleet.barrier(&a, 0);
-    fleet.barrier(&b, 1);
-    let msgs = fleet.assert_stream_exact();
-    fleet.assert_table_matches(&[&a, &b], &msgs);
+    assert_fleet_exact(&fleet, &a, &b);
     assert_quiet(&a);
     assert_quiet(&b);
 }
@@ -385,24 +393,16 @@ fn worker_killed_during_traffic_nothing_lost_nothing_duplicated() {
     }
     let fleet = Fleet::new(Family::V4);
     let (a, b) = (fleet.start_server(0), fleet.start_server(1));
-    let acks = thread::scope(|s| {
-        let t = s.spawn(|| traffic(&fleet, 60, 8));
-        let before = fleet.cluster.stream_info(STREAM).unwrap()["messages"].as_u64().unwrap();
-        wait_stream_beyond(&fleet.cluster, before + 60);
+    traffic_with_fault(&fleet, || {
         let pid = worker_pid(&fleet.pairs[0]).expect("no worker running in server a's namespace");
         assert!(kea_runscript_testbed::util::kill_in_netns(pid, &fleet.pairs[0].server, libc::SIGKILL));
         eprintln!("killed server a's worker (pid {pid})");
         wait_until(DEFAULT_TIMEOUT, || a.log_lines("KRS_WORKER_RESTARTED").into_iter().next())
             .unwrap_or_else(|_| panic!("the worker was not restarted:\n{}", a.log()));
-        t.join().unwrap()
     });
-    assert!(acks.iter().all(|&n| n > 50), "too few DORAs: {acks:?}");
     assert_ne!(worker_pid(&fleet.pairs[0]), None);
     assert_eq!(a.statistics().unwrap().get("runscript[1].worker-restarts"), Some(&1));
-    fleet.barrier(&a, 0);
-    fleet.barrier(&b, 1);
-    let msgs = fleet.assert_stream_exact();
-    fleet.assert_table_matches(&[&a, &b], &msgs);
+    assert_fleet_exact(&fleet, &a, &b);
     assert_quiet(&b);
 }
 

@@ -102,7 +102,7 @@ impl SpawnScript {
         values
     }
 
-    /// Pids and start times of the runs in progress (the background ones; for `runscript-status`).
+    /// Pids and start times of the runs in progress, background and waited-for (for `runscript-status`).
     pub fn running(&self) -> Vec<(libc::pid_t, Instant)> {
         lock(&self.thread.in_progress).clone()
     }
