@@ -17,6 +17,8 @@
 
 use crate::environ::Environment;
 use crate::limits::KILL_GRACE;
+use kea_runscript_config::{Script, Trust};
+use std::os::unix::ffi::OsStrExt;
 use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -77,6 +79,17 @@ fn pipe(ours_is_read_end: bool) -> io::Result<(OwnedFd, OwnedFd)> {
 pub fn kill_group(pid: libc::pid_t, signal: libc::c_int) {
     // SAFETY: plain syscall; the group is the script's own (POSIX_SPAWN_SETPGROUP).
     unsafe { libc::kill(-pid, signal) };
+}
+
+/// load()'s trust check of the script, made again before each start: a script replaced or
+/// changed since load so that another user could change it is not run (docs/configuration.md).
+/// A few `lstat`s, against `posix_spawn`'s hundreds of microseconds (docs/benchmark.md).
+pub fn still_trusted(script: &Script) -> Result<(), String> {
+    if script.trust != Trust::Checked {
+        return Ok(());
+    }
+    let path = std::path::Path::new(std::ffi::OsStr::from_bytes(script.script.as_bytes()));
+    kea_runscript_config::trust::check(path, kea_runscript_config::trust::effective_uid())
 }
 
 /// Start a run, `script hook_point`, with exactly `env` as its environment.
