@@ -132,9 +132,9 @@ impl Script {
         };
         let (key, wait) = if self.isc_form { ("ISC run_script form: name", "sync") } else { ("script", "wait") };
         let redeliver = if self.redeliver { ", redeliver" } else { "" };
-        let redeliver = if self.trust == Trust::Checked { redeliver.to_string() } else { format!("{redeliver}, script-trust unchecked") };
+        let trust = if self.trust == Trust::Checked { "" } else { ", script-trust unchecked" };
         format!(
-            "{key} {} ({mode}{naming}{wait} {}{redeliver}, timeout-ms {}, {} hook points)",
+            "{key} {} ({mode}{naming}{wait} {}{redeliver}{trust}, timeout-ms {}, {} hook points)",
             self.script.to_string_lossy(),
             self.wait,
             self.timeout.as_millis(),

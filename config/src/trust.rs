@@ -32,9 +32,31 @@ pub fn uid_of(user: &str) -> Option<u32> {
     (!pw.is_null()).then(|| unsafe { (*pw).pw_uid })
 }
 
+/// Why a script is not accepted.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Someone besides root and Kea's user could change it: the path at fault and why.
+    Untrusted(String),
+    /// A lookup failed (e.g. the file is gone): what `exec` would report too.
+    Unreadable(String),
+}
+
+impl std::fmt::Display for Fault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Fault::Untrusted(s) | Fault::Unreadable(s) => f.write_str(s),
+        }
+    }
+}
+
 /// `Ok` if nobody but root and `kea_uid` can change the program `path` (absolute) runs;
 /// else the path at fault and why, e.g. `/srv/hooks is writable by others (mode 0777)`.
 pub fn check(path: &Path, kea_uid: u32) -> Result<(), String> {
+    check_path(path, kea_uid).map_err(|f| f.to_string())
+}
+
+/// [`check`], telling a script others could change from one that cannot be looked up.
+pub fn check_path(path: &Path, kea_uid: u32) -> Result<(), Fault> {
     let mut pending: Vec<OsString> = Vec::new(); // components still to walk, last first
     push_components(&mut pending, path);
     let mut current = PathBuf::from("/");
@@ -53,21 +75,21 @@ pub fn check(path: &Path, kea_uid: u32) -> Result<(), String> {
         // In a sticky directory others may write to, an entry's owner can still replace it.
         if dir.mode() & 0o022 != 0 && !owner_trusted(meta.uid(), kea_uid) {
             let what = if meta.file_type().is_symlink() { "a symbolic link " } else { "" };
-            return Err(format!(
+            return Err(Fault::Untrusted(format!(
                 "{} is {what}owned by {}, not root or Kea's user ({}), in {}, a directory others can write to (mode {:04o})",
                 next.display(),
                 user(meta.uid()),
                 user(kea_uid),
                 current.display(),
                 dir.mode() & 0o7777
-            ));
+            )));
         }
         if meta.file_type().is_symlink() {
             links += 1;
             if links > MAX_LINKS {
-                return Err(format!("{}: too many levels of symbolic links", path.display()));
+                return Err(Fault::Unreadable(format!("{}: too many levels of symbolic links", path.display())));
             }
-            let target = std::fs::read_link(&next).map_err(|e| format!("{}: {e}", next.display()))?;
+            let target = std::fs::read_link(&next).map_err(|e| Fault::Unreadable(format!("{}: {e}", next.display())))?;
             if target.is_absolute() {
                 current = PathBuf::from("/");
                 dir = metadata(&current, std::fs::metadata(&current))?;
@@ -94,8 +116,8 @@ fn push_components(pending: &mut Vec<OsString>, path: &Path) {
     pending.extend(names.into_iter().rev());
 }
 
-fn metadata(path: &Path, meta: std::io::Result<std::fs::Metadata>) -> Result<std::fs::Metadata, String> {
-    meta.map_err(|e| format!("{}: {e}", path.display()))
+fn metadata(path: &Path, meta: std::io::Result<std::fs::Metadata>) -> Result<std::fs::Metadata, Fault> {
+    meta.map_err(|e| Fault::Unreadable(format!("{}: {e}", path.display())))
 }
 
 fn owner_trusted(uid: u32, kea_uid: u32) -> bool {
@@ -103,23 +125,23 @@ fn owner_trusted(uid: u32, kea_uid: u32) -> bool {
 }
 
 /// One directory or the file: its owner, and who else may write to it.
-fn trusted(path: &Path, meta: &std::fs::Metadata, kea_uid: u32) -> Result<(), String> {
+fn trusted(path: &Path, meta: &std::fs::Metadata, kea_uid: u32) -> Result<(), Fault> {
     let mode = meta.mode() & 0o7777;
     if !owner_trusted(meta.uid(), kea_uid) {
-        return Err(format!(
+        return Err(Fault::Untrusted(format!(
             "{} is owned by {}, not root or Kea's user ({})",
             path.display(),
             user(meta.uid()),
             user(kea_uid)
-        ));
+        )));
     }
     // A sticky directory: its entries are checked on the way down.
     let sticky_dir = meta.is_dir() && mode & 0o1000 != 0;
     if mode & 0o002 != 0 && !sticky_dir {
-        return Err(format!("{} is writable by others (mode {mode:04o})", path.display()));
+        return Err(Fault::Untrusted(format!("{} is writable by others (mode {mode:04o})", path.display())));
     }
     if mode & 0o020 != 0 && !sticky_dir {
-        return Err(format!("{} is writable by group {} (mode {mode:04o})", path.display(), group(meta.gid())));
+        return Err(Fault::Untrusted(format!("{} is writable by group {} (mode {mode:04o})", path.display(), group(meta.gid()))));
     }
     Ok(())
 }
@@ -310,5 +332,9 @@ mod tests {
         symlink("loop", links.join("loop")).unwrap();
         assert!(check(&links.join("loop"), 0).unwrap_err().contains("too many levels of symbolic links"));
         assert!(check(&f.0.join("d/missing"), 0).unwrap_err().contains("No such file"));
+        // Told apart for the check before each run: a deleted script is exec's to report.
+        assert!(matches!(check_path(&f.0.join("d/missing"), 0), Err(Fault::Unreadable(_))));
+        chmod(&f.0.join("d"), 0o777);
+        assert!(matches!(check_path(&sh, 0), Err(Fault::Untrusted(_))));
     }
 }
