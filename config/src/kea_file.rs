@@ -1,7 +1,7 @@
 //! Reading a Kea configuration file to find this library's `hooks-libraries` entries, for the
 //! pre-flight check (`kea-dhcp4 -t` does not call hook libraries' `load()`).
 
-use crate::{parse_map, scripts_directory, Config};
+use crate::{parse_map_as, scripts_directory, trust, Config};
 use serde_json::{Map, Value};
 
 /// One `hooks-libraries` entry that loads this library.
@@ -23,8 +23,14 @@ pub fn is_this_library(library: &str) -> bool {
 }
 
 /// Every entry of this library in a Kea configuration text (Kea's JSON with `#`, `//` and
-/// `/* */` comments), each with the verdict of the very parser `load()` uses.
+/// `/* */` comments), each with the verdict of the very parser `load()` uses, for a Kea that runs
+/// as this process's effective user.
 pub fn check(text: &str) -> Result<Vec<Entry>, String> {
+    check_as(text, trust::effective_uid())
+}
+
+/// [`check`] for a Kea that runs as `kea_uid` (whose scripts only it and root may change).
+pub fn check_as(text: &str, kea_uid: u32) -> Result<Vec<Entry>, String> {
     if text.contains("<?include") {
         return Err("<?include ...?> is not supported by this check: run it on the included file too".into());
     }
@@ -43,8 +49,8 @@ pub fn check(text: &str) -> Result<Vec<Entry>, String> {
             }
             let empty = Map::new();
             let result = match lib.get("parameters") {
-                None => parse_map(&empty, family, dir.as_deref()),
-                Some(Value::Object(map)) => parse_map(map, family, dir.as_deref()),
+                None => parse_map_as(&empty, family, dir.as_deref(), kea_uid),
+                Some(Value::Object(map)) => parse_map_as(map, family, dir.as_deref(), kea_uid),
                 Some(_) => Err("\"parameters\" must be a map".into()),
             };
             entries.push(Entry { server: server.into(), position: i + 1, library: library.into(), result });

@@ -3,9 +3,10 @@
 
 pub mod kea_file;
 pub mod table;
+pub mod trust;
 
 use serde_json::{Map, Value};
-use std::ffi::CString;
+use std::ffi::{CString, OsStr};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -93,6 +94,29 @@ pub struct Script {
     /// owed a reply to is sent again to the next one, and events arriving while no worker can
     /// answer are queued instead of lost. Only with worker mode and `wait`.
     pub redeliver: bool,
+    /// `script-trust`: whether the script must be one only root and Kea's user can change.
+    pub trust: Trust,
+}
+
+/// `script-trust` (see [`trust`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trust {
+    /// `"checked"` (the default): refused at load, and not run later, if anyone but root or Kea's
+    /// user could change it.
+    Checked,
+    /// `"unchecked"`: the operator accepts the risk; what the check finds (`None`: nothing), for
+    /// the warning logged at every load.
+    Unchecked(Option<String>),
+}
+
+impl Trust {
+    /// For `"unchecked"`: what the check finds, for the warning at every load.
+    pub fn unchecked(&self) -> Option<&str> {
+        match self {
+            Trust::Checked => None,
+            Trust::Unchecked(fault) => Some(fault.as_deref().unwrap_or("the check finds nothing wrong now")),
+        }
+    }
 }
 
 impl Script {
@@ -108,8 +132,9 @@ impl Script {
         };
         let (key, wait) = if self.isc_form { ("ISC run_script form: name", "sync") } else { ("script", "wait") };
         let redeliver = if self.redeliver { ", redeliver" } else { "" };
+        let trust = if self.trust == Trust::Checked { "" } else { ", script-trust unchecked" };
         format!(
-            "{key} {} ({mode}{naming}{wait} {}{redeliver}, timeout-ms {}, {} hook points)",
+            "{key} {} ({mode}{naming}{wait} {}{redeliver}{trust}, timeout-ms {}, {} hook points)",
             self.script.to_string_lossy(),
             self.wait,
             self.timeout.as_millis(),
@@ -125,7 +150,7 @@ pub const DEFAULT_MAX_QUEUED: u64 = 1024;
 /// Parameters of one script, at the top level or in each `scripts` entry.
 const SCRIPT_KEYS: &[&str] = &[
     "script", "mode", "wait", "timeout-ms", "exit-status", "max-running", "max-queued", "hook-points", "variables",
-    "name", "sync", "redeliver",
+    "name", "sync", "redeliver", "script-trust",
 ];
 /// Parameters of the library as a whole.
 const LIBRARY_KEYS: &[&str] = &["scripts", "extra-env", "pass-env", "options", "server-name"];
@@ -155,7 +180,18 @@ pub fn scripts_directory(enforced: bool) -> Option<PathBuf> {
     Some(dir.unwrap_or_else(|| PathBuf::from(rule.default)))
 }
 
+/// [`parse_map_as`] for scripts run as this process's effective user (the library: Kea's user).
 pub fn parse_map(map: &Map<String, Value>, family: u8, scripts_directory: Option<&Path>) -> Result<Config, String> {
+    parse_map_as(map, family, scripts_directory, trust::effective_uid())
+}
+
+/// The parameters, for a Kea whose user is `kea_uid` (the trust check of scripts: [`trust`]).
+pub fn parse_map_as(
+    map: &Map<String, Value>,
+    family: u8,
+    scripts_directory: Option<&Path>,
+    kea_uid: u32,
+) -> Result<Config, String> {
     let mut errors = Vec::new();
     for key in map.keys().filter(|k| !SCRIPT_KEYS.contains(&k.as_str()) && !LIBRARY_KEYS.contains(&k.as_str())) {
         errors.push(format!(
@@ -166,7 +202,7 @@ pub fn parse_map(map: &Map<String, Value>, family: u8, scripts_directory: Option
     }
     let env = environment(map);
     let scripts = match map.get("scripts") {
-        None => parse_script(map, "", family, scripts_directory).map(|s| vec![s]),
+        None => parse_script(map, "", family, scripts_directory, kea_uid).map(|s| vec![s]),
         Some(Value::Array(list)) => {
             let mut scripts = Vec::new();
             let mut faults = Vec::new();
@@ -183,7 +219,7 @@ pub fn parse_map(map: &Map<String, Value>, family: u8, scripts_directory: Option
                         for key in m.keys().filter(|k| !SCRIPT_KEYS.contains(&k.as_str())) {
                             faults.push(format!("unknown parameter '{prefix}{key}' (known: {})", SCRIPT_KEYS.join(", ")));
                         }
-                        match parse_script(m, &prefix, family, scripts_directory) {
+                        match parse_script(m, &prefix, family, scripts_directory, kea_uid) {
                             Ok(s) => scripts.push(s),
                             Err(e) => faults.push(e),
                         }
@@ -214,14 +250,41 @@ pub fn parse_map(map: &Map<String, Value>, family: u8, scripts_directory: Option
     }
 }
 
-fn parse_script(map: &Map<String, Value>, prefix: &str, family: u8, scripts_directory: Option<&Path>) -> Result<Script, String> {
+fn parse_script(
+    map: &Map<String, Value>,
+    prefix: &str,
+    family: u8,
+    scripts_directory: Option<&Path>,
+    kea_uid: u32,
+) -> Result<Script, String> {
     let p = |name: &str| format!("{prefix}{name}");
+    let checked = match map.get("script-trust") {
+        None => Ok(true),
+        Some(Value::String(s)) if s == "checked" => Ok(true),
+        Some(Value::String(s)) if s == "unchecked" => Ok(false),
+        Some(other) => Err(format!(
+            "parameter '{}' must be \"checked\" (the default) or \"unchecked\" (run a script others can change), not {other}",
+            p("script-trust")
+        )),
+    };
     // ISC's run_script form: `name` for `script`, `sync` for `wait`.
     let isc_form = map.contains_key("name");
     let script = match one_of(map, prefix, ["script", "name"], "name the same thing (ISC's run_script calls it 'name')") {
         Ok(None) => Err(format!("parameter '{}' is missing: give the absolute path of the program to run", p("script"))),
         Ok(Some((key, Value::String(s)))) => {
-            check_script(s, scripts_directory).map_err(|e| format!("parameter '{}' ({s:?}) {e}", p(key)))
+            let at = |e: String| format!("parameter '{}' ({s:?}) {e}", p(key));
+            check_script(s, scripts_directory).map_err(at).and_then(|c| {
+                let fault = trust::check(Path::new(OsStr::from_bytes(c.as_bytes())), kea_uid).err();
+                match (checked.as_ref(), fault) {
+                    (Ok(&false), fault) => Ok((c, Trust::Unchecked(fault))),
+                    (_, None) => Ok((c, Trust::Checked)),
+                    (_, Some(fault)) => Err(format!(
+                        "parameter '{}' ({s:?}): {fault}: whoever can change a script runs programs as Kea's user \
+                         (\"script-trust\": \"unchecked\" accepts that)",
+                        p(key)
+                    )),
+                }
+            })
         }
         Ok(Some((key, other))) => Err(format!("parameter '{}' must be a string, not {}", p(key), json_type(other))),
         Err(e) => Err(e),
@@ -255,16 +318,17 @@ fn parse_script(map: &Map<String, Value>, prefix: &str, family: u8, scripts_dire
     let hooks = hook_points(map.get("hook-points"), family, &p("hook-points"), naming.as_ref().ok().copied());
     let redeliver = redeliver(map.get("redeliver"), mode.as_ref().ok().copied(), wait.as_ref().ok().copied(), &p("redeliver"));
     let mode = mode.and_then(|mode| worker_fits(map, mode, prefix).map(|()| mode));
-    match (script, mode, wait, timeout, exit_status, max_running, max_queued, (hooks, naming, redeliver)) {
+    let checked = checked.map(|_| ());
+    match (script, mode, wait, timeout, exit_status, max_running, max_queued, (hooks, naming, redeliver, checked)) {
         (
-            Ok(script),
+            Ok((script, trust)),
             Ok(mode),
             Ok(wait),
             Ok(timeout),
             Ok(exit_status),
             Ok(max_running),
             Ok(max_queued),
-            (Ok(hooks), Ok(naming), Ok(redeliver)),
+            (Ok(hooks), Ok(naming), Ok(redeliver), Ok(())),
         ) => {
             Ok(Script {
                 script,
@@ -279,9 +343,10 @@ fn parse_script(map: &Map<String, Value>, prefix: &str, family: u8, scripts_dire
                 isc_form,
                 extra_env: Vec::new(),
                 redeliver,
+                trust,
             })
         }
-        (script, mode, wait, timeout, exit_status, max_running, max_queued, (hooks, naming, redeliver)) => {
+        (script, mode, wait, timeout, exit_status, max_running, max_queued, (hooks, naming, redeliver, checked)) => {
             let mut errors = Vec::new();
             errors.extend(script.err());
             errors.extend(mode.err());
@@ -293,6 +358,7 @@ fn parse_script(map: &Map<String, Value>, prefix: &str, family: u8, scripts_dire
             errors.extend(hooks.err());
             errors.extend(naming.err());
             errors.extend(redeliver.err());
+            errors.extend(checked.err());
             Err(errors.join("; "))
         }
     }
@@ -862,6 +928,48 @@ mod tests {
         for expected in ["unknown parameter 'colour'", "'script' is missing", "'wait' must be", "'timeout-ms' must be"] {
             assert!(err.contains(expected), "{err:?} lacks {expected:?}");
         }
+    }
+
+    /// `script-trust`: the trust check (config/src/trust.rs has its rules' tests) names the
+    /// parameter, the path at fault and why; "unchecked" loads and keeps what it found.
+    #[test]
+    fn script_trust() {
+        let dir = std::env::temp_dir().join(format!("krs-config-trust-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::os::unix::fs::PermissionsExt::from_mode(m)).unwrap();
+        mode(&dir, 0o777);
+        let script = dir.join("hook.sh");
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        mode(&script, 0o755);
+        let s = script.display();
+        let d = dir.display();
+        let err = parse(&format!(r#"{{"script": "{s}"}}"#), 4).unwrap_err();
+        assert!(err.starts_with(&format!("parameter 'script' (\"{s}\"): {d} is writable by others (mode 0777): ")), "{err}");
+        assert!(err.contains(r#""script-trust": "unchecked" accepts that"#), "{err}");
+        let err = parse(&format!(r#"{{"scripts": [{{"script": "/bin/true"}}, {{"name": "{s}"}}]}}"#), 4).unwrap_err();
+        assert!(err.starts_with(&format!("parameter 'scripts[1].name' (\"{s}\"): {d} is writable by others")), "{err}");
+        let worker = parse(&format!(r#"{{"script": "{s}", "mode": "worker"}}"#), 4).unwrap_err();
+        assert!(worker.contains("is writable by others"), "{worker}");
+        // The opt-out, per script.
+        let c = parse(&format!(r#"{{"scripts": [{{"script": "/bin/true"}}, {{"script": "{s}", "script-trust": "unchecked"}}]}}"#), 4).unwrap();
+        assert_eq!(c.scripts[0].trust, Trust::Checked);
+        assert_eq!(c.scripts[1].trust.unchecked(), Some(format!("{d} is writable by others (mode 0777)").as_str()));
+        assert!(c.scripts[1].describe().contains("script-trust unchecked"), "{}", c.scripts[1].describe());
+        let c = one(r#"{"script": "/bin/true", "script-trust": "unchecked"}"#);
+        assert_eq!(c.trust.unchecked(), Some("the check finds nothing wrong now"));
+        assert_eq!(one(r#"{"script": "/bin/true", "script-trust": "checked"}"#).trust, Trust::Checked);
+        let err = parse(r#"{"script": "/bin/true", "script-trust": "off"}"#, 4).unwrap_err();
+        assert!(err.starts_with(r#"parameter 'script-trust' must be "checked" (the default) or "unchecked""#), "{err}");
+        // Kea's user may own the script (kea-runscript-check --user; load(): Kea's euid).
+        mode(&dir, 0o755);
+        if trust::effective_uid() == 0 {
+            std::os::unix::fs::chown(&script, Some(54_321), None).unwrap();
+            let map: Map<String, Value> = serde_json::from_str(&format!(r#"{{"script": "{s}"}}"#)).unwrap();
+            let err = parse_map_as(&map, 4, None, 0).unwrap_err();
+            assert!(err.contains(&format!("{s} is owned by uid 54321, not root or Kea's user (root)")), "{err}");
+            assert!(parse_map_as(&map, 4, None, 54_321).is_ok());
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

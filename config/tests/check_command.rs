@@ -112,3 +112,57 @@ fn files_without_the_library_or_unreadable_are_told_apart() {
     assert_eq!(check(&dir.join("missing.json")).0, 2);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Script trust: the check refuses what load() refuses, with Kea's message; `--user` names the
+/// user Kea runs as (who may own the script); an unchecked script passes with a warning.
+#[test]
+fn script_trust_as_load_and_for_the_user_kea_runs_as() {
+    use std::os::unix::fs::PermissionsExt;
+    let ns = Netns::with_options(NetnsOptions { ipv6: false, client_v4: false }).expect("namespaces (needs root)");
+    let open = ns.dir().join("open");
+    std::fs::create_dir(&open).unwrap();
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let script = open.join("hook.sh");
+    kea_runscript_testbed::util::write_executable(&script, "#!/bin/sh\n").unwrap();
+    let write = |name: &str, params: &serde_json::Value| {
+        let cfg = KeaConfig::new(Family::V4).hook(hook_library(&hook_so_path(), params.clone()));
+        let file = ns.dir().join(name);
+        std::fs::write(&file, cfg.clone().no_interfaces().render(&ns.server_if, ns.dir())).unwrap();
+        (cfg, file)
+    };
+    let (cfg, file) = write("open.json", &serde_json::json!({"script": script}));
+    let log = Kea::expect_load_failure(&ns, &cfg).unwrap();
+    let (code, _, stderr) = check(&file);
+    assert_eq!(code, 1, "{stderr}");
+    let message = stderr.split("kea-runscript refused its configuration: ").nth(1).unwrap().trim();
+    assert!(message.contains(&format!("{} is writable by others (mode 0777)", open.display())), "{message}");
+    assert!(log.contains(message), "Kea's log lacks the check's message {message:?}:\n{log}");
+
+    let (_, file) = write("unchecked.json", &serde_json::json!({"script": script, "script-trust": "unchecked"}));
+    let (code, stdout, stderr) = check(&file);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("script-trust unchecked"), "{stdout}");
+    let warning = format!(r#"WARNING: script {} is run without the trust check ("script-trust": "unchecked"): {} is writable"#, script.display(), open.display());
+    assert!(stdout.contains(&warning), "{stdout}");
+
+    // Owned by the user Kea runs as: refused for root's Kea, fine for that user's.
+    std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::chown(&script, Some(65534), None).unwrap();
+    let (_, file) = write("theirs.json", &serde_json::json!({"script": script}));
+    let (code, _, stderr) = check(&file);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("is owned by uid 65534 (nobody), not root or Kea's user (root)"), "{stderr}");
+    let env = kea_runscript_testbed::versions::tool_env(&std::fs::read_to_string(&file).unwrap());
+    let run = |args: &[&str]| {
+        let out = Command::new(CHECK).args(args).arg(&file).envs(env.clone()).output().unwrap();
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    for user in [&["--user", "nobody"][..], &["--user=65534"], &["--user", "65534"]] {
+        let (code, out) = run(user);
+        assert_eq!(code, 0, "{user:?}: {out}");
+        assert!(out.contains(": OK: script "), "{user:?}: {out}");
+    }
+    let (code, out) = run(&["--user", "krs-no-such-user"]);
+    assert_eq!(code, 2, "{out}");
+    assert!(out.contains("no such user"), "{out}");
+}

@@ -17,6 +17,9 @@
 
 use crate::environ::Environment;
 use crate::limits::KILL_GRACE;
+use kea_runscript_config::trust::{self, Fault};
+use kea_runscript_config::{Script, Trust};
+use std::os::unix::ffi::OsStrExt;
 use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -77,6 +80,22 @@ fn pipe(ours_is_read_end: bool) -> io::Result<(OwnedFd, OwnedFd)> {
 pub fn kill_group(pid: libc::pid_t, signal: libc::c_int) {
     // SAFETY: plain syscall; the group is the script's own (POSIX_SPAWN_SETPGROUP).
     unsafe { libc::kill(-pid, signal) };
+}
+
+/// load()'s trust check of the script, made again before each start: a script replaced or
+/// changed since load so that another user could change it is not run (docs/configuration.md).
+/// A few `lstat`s, against `posix_spawn`'s hundreds of microseconds (docs/benchmark.md). A script
+/// that cannot be looked up (deleted) is left to `posix_spawn`, which reports it.
+pub fn still_trusted(script: &Script) -> Result<(), String> {
+    if script.trust != Trust::Checked {
+        return Ok(());
+    }
+    let path = std::path::Path::new(std::ffi::OsStr::from_bytes(script.script.as_bytes()));
+    match trust::check_path(path, trust::effective_uid()) {
+        Err(Fault::Untrusted(fault)) => Err(fault),
+        // Gone or unreadable: posix_spawn says so (KRS_SPAWN_FAILED), as before the check.
+        Ok(()) | Err(Fault::Unreadable(_)) => Ok(()),
+    }
 }
 
 /// Start a run, `script hook_point`, with exactly `env` as its environment.
@@ -377,5 +396,57 @@ mod tests {
         assert_eq!(steps, vec![Stage::Terminated]);
         assert_eq!(wait(p), Outcome::Signaled(libc::SIGTERM));
         assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    /// What the trust check before each run costs, against the run itself (docs/benchmark.md):
+    /// `cargo test --release -p kea-runscript --lib trust_check_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a microbenchmark: cargo test --release -p kea-runscript --lib trust_check_cost -- --ignored --nocapture"]
+    fn trust_check_cost() {
+        // Five levels under /tmp, as the test bed's scripts (Kea 3.0's: through a link too).
+        let base = std::env::temp_dir().join(format!("krs-trust-cost-{}", std::process::id()));
+        std::fs::create_dir_all(base.join("a/b/c")).unwrap();
+        let script = base.join("a/b/c/hook.sh");
+        std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::symlink(&script, base.join("link.sh")).unwrap();
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            (v[v.len() / 2], v[0])
+        };
+        let env: Vec<CString> = (0..40).map(|i| CString::new(format!("KEA_VAR_{i}=value-{i}")).unwrap()).collect();
+        let env = Environment::from(&env[..]);
+        let c = CString::new(script.to_str().unwrap()).unwrap();
+        let checked = |path: &std::path::Path| {
+            let batches: Vec<f64> = (0..21)
+                .map(|_| {
+                    let t = Instant::now();
+                    for _ in 0..20_000 {
+                        kea_runscript_config::trust::check(path, 0).unwrap();
+                    }
+                    t.elapsed().as_nanos() as f64 / 20_000.0
+                })
+                .collect();
+            median(batches)
+        };
+        let (direct, direct_min) = checked(&script);
+        let (linked, linked_min) = checked(&base.join("link.sh"));
+        let spawns: Vec<f64> = (0..21)
+            .map(|_| {
+                let t = Instant::now();
+                for _ in 0..100 {
+                    let child = spawn_run(&c, "lease4_select", &env).unwrap();
+                    assert_eq!(wait(&child.process), Outcome::Exited(0));
+                }
+                t.elapsed().as_nanos() as f64 / 100.0
+            })
+            .collect();
+        let (spawn, spawn_min) = median(spawns);
+        std::fs::remove_dir_all(&base).unwrap();
+        println!("trust check, {} (6 lookups): median {direct:.0} ns (fastest batch {direct_min:.0})", script.display());
+        println!("trust check through a link: median {linked:.0} ns (fastest batch {linked_min:.0})");
+        println!("posix_spawn + reap of `exit 0` (40 variables): median {:.0} µs (fastest batch {:.0})", spawn / 1e3, spawn_min / 1e3);
+        println!("check / run: {:.2}% (through a link {:.2}%)", 100.0 * direct / spawn, 100.0 * linked / spawn);
     }
 }

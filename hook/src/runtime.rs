@@ -181,6 +181,9 @@ pub fn configure(parameters_json: &str, family: i32) -> Result<String, String> {
                 namings[hook as usize] = namings[hook as usize].with(script.naming);
             }
             summary.push(script.describe());
+            if let Some(today) = script.trust.unchecked() {
+                log(msg::SCRIPT_UNCHECKED, [&script.script.to_string_lossy(), today]);
+            }
             let what = match script.mode {
                 Mode::Spawn => "the library's thread".to_string(),
                 Mode::Worker => format!("the worker {}", script.script.to_string_lossy()),

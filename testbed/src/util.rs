@@ -75,6 +75,10 @@ impl TempDir {
             fs::remove_dir_all(&path)?;
         }
         fs::create_dir(&path)?;
+        // Whatever the umask: the hook refuses scripts in directories others can write to.
+        for d in [&base, &path] {
+            fs::set_permissions(d, fs::Permissions::from_mode(0o755))?;
+        }
         Ok(TempDir { path })
     }
 

@@ -4,15 +4,40 @@
 //! found only when the server starts (or refuses a `config-reload`). This runs the very parser
 //! `load()` runs on every kea-runscript entry of the files, with the same messages, and exits 1
 //! when one is wrong (2 when a file cannot be read as a Kea configuration).
+//!
+//! `--user NAME` (or a uid): the user Kea runs as, whose scripts only it and root may be able to
+//! change (`script-trust`); by default the user running the check, as `load()` takes Kea's.
 
-use kea_runscript_config::table;
+use kea_runscript_config::{table, trust};
 use std::process::ExitCode;
 
+const USAGE: &str = "usage: kea-runscript-check [--user KEA-USER] KEA-CONFIG-FILE...";
+
 fn main() -> ExitCode {
-    let files: Vec<String> = std::env::args().skip(1).collect();
+    let mut files: Vec<String> = std::env::args().skip(1).collect();
     if files.is_empty() || files.iter().any(|f| f == "-h" || f == "--help") {
-        eprintln!("usage: kea-runscript-check KEA-CONFIG-FILE...");
+        eprintln!("{USAGE}");
         return ExitCode::from(2);
+    }
+    let mut kea_uid = trust::effective_uid();
+    if files[0] == "--user" || files[0].starts_with("--user=") {
+        let user = match files[0].strip_prefix("--user=") {
+            Some(u) => u.to_string(),
+            None if files.len() > 1 => files.remove(1),
+            None => String::new(),
+        };
+        files.remove(0);
+        match trust::uid_of(&user) {
+            Some(uid) => kea_uid = uid,
+            None => {
+                eprintln!("--user {user:?}: no such user; {USAGE}");
+                return ExitCode::from(2);
+            }
+        }
+        if files.is_empty() {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
     }
     let mut status = 0u8;
     for file in &files {
@@ -24,7 +49,7 @@ fn main() -> ExitCode {
                 continue;
             }
         };
-        let entries = match kea_runscript_config::kea_file::check(&text) {
+        let entries = match kea_runscript_config::kea_file::check_as(&text, kea_uid) {
             Ok(entries) => entries,
             Err(e) => {
                 eprintln!("{file}: {e}");
@@ -42,6 +67,11 @@ fn main() -> ExitCode {
                     for s in &c.scripts {
                         let hooks: Vec<&str> = s.hooks.iter().map(|&h| table::HOOK_POINTS[h as usize].name).collect();
                         println!("{at}: OK: {}: {}", s.describe(), hooks.join(" "));
+                        if let Some(today) = s.trust.unchecked() {
+                            // load() logs this as KRS_SCRIPT_UNCHECKED.
+                            let script = s.script.to_string_lossy();
+                            println!("{at}: WARNING: script {script} is run without the trust check (\"script-trust\": \"unchecked\"): {today}");
+                        }
                     }
                 }
                 Err(e) => {
@@ -53,3 +83,4 @@ fn main() -> ExitCode {
     }
     ExitCode::from(status)
 }
+

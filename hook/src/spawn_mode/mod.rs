@@ -135,6 +135,11 @@ impl SpawnScript {
     pub fn run_waited(&self, hook: &'static str, env: &Environment) -> Option<i32> {
         let config = self.script();
         let stats = &self.thread.stats;
+        if let Err(fault) = process::still_trusted(config) {
+            stats.count(Stat::SpawnFailures);
+            stats.error(msg::SCRIPT_UNTRUSTED, [hook, &format!("{}: {fault}", config.script.to_string_lossy())]);
+            return None;
+        }
         let child = match process::spawn_run(&config.script, hook, env) {
             Ok(child) => child,
             Err(e) => {

@@ -155,6 +155,14 @@ impl<'a> RunsThread<'a> {
         let s = self.shared;
         while s.running.load(Ordering::Relaxed) < s.script.max_running {
             let Some(job) = s.queue.pop() else { break };
+            if let Err(fault) = process::still_trusted(&s.script) {
+                s.stats.count(Stat::SpawnFailures);
+                s.stats.error(msg::SCRIPT_UNTRUSTED, [job.hook, &format!("{}: {fault}", s.script.script.to_string_lossy())]);
+                if let Some(t) = job.tally {
+                    t.finished(false);
+                }
+                continue;
+            }
             match process::spawn_run(&s.script.script, job.hook, &job.env) {
                 Ok(child) => {
                     s.stats.count(Stat::Runs);

@@ -367,6 +367,13 @@ impl<'a> Feeder<'a> {
         self.restart_at = None;
         *lock(&self.shared.restart_due) = None;
         let s = self.shared;
+        if let Err(fault) = process::still_trusted(&s.script) {
+            let delay = self.schedule_restart(now);
+            s.stats.count(Stat::SpawnFailures);
+            let fault = format!("{}: {fault}; next try in {} ms", s.script.script.to_string_lossy(), delay.as_millis());
+            s.stats.error(msg::SCRIPT_UNTRUSTED, ["worker", &fault]);
+            return;
+        }
         match process::spawn_worker(&s.script.script, arguments(s.script.wait), &self.env) {
             Ok(child) => {
                 self.restarts += 1;
