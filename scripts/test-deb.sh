@@ -80,9 +80,6 @@ script=$(sed -n 's/.*"script": *"\([^"]*\)".*/\1/p' "$root$sample")
 [ -f "$root$lib" ] || fail "the sample's library $lib is not installed"
 [ -x "$root$script" ] || fail "the sample's script $script is not installed executable"
 chroot "$root" kea-runscript-check "$sample" || fail "kea-runscript-check $sample"
-# The documented drop-ins of the examples that need more than the unit grants.
-dropin=/usr/share/doc/kea-runscript/examples/routes/systemd/kea-dhcp4-server.service.d/kea-runscript-routes.conf
-grep -q '^AmbientCapabilities=.*CAP_NET_ADMIN' "$root$dropin" || fail "no drop-in $dropin granting CAP_NET_ADMIN"
 
 # Two namespaces, the veth pair created from inside the server's (no host interface is
 # touched). The server's end is named eth1, the interface the sample configuration names, so
@@ -195,3 +192,6 @@ for h in pkt4_receive subnet4_select lease4_select pkt4_send lease4_release; do
     grep -q "== $h ==" "$log" || fail "the example script did not run at $h"
 done
 say "dhclient got $addr; the example script ran as $user at $(grep -c '^== ' "$log") hook points with it"
+# The documented drop-ins of the examples that need more than the unit grants.
+dropin=/usr/share/doc/kea-runscript/examples/routes/systemd/kea-dhcp4-server.service.d/kea-runscript-routes.conf
+grep -q '^AmbientCapabilities=.*CAP_NET_ADMIN' "$root$dropin" || fail "no drop-in $dropin granting CAP_NET_ADMIN"
