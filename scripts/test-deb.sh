@@ -132,6 +132,7 @@ make_dirs /var/log LogsDirectory
 unit_env=$(setting Environment | tr -d '"')
 runtime_dirs=$(for d in $(setting RuntimeDirectory); do printf '/run/%s:' "$d"; done)
 say "kea-dhcp4 -c $sample in namespace $srv, as $unit runs it: user $user, capabilities $caps, $unit_env"
+: > "$KRS_WORK/kea.log" # before the start: the wait below reads it at once
 # shellcheck disable=SC2086
 ip netns exec "$srv" chroot "$root" setpriv --reuid="$uid" --regid="$gid" --init-groups \
     --inh-caps="$setpriv_caps" --ambient-caps="$setpriv_caps" -- \
