@@ -157,6 +157,7 @@ for set in CapInh CapPrm CapEff CapAmb; do
     v=$(echo "$status" | sed -n "s/^$set:[[:space:]]*//p")
     [ $((0x$v)) = $mask ] || fail "kea-dhcp4's $set is $v, the unit's capabilities are $(printf %x $mask) ($caps)"
 done
+say "kea-dhcp4 (pid $kea_pid) runs as $user (uid $uid), capability sets all $(printf %x $mask) ($caps)"
 
 # A real client: the host's dhclient, with a script of ours that only records and sets the
 # address (the stock one would rewrite the host's resolv.conf).
