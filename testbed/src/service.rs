@@ -426,7 +426,7 @@ impl ProcIdentity {
 
 impl Service {
     /// A wrapper `<dir>/as-service/<name>` that records the identity it runs with
-    /// ([`record_identity_sh`]) in `<dir>/as-service/identity/status.<pid>` (handed over to the
+    /// (its `/proc/<pid>/status`) in `<dir>/as-service/identity/status.<pid>` (handed over to the
     /// service), then `exec`s `script` with its arguments (same process, same identity, same
     /// stdin: a worker too).
     pub fn identity_wrapper(&self, dir: &Path, script: &Path) -> io::Result<PathBuf> {
@@ -439,9 +439,12 @@ impl Service {
         let q = |p: &std::ffi::OsStr| crate::util::sh_quote(p);
         crate::util::write_executable(
             &wrapper,
-            &format!("#!/bin/sh
-/bin/cat /proc/$$/status > {}/status.$$
-exec {} \"$@\"\n", q(ids.as_os_str()), q(script.as_os_str())),
+            &format!(
+                "#!/bin/sh\n/bin/cat /proc/$$/status > {ids}/.status.$$ && /bin/mv {ids}/.status.$$ {ids}/status.$$\n\
+                 exec {} \"$@\"\n",
+                q(script.as_os_str()),
+                ids = q(ids.as_os_str())
+            ),
         )?;
         Ok(wrapper)
     }
@@ -450,7 +453,10 @@ exec {} \"$@\"\n", q(ids.as_os_str()), q(script.as_os_str())),
 /// The identities the wrappers of [`Service::identity_wrapper`] in `dir` recorded, one per run.
 pub fn recorded_identities(dir: &Path) -> Vec<ProcIdentity> {
     let Ok(rd) = fs::read_dir(dir.join("as-service/identity")) else { return Vec::new() };
-    rd.flatten().filter_map(|e| ProcIdentity::parse(&fs::read_to_string(e.path()).ok()?)).collect()
+    rd.flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("status."))
+        .filter_map(|e| ProcIdentity::parse(&fs::read_to_string(e.path()).ok()?))
+        .collect()
 }
 
 /// Waits until a script of `dir`'s wrappers ran, and checks that every run was `svc`'s user with
@@ -466,12 +472,6 @@ pub fn assert_ran_as(svc: &Service, dir: &Path) {
             panic!("a script: {e}");
         }
     }
-}
-
-/// Shell lines for a test's script that record its identity (`/proc/<its pid>/status`) in `file`
-/// (absolute paths only: the hook gives scripts no `PATH`).
-pub fn record_identity_sh(file: &Path) -> String {
-    format!("/bin/cat /proc/$$/status > {}\n", crate::util::sh_quote(file))
 }
 
 #[cfg(test)]
