@@ -130,8 +130,9 @@ fn debug_example_logs_every_hook_point() {
     let lease = dh.obtain().unwrap();
     dh.release().unwrap();
     let addr = lease.address.unwrap();
-    wait_until(DEFAULT_TIMEOUT, || fs::read_to_string(&log).ok().filter(|t| t.contains("== lease4_release ==")))
-        .expect("lease4_release logged");
+    // The block is complete at its empty line (the script writes it in several writes).
+    let released = |t: &String| t.split("== lease4_release ==").nth(1).is_some_and(|rest| rest.contains("\n\n"));
+    wait_until(DEFAULT_TIMEOUT, || fs::read_to_string(&log).ok().filter(released)).expect("lease4_release logged");
     let text = fs::read_to_string(&log).unwrap();
     let blocks = debug_blocks(&text);
     let hooks: Vec<&str> = blocks.iter().map(|(h, _)| h.as_str()).collect();
