@@ -117,8 +117,8 @@ fn script_killed_by_a_signal_as(run: RunAs) {
     for wait in [true, false] {
         let ns = v4_bare();
         // Record (the event gives the pid), then die of SIGUSR1 (10).
-        let rec = EventLog::create(ns.dir(), "sig", "kill -USR1 $$").unwrap();
-        let script = run.script(&ns, rec.script());
+        let rec = EventLog::create(ns.dir(), "sig", &format!("{}kill -USR1 $$", run.identity_sh(&ns))).unwrap();
+        let script = rec.script();
         let kea = Kea::start(&ns, &run.config(&ns, v4(&script, wait, &[]))).unwrap();
         served_within(&ns, &kea, &mac(1), Duration::from_secs(10));
         let evs = rec.wait_for("the DORA's eight runs", |e| e.len() >= 8);
@@ -225,10 +225,10 @@ fn hang_ignoring_sigterm_as(run: RunAs, wait: bool) {
     let rec = EventLog::create(
         ns.dir(),
         "stubborn",
-        &format!("[ \"$1\" = lease4_select ] || exit 0\ntrap '' TERM\n/bin/sleep {sleep_arg}"),
+        &format!("{}[ \"$1\" = lease4_select ] || exit 0\ntrap '' TERM\n/bin/sleep {sleep_arg}", run.identity_sh(&ns)),
     )
     .unwrap();
-    let script = run.script(&ns, rec.script());
+    let script = rec.script();
     let kea = Kea::start(&ns, &run.config(&ns, v4(&script, wait, &[("timeout-ms", "500")]))).unwrap();
     served_within(&ns, &kea, &mac(1), Duration::from_secs(10));
     let evs = rec.wait_for("the DORA's eight runs", |e| e.len() >= 8);
@@ -514,8 +514,8 @@ fn kea_lfc_beside_the_scripts_as_the_service() {
 fn kea_lfc_beside_the_scripts_as(run: RunAs) {
     for wait in [true, false] {
         let ns = v4_perf();
-        let rec = EventLog::new(ns.dir()).unwrap();
-        let script = run.script(&ns, rec.script());
+        let rec = EventLog::create(ns.dir(), "recorder", &run.identity_sh(&ns)).unwrap();
+        let script = rec.script();
         let cfg = run.config(&ns, v4(&script, wait, &[]).persist_leases(1));
         let kea = Kea::start(&ns, &cfg).unwrap();
         let perf = Perfdhcp { rate: 10, clients: 50, period: 6, renew_rate: 2, release_rate: 0, ..Perfdhcp::v4() };

@@ -136,11 +136,11 @@ fn the_worker_reads_each_event_once_with_the_variables_of_a_spawned_script_as_th
 
 fn worker_reads_each_event_once(run: RunAs) {
     let ns = v4_perf();
-    let rec = EventLog::new(ns.dir()).unwrap();
+    let rec = EventLog::create(ns.dir(), "recorder", &run.identity_sh(&ns)).unwrap();
     let worker = Recorder::new(ns.dir(), "worker", "");
     let params = json!({
         "scripts": [
-            {"script": run.script(&ns, rec.script()), "max-queued": 100000},
+            {"script": rec.script(), "max-queued": 100000},
             {"script": run.script(&ns, &worker.script), "mode": "worker", "max-queued": 100000},
         ],
         "options": [61],

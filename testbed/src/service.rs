@@ -425,33 +425,31 @@ impl ProcIdentity {
 }
 
 impl Service {
-    /// A wrapper `<dir>/as-service/<name>` that records the identity it runs with
-    /// (its `/proc/<pid>/status`) in `<dir>/as-service/identity/status.<pid>` (handed over to the
-    /// service), then `exec`s `script` with its arguments (same process, same identity, same
-    /// stdin: a worker too).
-    pub fn identity_wrapper(&self, dir: &Path, script: &Path) -> io::Result<PathBuf> {
-        let base = dir.join("as-service");
-        let ids = base.join("identity");
+    /// A shell line for a test's script that records the identity it runs with (its
+    /// `/proc/<pid>/status`) in `<dir>/as-service/identity/status.<pid>` (the directory made and
+    /// handed over to the service), with shell builtins only: no process more per run.
+    pub fn identity_sh(&self, dir: &Path) -> io::Result<String> {
+        let ids = dir.join("as-service/identity");
         fs::create_dir_all(&ids)?;
         self.hand_over(&ids)?;
+        let ids = crate::util::sh_quote(ids.as_os_str());
+        Ok(format!("while IFS= read -r l; do printf '%s\\n' \"$l\"; done < /proc/$$/status > {ids}/status.$$\n"))
+    }
+
+    /// A wrapper `<dir>/as-service/<name>` that records the identity it runs with
+    /// ([`Service::identity_sh`]), then `exec`s `script` with its arguments (same process, same
+    /// identity, same stdin: a worker too).
+    pub fn identity_wrapper(&self, dir: &Path, script: &Path) -> io::Result<PathBuf> {
+        let record = self.identity_sh(dir)?;
         let name = script.file_name().ok_or_else(|| other("identity_wrapper: a script without a name"))?;
-        let wrapper = base.join(name);
-        let q = |p: &std::ffi::OsStr| crate::util::sh_quote(p);
-        crate::util::write_executable(
-            &wrapper,
-            &format!(
-                // Shell builtins only: no process more per run than the script's own.
-                "#!/bin/sh\nwhile IFS= read -r l; do printf '%s\\n' \"$l\"; done < /proc/$$/status > {ids}/status.$$\n\
-                 exec {} \"$@\"\n",
-                q(script.as_os_str()),
-                ids = q(ids.as_os_str())
-            ),
-        )?;
+        let wrapper = dir.join("as-service").join(name);
+        let script = crate::util::sh_quote(script.as_os_str());
+        crate::util::write_executable(&wrapper, &format!("#!/bin/sh\n{record}exec {script} \"$@\"\n"))?;
         Ok(wrapper)
     }
 }
 
-/// The identities the wrappers of [`Service::identity_wrapper`] in `dir` recorded, one per run.
+/// The identities [`Service::identity_sh`] (and the wrappers) of `dir` recorded, one per run.
 pub fn recorded_identities(dir: &Path) -> Vec<ProcIdentity> {
     let Ok(rd) = fs::read_dir(dir.join("as-service/identity")) else { return Vec::new() };
     // A record still being written lacks some of the lines read (a CapAmb at least): left out.

@@ -227,6 +227,12 @@ impl RunAs {
         }
     }
 
+    /// Shell code for a recorder's `extra_sh` ([`EventLog::create`]): as the service, it records
+    /// the run's identity without a wrapper (no process more per run).
+    pub fn identity_sh(self, ns: &Netns) -> String {
+        self.service().map(|svc| svc.identity_sh(ns.dir()).unwrap()).unwrap_or_default()
+    }
+
     /// `cfg` started this way; as the service, what the test wrote so far in `ns`'s scratch
     /// directory (its scripts, the recorders' directories) is handed to `_kea`, so its scripts
     /// can read, run and write there: call it once the scripts are written.
