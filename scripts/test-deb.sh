@@ -7,8 +7,12 @@
 # --pristine), installs the package there with dpkg (its dependencies must already be met:
 # exactly that Kea), then, in a network namespace whose interface is the sample's eth1, runs
 # `kea-dhcp4 -t` on the shipped sample configuration and starts that root's kea-dhcp4 with it,
-# unchanged, and has a real DHCP client (the host's dhclient) get and release a lease from it in
-# another namespace; passes when the example script the sample runs logged the lease. Everything runs in
+# unchanged, the way the root's kea-dhcp4-server.service does (read from the unit: its User=,
+# exactly its AmbientCapabilities=, its Environment= in an otherwise systemd-like environment,
+# the Runtime/State/LogsDirectory= made in the root, owned and moded as systemd makes them), and
+# has a real DHCP client (the host's dhclient) get and release a lease from it in another
+# namespace; passes when Kea ran as the unit's user with the unit's capabilities and the example
+# script the sample runs logged the lease, as that user. Everything runs in
 # a private mount namespace; the namespaces, processes and the copy are removed at the end,
 # also on failure. Addresses: 192.0.2.0/24 only. Needs root.
 set -eu
@@ -93,9 +97,49 @@ grep -q '"interfaces": \[ "eth1" \]' "$root$sample" || fail "the sample does not
 say "kea-dhcp4 -t $sample (in namespace $srv)"
 ip netns exec "$srv" chroot "$root" kea-dhcp4 -t "$sample" > "$KRS_WORK/check.log" 2>&1 ||
     { cat "$KRS_WORK/check.log" >&2; fail "kea-dhcp4 -t"; }
-say "kea-dhcp4 -c $sample in namespace $srv"
-ip netns exec "$srv" chroot "$root" env KEA_PIDFILE_DIR=/run/kea KEA_LOCKFILE_DIR=/run/kea \
-    kea-dhcp4 -c "$sample" > "$KRS_WORK/kea.log" 2>&1 &
+# The package's unit, as systemd would run it (one value per setting, as Debian's units have).
+unit=$root/lib/systemd/system/kea-dhcp4-server.service
+[ -f "$unit" ] || fail "no $unit"
+setting() { sed -n "s/^$1=//p" "$unit" | tail -1; }
+user=$(setting User)
+[ -n "$user" ] || fail "$unit has no User="
+uid=$(chroot "$root" id -u "$user") && gid=$(chroot "$root" id -g "$user") || fail "no user $user in the root"
+home=$(chroot "$root" getent passwd "$user" | cut -d: -f6)
+shell=$(chroot "$root" getent passwd "$user" | cut -d: -f7)
+caps=$(setting AmbientCapabilities)
+setpriv_caps=-all mask=0
+for c in $caps; do
+    case $c in
+    CAP_NET_BIND_SERVICE) bit=10 ;; CAP_NET_ADMIN) bit=12 ;; CAP_NET_RAW) bit=13 ;;
+    *) fail "$unit: capability $c unknown to this script" ;;
+    esac
+    setpriv_caps="$setpriv_caps,+$(echo "${c#CAP_}" | tr 'A-Z' 'a-z')"
+    mask=$((mask | (1 << bit)))
+done
+# RuntimeDirectory= under /run, StateDirectory= under /var/lib, LogsDirectory= under /var/log:
+# made as systemd makes them, the innermost owned by the user, with the unit's mode (0755 by default).
+make_dirs() { # BASE SETTING
+    mode=$(setting "${2}Mode"); mode=${mode:-0755}
+    for d in $(setting "$2"); do
+        mkdir -p "$root$1/$d"
+        chroot "$root" chown "$uid:$gid" "$1/$d"
+        chmod "$mode" "$root$1/$d"
+    done
+}
+make_dirs /run RuntimeDirectory
+make_dirs /var/lib StateDirectory
+make_dirs /var/log LogsDirectory
+unit_env=$(setting Environment | tr -d '"')
+runtime_dirs=$(for d in $(setting RuntimeDirectory); do printf '/run/%s:' "$d"; done)
+say "kea-dhcp4 -c $sample in namespace $srv, as $unit runs it: user $user, capabilities $caps, $unit_env"
+: > "$KRS_WORK/kea.log" # before the start: the wait below reads it at once
+# shellcheck disable=SC2086
+ip netns exec "$srv" chroot "$root" setpriv --reuid="$uid" --regid="$gid" --init-groups \
+    --inh-caps="$setpriv_caps" --ambient-caps="$setpriv_caps" -- \
+    env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME="$home" USER="$user" \
+    LOGNAME="$user" SHELL="$shell" RUNTIME_DIRECTORY="${runtime_dirs%:}" \
+    STATE_DIRECTORY="/var/lib/$(setting StateDirectory)" LOGS_DIRECTORY="/var/log/$(setting LogsDirectory)" \
+    $unit_env kea-dhcp4 -c "$sample" > "$KRS_WORK/kea.log" 2>&1 &
 kea_pid=$!
 i=0
 until grep -q DHCP4_STARTED "$KRS_WORK/kea.log"; do
@@ -105,6 +149,15 @@ until grep -q DHCP4_STARTED "$KRS_WORK/kea.log"; do
     sleep 0.1
 done
 grep -q "libkea_runscript" "$KRS_WORK/kea.log" || true
+# Kea itself: the unit's user and exactly its capabilities.
+status=$(cat "/proc/$kea_pid/status")
+echo "$status" | grep -q "^Uid:[[:space:]]*$uid[[:space:]]*$uid[[:space:]]*$uid[[:space:]]*$uid\$" ||
+    fail "kea-dhcp4 does not run as $user ($uid): $(echo "$status" | grep ^Uid)"
+for set in CapInh CapPrm CapEff CapAmb; do
+    v=$(echo "$status" | sed -n "s/^$set:[[:space:]]*//p")
+    [ $((0x$v)) = $mask ] || fail "kea-dhcp4's $set is $v, the unit's capabilities are $(printf %x $mask) ($caps)"
+done
+say "kea-dhcp4 (pid $kea_pid) runs as $user (uid $uid), capability sets all $(printf %x $mask) ($caps)"
 
 # A real client: the host's dhclient, with a script of ours that only records and sets the
 # address (the stock one would rewrite the host's resolv.conf).
@@ -134,7 +187,13 @@ until grep -q "== lease4_release ==" "$log" 2>/dev/null; do
     sleep 0.1
 done
 grep -q "^KEA_LEASE4_ADDRESS=$addr\$" "$log" || fail "the example script did not see $addr"
+# The script made its log: it ran as the unit's user.
+owner=$(stat -c %u "$log")
+[ "$owner" = "$uid" ] || fail "the example script ran as uid $owner, not $user ($uid)"
 for h in pkt4_receive subnet4_select lease4_select pkt4_send lease4_release; do
     grep -q "== $h ==" "$log" || fail "the example script did not run at $h"
 done
-say "dhclient got $addr; the example script ran at $(grep -c '^== ' "$log") hook points with it"
+say "dhclient got $addr; the example script ran as $user at $(grep -c '^== ' "$log") hook points with it"
+# The documented drop-ins of the examples that need more than the unit grants.
+dropin=/usr/share/doc/kea-runscript/examples/routes/systemd/kea-dhcp4-server.service.d/kea-runscript-routes.conf
+grep -q '^AmbientCapabilities=.*CAP_NET_ADMIN' "$root$dropin" || fail "no drop-in $dropin granting CAP_NET_ADMIN"

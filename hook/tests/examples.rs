@@ -2,6 +2,12 @@
 //! `examples/debug.sh` logs every hook point, `examples/routes/routes.sh`
 //! keeps the server namespace's routes in step with its leases, the workers
 //! of `examples/worker/` log lease events and answer each. Needs root.
+//!
+//! Kea runs as Debian's unit runs it (user `_kea`, the unit's capabilities, environment and
+//! directories: `testbed/src/service.rs`), with the systemd drop-in an example ships where it
+//! needs more (`examples/*/systemd/`); each test checks that the scripts ran as that service. The
+//! routes example also runs without its drop-in (its failure is in Kea's log, Kea serves on) and,
+//! at expiry, as root.
 
 mod common;
 
@@ -20,10 +26,46 @@ fn example(rel: &str) -> PathBuf {
 const INSTALLED_LIBRARY: &str = "/usr/lib/x86_64-linux-gnu/kea/hooks/libkea_runscript.so";
 const INSTALLED_EXAMPLES: &str = "/usr/share/kea-runscript/examples/";
 
+/// Debian's unit of `family`'s server, with the drop-in `examples/<drop_in>` when given.
+fn service(family: Family, drop_in: Option<&str>) -> Service {
+    let svc = Service::debian(family).unwrap();
+    match drop_in {
+        None => svc,
+        Some(rel) => svc.drop_in_file(&example(rel)).unwrap(),
+    }
+}
+
+/// The drop-in an example ships for `family`'s unit.
+fn drop_in(dir: &str, family: Family) -> String {
+    let unit = match family {
+        Family::V4 => "kea-dhcp4-server",
+        Family::V6 => "kea-dhcp6-server",
+    };
+    format!("{dir}/systemd/{unit}.service.d/kea-runscript-{dir}.conf")
+}
+
 /// Starts Kea with an example configuration file as shipped, with only the installation-specific
 /// parts pointed at this checkout and this test's namespace: the library, the script, the
-/// interface, and the lease/DUID files (kept out of /var/lib/kea).
-fn start_example<'a>(ns: &'a Netns, family: Family, conf: &str, script: &str, script_path: &std::path::Path) -> Kea<'a> {
+/// interface, and the lease/DUID files (kept out of /var/lib/kea). With `svc`, Kea runs as that
+/// service, the script wrapped to record its identity (see [`Service::identity_wrapper`]), and
+/// the examples' state in the service's state directory (where they keep it installed,
+/// `/var/lib/kea`).
+fn start_example<'a>(
+    ns: &'a Netns,
+    family: Family,
+    conf: &str,
+    script: &str,
+    script_path: &std::path::Path,
+    svc: Option<&Service>,
+) -> Kea<'a> {
+    let wrapped;
+    let script_path = match svc {
+        None => script_path,
+        Some(svc) => {
+            wrapped = svc.identity_wrapper(ns.dir(), script_path).unwrap();
+            &wrapped
+        }
+    };
     let text = fs::read_to_string(example(conf)).unwrap();
     let subst = |text: String, from: &str, to: &str| {
         assert!(text.contains(from), "{conf} no longer contains {from:?}");
@@ -32,15 +74,22 @@ fn start_example<'a>(ns: &'a Netns, family: Family, conf: &str, script: &str, sc
     let text = subst(text, INSTALLED_LIBRARY, hook_so().to_str().unwrap());
     let text = subst(text, &format!("{INSTALLED_EXAMPLES}{script}"), script_path.to_str().unwrap());
     let text = subst(text, "\"eth1\"", &format!("\"{}\"", ns.server_if));
-    // The route examples' state, in the test's directory.
-    let state = serde_json::to_string(ns.dir().join("routes-state").to_str().unwrap()).unwrap();
-    let text = text.replace("\"/var/lib/kea/routes\"", &state);
     let replays = text.contains("_replay\"");
-    let kea = Kea::start_text(ns, family, |dir| {
+    let kea = Kea::start_text_as(ns, family, svc, |dirs| {
+        // The route examples' state: in the test's directory, or the service's state directory.
+        let state = match svc {
+            None => ns.dir().join("routes-state"),
+            Some(_) => dirs.state.join("routes"),
+        };
+        let text = text.replace("\"/var/lib/kea/routes\"", &serde_json::to_string(state.to_str().unwrap()).unwrap());
         let text = text.replace("\"persist\": true", "\"persist\": false");
-        text.replace("\"data-directory\": \"/var/lib/kea\"", &format!("\"data-directory\": {:?}", dir.to_str().unwrap()))
+        let data = dirs.state.to_str().unwrap();
+        text.replace("\"data-directory\": \"/var/lib/kea\"", &format!("\"data-directory\": {data:?}"))
     })
     .unwrap_or_else(|e| panic!("{conf}: {e}"));
+    if let Some(svc) = svc {
+        kea.identity().unwrap().check(svc).unwrap_or_else(|e| panic!("Kea: {e}"));
+    }
     // The replay of the start ends before any client comes (its end would sweep a route added
     // before its begin).
     if replays {
@@ -71,9 +120,12 @@ fn debug_blocks(text: &str) -> Vec<(String, Vec<String>)> {
 #[test]
 fn debug_example_logs_every_hook_point() {
     let ns = bare(false);
-    let log = ns.dir().join("debug.log");
+    let svc = service(Family::V4, None);
+    let logs = ns.subdir("debug").unwrap();
+    svc.hand_over(&logs).unwrap();
+    let log = logs.join("debug.log");
     let wrapper = debug_wrapper(ns.dir(), &example("debug.sh"), &log).unwrap();
-    let _kea = start_example(&ns, Family::V4, "debug-kea-dhcp4.conf", "debug.sh", &wrapper);
+    let _kea = start_example(&ns, Family::V4, "debug-kea-dhcp4.conf", "debug.sh", &wrapper, Some(&svc));
     let mut dh = Dhclient::v4(&ns).unwrap();
     let lease = dh.obtain().unwrap();
     dh.release().unwrap();
@@ -103,6 +155,7 @@ fn debug_example_logs_every_hook_point() {
     // The log has a `date` line after each heading.
     let first = text.lines().nth(1).unwrap_or("");
     assert!(!first.is_empty() && !first.starts_with("KEA_"), "no date line: {text}");
+    assert_ran_as(&svc, ns.dir());
 }
 
 fn routes(ns: &Netns, v6: bool) -> String {
@@ -151,21 +204,47 @@ fn assert_routes_v6_from_reply_to_release(ns: &Netns) {
 }
 
 /// Starts `examples/<dir>/kea-dhcp4.conf` (or `-dhcp6`) as shipped, with `examples/<dir>/routes.sh`,
-/// and checks the routes from the lease to its release.
+/// as Debian's unit with the example's drop-in (`CAP_NET_ADMIN` added), and checks the routes from
+/// the lease to its release, and that the script ran as `_kea` with the drop-in's capabilities.
 fn example_routes_from_lease_to_release(dir: &str, family: Family) {
     let script = format!("{dir}/routes.sh");
+    let svc = service(family, Some(&drop_in(dir, family)));
+    assert!(svc.ambient.iter().any(|c| c == "CAP_NET_ADMIN"), "{dir}'s drop-in grants no CAP_NET_ADMIN: {svc:?}");
+    let ns = bare(family == Family::V6);
+    let conf = match family {
+        Family::V4 => format!("{dir}/kea-dhcp4.conf"),
+        Family::V6 => format!("{dir}/kea-dhcp6.conf"),
+    };
+    let kea = start_example(&ns, family, &conf, &script, &example(&script), Some(&svc));
     match family {
-        Family::V4 => {
-            let ns = bare(false);
-            let _kea = start_example(&ns, family, &format!("{dir}/kea-dhcp4.conf"), &script, &example(&script));
-            assert_route_v4_from_ack_to_release(&ns);
-        }
-        Family::V6 => {
-            let ns = bare(true);
-            let _kea = start_example(&ns, family, &format!("{dir}/kea-dhcp6.conf"), &script, &example(&script));
-            assert_routes_v6_from_reply_to_release(&ns);
-        }
+        Family::V4 => assert_route_v4_from_ack_to_release(&ns),
+        Family::V6 => assert_routes_v6_from_reply_to_release(&ns),
     }
+    assert_ran_as(&svc, ns.dir());
+    assert_eq!(kea.log_count("KRS_SCRIPT_STDERR"), 0, "{}", kea.log());
+}
+
+/// The routes example under Debian's unit as installed, without its drop-in: `ip route` is refused
+/// (no `CAP_NET_ADMIN`), which Kea's log shows through the script's stderr; the client still gets
+/// its lease and Kea serves on (a second client too).
+#[test]
+fn routes_example_without_its_drop_in_fails_in_keas_log_and_kea_serves_on() {
+    let svc = service(Family::V4, None);
+    assert!(!svc.ambient.iter().any(|c| c == "CAP_NET_ADMIN"), "Debian's unit grants CAP_NET_ADMIN: {svc:?}");
+    let ns = bare(false);
+    let kea = start_example(&ns, Family::V4, "routes/kea-dhcp4.conf", "routes/routes.sh", &example("routes/routes.sh"), Some(&svc));
+    let mut dh = Dhclient::v4(&ns).unwrap();
+    let addr = dh.obtain().unwrap().address.unwrap();
+    kea.wait_log("Operation not permitted", DEFAULT_TIMEOUT).unwrap();
+    let refused = kea.log_lines("KRS_SCRIPT_STDERR");
+    assert!(refused.iter().any(|l| l.contains("Operation not permitted")), "{}", kea.log());
+    assert!(!routes(&ns, false).contains(&addr), "a route without CAP_NET_ADMIN:\n{}", routes(&ns, false));
+    dh.release().unwrap();
+    assert!(kea.exited().is_none(), "Kea exited:\n{}", kea.log());
+    let mut again = Dhclient::v4(&ns).unwrap();
+    assert!(again.obtain().unwrap().address.is_some(), "Kea no longer serves");
+    again.release().unwrap();
+    assert_ran_as(&svc, ns.dir());
 }
 
 #[test]
@@ -178,6 +257,7 @@ fn routes_example_v6_address_and_prefix() {
     example_routes_from_lease_to_release("routes", Family::V6);
 }
 
+/// As root (as the suite runs Kea elsewhere): the route goes when the lease expires.
 #[test]
 fn routes_example_expiry_removes_the_route() {
     let ns = bare(false);
@@ -219,7 +299,8 @@ fn committed_example_v6_address_and_prefix() {
 fn worker_example(script: &str) {
     let ns = bare(false);
     let path = example(&format!("worker/{script}"));
-    let kea = start_example(&ns, Family::V4, "worker/kea-dhcp4.conf", "worker/worker.py", &path);
+    let svc = service(Family::V4, None);
+    let kea = start_example(&ns, Family::V4, "worker/kea-dhcp4.conf", "worker/worker.py", &path, Some(&svc));
     let mut dh = Dhclient::v4(&ns).unwrap();
     let addr = dh.obtain().unwrap().address.unwrap();
     dh.release().unwrap();
@@ -232,6 +313,7 @@ fn worker_example(script: &str) {
     for absent in ["KRS_WORKER_NO_REPLY", "KRS_WORKER_EXITED", "KRS_SCRIPT_STDOUT"] {
         assert_eq!(kea.log_count(absent), 0, "{script}: {absent} in Kea's log:\n{}", kea.log());
     }
+    assert_ran_as(&svc, ns.dir());
 }
 
 #[test]

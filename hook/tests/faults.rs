@@ -5,6 +5,10 @@
 //! script started is left running. Plus: bounded background runs
 //! (`max-running`, `max-queued`) under perfdhcp, Kea's own children (kea-lfc)
 //! beside the scripts, and a measurement (ignored by default). Needs root.
+//!
+//! A slice runs both as root and as Debian's unit runs Kea (`_kea`, the unit's capabilities:
+//! the `_as_the_service` tests, [`RunAs`]): a script that cannot be run, one killed by a signal,
+//! one ignoring SIGTERM, kea-lfc beside the scripts; each also checks who Kea and its scripts ran as.
 
 mod faultkit;
 
@@ -26,9 +30,14 @@ fn v4(script: &std::path::Path, wait: bool, more: &[(&str, &str)]) -> KeaConfig 
 /// A script that cannot be started: the client is served as if the hook were
 /// absent, `KRS_SPAWN_FAILED` (ERROR) names each hook point and the OS error.
 fn spawn_failure(wait: bool, body: &str, break_it: impl Fn(&std::path::Path), os_error: &str) {
+    spawn_failure_as(RunAs::Root, wait, body, break_it, os_error)
+}
+
+fn spawn_failure_as(run: RunAs, wait: bool, body: &str, break_it: impl Fn(&std::path::Path), os_error: &str) {
     let ns = v4_bare();
     let script = sh_script(ns.dir(), "script.sh", body);
-    let kea = Kea::start(&ns, &v4(&script, wait, &[])).unwrap();
+    let kea = Kea::start(&ns, &run.config(&ns, v4(&script, wait, &[]))).unwrap();
+    run.check(&ns, &kea, false);
     break_it(&script);
     served_within(&ns, &kea, &mac(1), Duration::from_secs(10));
     // Every callout of the DORA tried and failed: 2 × 4 hook points.
@@ -63,6 +72,14 @@ fn script_made_non_executable_after_load() {
 }
 
 #[test]
+fn script_made_non_executable_after_load_as_the_service() {
+    let chmod = |s: &std::path::Path| fs::set_permissions(s, fs::Permissions::from_mode(0o644)).unwrap();
+    for wait in [true, false] {
+        spawn_failure_as(RunAs::Service, wait, "exit 0", chmod, "Permission denied");
+    }
+}
+
+#[test]
 fn script_with_a_missing_interpreter() {
     // load() checks the file, not its #! line: the failure comes at each run.
     let body = "#!/nonexistent/interpreter\nexit 0";
@@ -88,11 +105,21 @@ fn script_with_a_missing_interpreter() {
 /// point, the script's pid and the signal; the client is served.
 #[test]
 fn script_killed_by_a_signal() {
+    script_killed_by_a_signal_as(RunAs::Root);
+}
+
+#[test]
+fn script_killed_by_a_signal_as_the_service() {
+    script_killed_by_a_signal_as(RunAs::Service);
+}
+
+fn script_killed_by_a_signal_as(run: RunAs) {
     for wait in [true, false] {
         let ns = v4_bare();
         // Record (the event gives the pid), then die of SIGUSR1 (10).
-        let rec = EventLog::create(ns.dir(), "sig", "kill -USR1 $$").unwrap();
-        let kea = Kea::start(&ns, &v4(rec.script(), wait, &[])).unwrap();
+        let rec = EventLog::create(ns.dir(), "sig", &format!("{}kill -USR1 $$", run.identity_sh(&ns))).unwrap();
+        let script = rec.script();
+        let kea = Kea::start(&ns, &run.config(&ns, v4(&script, wait, &[]))).unwrap();
         served_within(&ns, &kea, &mac(1), Duration::from_secs(10));
         let evs = rec.wait_for("the DORA's eight runs", |e| e.len() >= 8);
         let lines = wait_msg(&kea, "KRS_SCRIPT_SIGNALED", evs.len(), Duration::from_secs(10));
@@ -108,6 +135,7 @@ fn script_killed_by_a_signal() {
         assert_eq!(unexpected_errors(&kea, &[]), Vec::<String>::new());
         wait_only_kea_left(&ns, &kea, Duration::from_secs(5));
         wait_no_zombie_children(&kea, Duration::from_secs(5));
+        run.check(&ns, &kea, true);
     }
 }
 
@@ -187,16 +215,21 @@ fn hanging_script_nowait() {
 /// A script that ignores SIGTERM (its sleep inherits the ignored signal),
 /// at lease4_select only: SIGKILL 1 s after the SIGTERM, `KRS_SCRIPT_KILLED`.
 fn hang_ignoring_sigterm(wait: bool) {
+    hang_ignoring_sigterm_as(RunAs::Root, wait)
+}
+
+fn hang_ignoring_sigterm_as(run: RunAs, wait: bool) {
     let ns = v4_bare();
     let tag = unique_tag();
     let sleep_arg = format!("1000.{tag}");
     let rec = EventLog::create(
         ns.dir(),
         "stubborn",
-        &format!("[ \"$1\" = lease4_select ] || exit 0\ntrap '' TERM\n/bin/sleep {sleep_arg}"),
+        &format!("{}[ \"$1\" = lease4_select ] || exit 0\ntrap '' TERM\n/bin/sleep {sleep_arg}", run.identity_sh(&ns)),
     )
     .unwrap();
-    let kea = Kea::start(&ns, &v4(rec.script(), wait, &[("timeout-ms", "500")])).unwrap();
+    let script = rec.script();
+    let kea = Kea::start(&ns, &run.config(&ns, v4(&script, wait, &[("timeout-ms", "500")]))).unwrap();
     served_within(&ns, &kea, &mac(1), Duration::from_secs(10));
     let evs = rec.wait_for("the DORA's eight runs", |e| e.len() >= 8);
     let stuck: Vec<Event> = evs.iter().filter(|e| e.hook == "lease4_select").cloned().collect();
@@ -224,11 +257,17 @@ fn hang_ignoring_sigterm(wait: bool) {
     wait_none_with_arg(&sleep_arg, Duration::from_secs(3));
     wait_only_kea_left(&ns, &kea, Duration::from_secs(3));
     wait_no_zombie_children(&kea, Duration::from_secs(3));
+    run.check(&ns, &kea, true);
 }
 
 #[test]
 fn script_ignoring_sigterm_is_killed_wait() {
     hang_ignoring_sigterm(true);
+}
+
+#[test]
+fn script_ignoring_sigterm_is_killed_wait_as_the_service() {
+    hang_ignoring_sigterm_as(RunAs::Service, true);
 }
 
 #[test]
@@ -462,10 +501,22 @@ fn bounded_background_runs() {
 /// Kea serves, no zombie is left.
 #[test]
 fn kea_lfc_beside_the_scripts() {
+    kea_lfc_beside_the_scripts_as(RunAs::Root);
+}
+
+/// The same as the service: kea-lfc, started by Kea as `_kea`, compacts the lease file in the
+/// unit's state directory.
+#[test]
+fn kea_lfc_beside_the_scripts_as_the_service() {
+    kea_lfc_beside_the_scripts_as(RunAs::Service);
+}
+
+fn kea_lfc_beside_the_scripts_as(run: RunAs) {
     for wait in [true, false] {
         let ns = v4_perf();
-        let rec = EventLog::new(ns.dir()).unwrap();
-        let cfg = v4(rec.script(), wait, &[]).persist_leases(1);
+        let rec = EventLog::create(ns.dir(), "recorder", &run.identity_sh(&ns)).unwrap();
+        let script = rec.script();
+        let cfg = run.config(&ns, v4(&script, wait, &[]).persist_leases(1));
         let kea = Kea::start(&ns, &cfg).unwrap();
         let perf = Perfdhcp { rate: 10, clients: 50, period: 6, renew_rate: 2, release_rate: 0, ..Perfdhcp::v4() };
         let result = perf.run(&ns).unwrap();
@@ -482,7 +533,7 @@ fn kea_lfc_beside_the_scripts() {
             panic!(
                 "kea-lfc never completed ({} is missing): {:?}\n{}",
                 completed.display(),
-                fs::read_dir(kea.dir()).unwrap().flatten().map(|e| e.file_name()).collect::<Vec<_>>(),
+                fs::read_dir(lease_file.parent().unwrap()).unwrap().flatten().map(|e| e.file_name()).collect::<Vec<_>>(),
                 log_tail(&kea, 40)
             )
         });
@@ -502,6 +553,11 @@ fn kea_lfc_beside_the_scripts() {
             starts.len()
         );
         assert_eq!(unexpected_errors(&kea, &[]), Vec::<String>::new());
+        run.check(&ns, &kea, true);
+        if let Some(svc) = run.service() {
+            use std::os::unix::fs::MetadataExt;
+            assert_eq!(fs::metadata(&completed).unwrap().uid(), svc.uid, "kea-lfc did not run as {}", svc.user);
+        }
     }
 }
 

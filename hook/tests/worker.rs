@@ -3,6 +3,9 @@
 //! (with a growing delay) when it dies; one that stops reading, or closes its stdin, cannot block
 //! or end Kea; with `wait`, its replies `skip`/`drop` change what the client gets, each reply goes
 //! to its own event under concurrent traffic, and a garbled or late reply means continue. Needs root.
+//!
+//! The first three also run as Debian's unit runs Kea (`_kea`, the unit's capabilities:
+//! `_as_the_service`, [`RunAs`]), checking who Kea, the worker and the spawned script ran as.
 
 mod faultkit;
 
@@ -123,18 +126,27 @@ fn count_by_hook(v: &[Line]) -> BTreeMap<&str, usize> {
 /// own environment, not in the lines; its argv is `worker`.
 #[test]
 fn the_worker_reads_each_event_once_with_the_variables_of_a_spawned_script() {
+    worker_reads_each_event_once(RunAs::Root);
+}
+
+#[test]
+fn the_worker_reads_each_event_once_with_the_variables_of_a_spawned_script_as_the_service() {
+    worker_reads_each_event_once(RunAs::Service);
+}
+
+fn worker_reads_each_event_once(run: RunAs) {
     let ns = v4_perf();
-    let rec = EventLog::new(ns.dir()).unwrap();
+    let rec = EventLog::create(ns.dir(), "recorder", &run.identity_sh(&ns)).unwrap();
     let worker = Recorder::new(ns.dir(), "worker", "");
     let params = json!({
         "scripts": [
             {"script": rec.script(), "max-queued": 100000},
-            {"script": worker.script, "mode": "worker", "max-queued": 100000},
+            {"script": run.script(&ns, &worker.script), "mode": "worker", "max-queued": 100000},
         ],
         "options": [61],
         "extra-env": {"SITE": "paris"},
     });
-    let kea = start(&ns, &config(params));
+    let kea = start(&ns, &run.config(&ns, config(params)));
     let pid = worker.wait_pid(None);
     let perf = Perfdhcp { rate: 10, clients: 20, period: 2, renew_rate: 0, release_rate: 0, ..Perfdhcp::v4() };
     let result = perf.run(&ns).unwrap();
@@ -173,6 +185,7 @@ fn the_worker_reads_each_event_once_with_the_variables_of_a_spawned_script() {
     assert!(!start.lines().any(|l| l.starts_with("KEA_")), "event variables in the worker's environment:\n{start}");
     assert_eq!(kea.log_count("KRS_WORKER_STARTED"), 1);
     assert_eq!(unexpected_errors(&kea, &[]), Vec::<String>::new());
+    run.check(&ns, &kea, true);
 }
 
 /// A MAC's granted lease (`lease4_select`, `KEA_FAKE_ALLOCATION=0`) among the lines.
@@ -194,9 +207,19 @@ fn kill_worker(kea: &Kea, pid: u32) {
 /// incarnation gets the events that come after it started, once.
 #[test]
 fn a_killed_worker_is_restarted_with_a_growing_delay() {
+    killed_worker_is_restarted(RunAs::Root);
+}
+
+#[test]
+fn a_killed_worker_is_restarted_with_a_growing_delay_as_the_service() {
+    killed_worker_is_restarted(RunAs::Service);
+}
+
+fn killed_worker_is_restarted(run: RunAs) {
     let ns = v4_bare();
     let worker = Recorder::new(ns.dir(), "worker", "");
-    let kea = start(&ns, &config(json!({"script": worker.script, "mode": "worker"})));
+    let script = run.script(&ns, &worker.script);
+    let kea = start(&ns, &run.config(&ns, config(json!({"script": script, "mode": "worker"}))));
     let first = worker.wait_pid(None);
     let started = wait_msg(&kea, "KRS_WORKER_STARTED", 1, Duration::from_secs(5));
     assert!(names_pid(&started[0], first), "{started:?}");
@@ -227,6 +250,7 @@ fn a_killed_worker_is_restarted_with_a_growing_delay() {
     assert!(procs::proc_entry(third).is_some_and(|e| e.ppid == kea.pid()));
     wait_no_zombie_children(&kea, Duration::from_secs(5));
     assert_eq!(unexpected_errors(&kea, &[]), Vec::<String>::new());
+    run.check(&ns, &kea, true);
 }
 
 /// perfdhcp's `drops: N` counts (one per exchange type).
@@ -344,6 +368,15 @@ while True:
 /// hits its own client).
 #[test]
 fn replies_set_kea_next_step() {
+    replies_set_next_step(RunAs::Root);
+}
+
+#[test]
+fn replies_set_kea_next_step_as_the_service() {
+    replies_set_next_step(RunAs::Service);
+}
+
+fn replies_set_next_step(run: RunAs) {
     let ns = v4_bare();
     let (dropped, skipped, garbled, slow, normal, skipped2) =
         (mac(0x301), mac(0x302), mac(0x303), mac(0x304), mac(0x305), mac(0x306));
@@ -355,9 +388,9 @@ fn replies_set_kea_next_step() {
         format!("lease4_select {skipped2}"): "skip",
     });
     let log = ns.dir().join("replies.log");
-    let script = replying_worker(ns.dir(), &rules, &log);
+    let script = run.script(&ns, &replying_worker(ns.dir(), &rules, &log));
     let params = json!({"script": script, "mode": "worker", "wait": true, "timeout-ms": 500});
-    let kea = start(&ns, &config(params).debug_log());
+    let kea = start(&ns, &run.config(&ns, config(params).debug_log()));
     let replies = || fs::read_to_string(&log).unwrap_or_default();
     let saw = |what: &str| replies().lines().any(|l| l.starts_with(what));
 
@@ -398,6 +431,7 @@ fn replies_set_kea_next_step() {
     assert!(!offered(&skipped2), "the skipped client was offered an address:\n{}", replies());
     assert_eq!(kea.log_count("KRS_WORKER_EXITED"), 0);
     assert_eq!(unexpected_errors(&kea, &[]), Vec::<String>::new());
+    run.check(&ns, &kea, true);
 }
 
 /// Concurrent waited-for events from Kea's 4 threads (perfdhcp, 60 clients): the worker answers

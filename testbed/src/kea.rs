@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde_json::{json, Map, Value};
 
 use crate::netns::{Netns, RELAY_SUBNET_V6, SUBNET_V4, SUBNET_V6};
+use crate::service::{ServerDirs, Service};
 use crate::util::{other, read_or_empty, wait_until, Proc, DEFAULT_TIMEOUT};
 use crate::versions;
 
@@ -166,6 +167,8 @@ pub struct KeaConfig {
     pub served_subnet: Option<Value>,
     /// Child loggers (e.g. `leases`, `packets`) logged at WARN only ([`KeaConfig::quiet_logger`]).
     pub quiet_loggers: Vec<String>,
+    /// Started as Debian's unit starts it ([`KeaConfig::service`]); `None`: as root.
+    pub service: Option<Service>,
 }
 
 impl KeaConfig {
@@ -188,6 +191,7 @@ impl KeaConfig {
             env: Vec::new(),
             served_subnet: None,
             quiet_loggers: Vec::new(),
+            service: None,
         }
     }
 
@@ -262,6 +266,12 @@ impl KeaConfig {
         self.quiet_loggers.push(name.to_string());
         self
     }
+    /// Starts the server as `service` does (see [`crate::service`]): its user, capabilities,
+    /// environment and directories.
+    pub fn service(mut self, service: Service) -> Self {
+        self.service = Some(service);
+        self
+    }
     pub fn no_interfaces(mut self) -> Self {
         self.interfaces = Some(Vec::new());
         self
@@ -299,13 +309,23 @@ impl KeaConfig {
     /// Renders the configuration; `iface` is the server veth, `dir` the
     /// server's private directory (log file, DUID file).
     pub fn render(&self, iface: &str, dir: &Path) -> String {
-        let mut text = serde_json::to_string_pretty(&self.to_json(iface, dir)).expect("a Value serializes");
+        self.render_in(iface, &ServerDirs::single(dir))
+    }
+
+    /// Renders the configuration with its files in `dirs` (log, lease and DUID files, socket).
+    pub fn render_in(&self, iface: &str, dirs: &ServerDirs) -> String {
+        let mut text = serde_json::to_string_pretty(&self.to_json_in(iface, dirs)).expect("a Value serializes");
         text.push('\n');
         text
     }
 
     /// The configuration as a [`Value`] (what [`KeaConfig::render`] writes).
     pub fn to_json(&self, iface: &str, dir: &Path) -> Value {
+        self.to_json_in(iface, &ServerDirs::single(dir))
+    }
+
+    /// The configuration as a [`Value`] with its files in `dirs`.
+    pub fn to_json_in(&self, iface: &str, dirs: &ServerDirs) -> Value {
         let path = |p: PathBuf| Value::from(p.to_string_lossy());
         let ifaces: Vec<String> = match &self.interfaces {
             None => vec![iface.to_string()],
@@ -322,7 +342,7 @@ impl KeaConfig {
             Some(lfc) => json!({
                 "type": "memfile",
                 "persist": true,
-                "name": path(dir.join(self.family.lease_file())),
+                "name": path(dirs.state.join(self.family.lease_file())),
                 "lfc-interval": lfc,
             }),
         };
@@ -330,7 +350,7 @@ impl KeaConfig {
         if self.control_socket {
             m.insert(
                 "control-socket".into(),
-                json!({"socket-type": "unix", "socket-name": path(dir.join(CONTROL_SOCKET))}),
+                json!({"socket-type": "unix", "socket-name": path(dirs.runtime.join(CONTROL_SOCKET))}),
             );
         }
         m.insert("valid-lifetime".into(), json!(self.valid_lifetime));
@@ -367,7 +387,7 @@ impl KeaConfig {
             m.insert("decline-probation-period".into(), json!(p));
         }
         if self.family == Family::V6 {
-            m.insert("data-directory".into(), path(dir.to_path_buf()));
+            m.insert("data-directory".into(), path(dirs.state.clone()));
         }
         m.insert("hooks-libraries".into(), Value::Array(self.hooks.clone()));
         let (subnets_key, served) = match self.family {
@@ -406,7 +426,7 @@ impl KeaConfig {
         m.insert(subnets_key.into(), Value::Array(subnets));
         // "maxsize": 0: the log is never rotated, a test reads all of it.
         let debuglevel = if self.log_severity == "DEBUG" { 99 } else { 0 };
-        let output = json!([{"output": path(dir.join("kea.log")), "flush": true, "maxsize": 0}]);
+        let output = json!([{"output": path(dirs.logs.join("kea.log")), "flush": true, "maxsize": 0}]);
         let mut loggers = vec![json!({
             "name": self.family.binary(),
             "output_options": output,
@@ -432,8 +452,9 @@ pub struct Kea<'a> {
     ns: &'a Netns,
     proc: Proc,
     family: Family,
-    dir: PathBuf,
+    dirs: ServerDirs,
     config: PathBuf,
+    service: Option<Service>,
 }
 
 impl<'a> Kea<'a> {
@@ -441,22 +462,34 @@ impl<'a> Kea<'a> {
     /// pair's scratch directory, starts the server in the server namespace and
     /// waits until it logs that it started (fails with the log if it exits).
     pub fn start(ns: &'a Netns, cfg: &KeaConfig) -> io::Result<Kea<'a>> {
-        Kea::start_env(ns, cfg.family, &cfg.env, |dir| cfg.render(&ns.server_if, dir))
+        Kea::start_env(ns, cfg.family, &cfg.env, cfg.service.as_ref(), |dirs| cfg.render_in(&ns.server_if, dirs))
     }
 
     /// Like [`Kea::start`] with a configuration text of the caller's (e.g. an example file);
     /// `text` gets the server's private directory.
     pub fn start_text(ns: &'a Netns, family: Family, text: impl FnOnce(&Path) -> String) -> io::Result<Kea<'a>> {
-        Kea::start_env(ns, family, &[], text)
+        Kea::start_env(ns, family, &[], None, |dirs| text(&dirs.private))
+    }
+
+    /// Like [`Kea::start_text`], started as `service` when it is given ([`KeaConfig::service`]);
+    /// `text` gets the server's directories.
+    pub fn start_text_as(
+        ns: &'a Netns,
+        family: Family,
+        service: Option<&Service>,
+        text: impl FnOnce(&ServerDirs) -> String,
+    ) -> io::Result<Kea<'a>> {
+        Kea::start_env(ns, family, &[], service, text)
     }
 
     fn start_env(
         ns: &'a Netns,
         family: Family,
         env: &[(String, String)],
-        text: impl FnOnce(&Path) -> String,
+        service: Option<&Service>,
+        text: impl FnOnce(&ServerDirs) -> String,
     ) -> io::Result<Kea<'a>> {
-        let kea = Kea::spawn(ns, family, env, text)?;
+        let kea = Kea::spawn(ns, family, env, service, text)?;
         let started = family.started();
         let r = wait_until(DEFAULT_TIMEOUT, || {
             if kea.log().contains(started) {
@@ -475,7 +508,8 @@ impl<'a> Kea<'a> {
         ns: &'a Netns,
         family: Family,
         env: &[(String, String)],
-        text: impl FnOnce(&Path) -> String,
+        service: Option<&Service>,
+        text: impl FnOnce(&ServerDirs) -> String,
     ) -> io::Result<Kea<'a>> {
         let mut n = 0;
         let dir = loop {
@@ -486,20 +520,37 @@ impl<'a> Kea<'a> {
             n += 1;
         };
         fs::create_dir_all(&dir)?;
+        let dirs = match service {
+            None => ServerDirs::single(&dir),
+            Some(svc) => svc.make_dirs(&dir)?,
+        };
         let config = dir.join("kea.json");
         // Paths and environment as this Kea version needs them (see crate::versions).
-        let prepared = versions::prepare(&text(&dir), &dir, versions::kea_version())?;
+        let prepared = versions::prepare(&text(&dirs), &dir, versions::kea_version())?;
         fs::write(&config, &prepared.text)?;
-        let mut cmd = ns.server_cmd(family.binary());
+        let mut cmd = match service {
+            None => ns.server_cmd(family.binary()),
+            Some(svc) => {
+                // ip netns exec, then setpriv as the unit's user with its capabilities, then Kea, in
+                // the environment systemd would give it (see crate::service).
+                let mut cmd = ns.server_cmd("setpriv");
+                cmd.args(svc.setpriv_args()).arg(family.binary()).env_clear().envs(svc.environment(&dirs));
+                cmd
+            }
+        };
         cmd.envs(prepared.env).envs(env.iter().map(|(k, v)| (k, v)));
+        if service.is_some() {
+            // prepare() made the private directory 0750; the service's group keeps reading it.
+            svc_private_dir(&dir, service)?;
+        }
         cmd.arg("-c")
             .arg(&config)
-            .env("KEA_PIDFILE_DIR", &dir)
-            .env("KEA_LOCKFILE_DIR", &dir)
+            .env("KEA_PIDFILE_DIR", &dirs.runtime)
+            .env("KEA_LOCKFILE_DIR", &dirs.lock)
             .stdout(Stdio::from(fs::File::create(dir.join("stdout"))?))
             .stderr(Stdio::from(fs::File::create(dir.join("stderr"))?));
         let proc = ns.spawn(family.binary(), &mut cmd)?;
-        Ok(Kea { ns, proc, family, dir, config })
+        Ok(Kea { ns, proc, family, dirs, config, service: service.cloned() })
     }
 
     /// Starts the server with the given configuration forced to listen on no
@@ -508,8 +559,8 @@ impl<'a> Kea<'a> {
     /// exited 0 or kept running (it is then killed).
     pub fn expect_load_failure(ns: &'a Netns, cfg: &KeaConfig) -> Result<String, String> {
         let cfg = cfg.clone().no_interfaces();
-        let kea =
-            Kea::spawn(ns, cfg.family, &cfg.env, |dir| cfg.render(&ns.server_if, dir)).map_err(|e| e.to_string())?;
+        let kea = Kea::spawn(ns, cfg.family, &cfg.env, cfg.service.as_ref(), |dirs| cfg.render_in(&ns.server_if, dirs))
+            .map_err(|e| e.to_string())?;
         let started = cfg.family.started();
         let r = wait_until(DEFAULT_TIMEOUT, || {
             if let Some(st) = kea.proc.try_status() {
@@ -534,9 +585,31 @@ impl<'a> Kea<'a> {
         self.proc.pid()
     }
 
-    /// The server's private directory (config, log, pid file).
+    /// The server's private directory (config, log, pid file; as the service, its configuration
+    /// only: see [`Kea::dirs`]).
     pub fn dir(&self) -> &Path {
-        &self.dir
+        &self.dirs.private
+    }
+
+    /// Where the server's files are.
+    pub fn dirs(&self) -> &ServerDirs {
+        &self.dirs
+    }
+
+    /// The service it runs as ([`KeaConfig::service`]), if any.
+    pub fn service(&self) -> Option<&Service> {
+        self.service.as_ref()
+    }
+
+    /// The user and capabilities the server runs with (its `/proc/PID/status`).
+    pub fn identity(&self) -> io::Result<crate::service::ProcIdentity> {
+        let text = fs::read_to_string(format!("/proc/{}/status", self.pid()))?;
+        crate::service::ProcIdentity::parse(&text).ok_or_else(|| other(format!("no identity in {text}")))
+    }
+
+    /// Kea's log file.
+    pub fn log_path(&self) -> PathBuf {
+        self.dirs.logs.join("kea.log")
     }
 
     pub fn config_path(&self) -> &Path {
@@ -546,9 +619,9 @@ impl<'a> Kea<'a> {
     /// Log file, then stdout and stderr (Kea logs there until its loggers
     /// are configured, and on fatal errors).
     pub fn log(&self) -> String {
-        let mut s = read_or_empty(&self.dir.join("kea.log"));
+        let mut s = read_or_empty(&self.log_path());
         for f in ["stdout", "stderr"] {
-            let t = read_or_empty(&self.dir.join(f));
+            let t = read_or_empty(&self.dirs.private.join(f));
             if !t.is_empty() {
                 s.push_str(&format!("--- {f} ---\n{t}"));
             }
@@ -588,20 +661,22 @@ impl<'a> Kea<'a> {
         if cfg.family != self.family {
             return Err(other("rewrite_config: another family"));
         }
-        let tmp = self.dir.join("kea.json.new");
-        let prepared = versions::prepare(&cfg.render(&self.ns.server_if, &self.dir), &self.dir, versions::kea_version())?;
+        let tmp = self.dirs.private.join("kea.json.new");
+        let text = cfg.render_in(&self.ns.server_if, &self.dirs);
+        let prepared = versions::prepare(&text, &self.dirs.private, versions::kea_version())?;
+        svc_private_dir(&self.dirs.private, self.service.as_ref())?;
         fs::write(&tmp, prepared.text)?;
         fs::rename(&tmp, &self.config)
     }
 
     /// The lease file (with [`KeaConfig::persist_leases`]).
     pub fn lease_file(&self) -> PathBuf {
-        self.dir.join(self.family.lease_file())
+        self.dirs.state.join(self.family.lease_file())
     }
 
     /// The control socket (with [`KeaConfig::control_socket`]).
     pub fn control_socket(&self) -> PathBuf {
-        self.dir.join(CONTROL_SOCKET)
+        self.dirs.runtime.join(CONTROL_SOCKET)
     }
 
     /// Sends one command over the control socket (e.g.
@@ -664,11 +739,21 @@ impl<'a> Kea<'a> {
     /// Size in bytes of the log file and of Kea's captured stdout/stderr.
     pub fn log_size(&self) -> u64 {
         let mut n = 0;
-        for f in ["kea.log", "stdout", "stderr"] {
-            n += fs::metadata(self.dir.join(f)).map(|m| m.len()).unwrap_or(0);
+        n += fs::metadata(self.log_path()).map(|m| m.len()).unwrap_or(0);
+        for f in ["stdout", "stderr"] {
+            n += fs::metadata(self.dirs.private.join(f)).map(|m| m.len()).unwrap_or(0);
         }
         n
     }
+}
+
+/// The private directory of a server run as `service`: root's, group the service's, 0750 (as
+/// `/etc/kea`), so that it reads its configuration and the links of [`crate::versions`].
+fn svc_private_dir(dir: &Path, service: Option<&Service>) -> io::Result<()> {
+    if let Some(svc) = service {
+        std::os::unix::fs::lchown(dir, Some(0), Some(svc.gid))?;
+    }
+    Ok(())
 }
 
 impl Drop for Kea<'_> {

@@ -29,6 +29,7 @@ pub mod netns;
 pub mod postgres;
 pub mod procs;
 pub mod relay;
+pub mod service;
 pub mod unbound;
 pub mod util;
 pub mod versions;
@@ -53,6 +54,7 @@ pub use nats::{nats_available, nats_py_path, NatsCluster};
 pub use postgres::Postgres;
 pub use procs::{ProcEntry, ProcSnapshot, Sampler};
 pub use relay::{Dhcrelay, Dhcrelay6Options};
+pub use service::{assert_ran_as, recorded_identities, ProcIdentity, ServerDirs, Service};
 pub use unbound::{dig, dig_ptr, Unbound};
 /// The JSON crate of the configurations ([`KeaConfig`]) and of [`Kea::command`]'s answers, for
 /// the tests.

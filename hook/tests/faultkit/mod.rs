@@ -202,3 +202,57 @@ impl Drop for TrimCapturedOutput {
         }
     }
 }
+
+/// How a test starts kea-dhcp4: as root (the suite's default), or as Debian's unit runs it
+/// (user `_kea`, the unit's capabilities, environment and directories: `testbed/src/service.rs`),
+/// for the slices of the fault matrix and of the worker tests that run both ways.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunAs {
+    Root,
+    Service,
+}
+
+impl RunAs {
+    /// Debian's kea-dhcp4 unit for [`RunAs::Service`].
+    pub fn service(self) -> Option<Service> {
+        (self == RunAs::Service).then(|| Service::debian(Family::V4).unwrap())
+    }
+
+    /// `script` as the hook gets it: as the service, wrapped to record the identity of each run
+    /// ([`Service::identity_wrapper`]).
+    pub fn script(self, ns: &Netns, script: &Path) -> PathBuf {
+        match self.service() {
+            None => script.to_path_buf(),
+            Some(svc) => svc.identity_wrapper(ns.dir(), script).unwrap(),
+        }
+    }
+
+    /// Shell code for a recorder's `extra_sh` ([`EventLog::create`]): as the service, it records
+    /// the run's identity without a wrapper (no process more per run).
+    pub fn identity_sh(self, ns: &Netns) -> String {
+        self.service().map(|svc| svc.identity_sh(ns.dir()).unwrap()).unwrap_or_default()
+    }
+
+    /// `cfg` started this way; as the service, what the test wrote so far in `ns`'s scratch
+    /// directory (its scripts, the recorders' directories) is handed to `_kea`, so its scripts
+    /// can read, run and write there: call it once the scripts are written.
+    pub fn config(self, ns: &Netns, cfg: KeaConfig) -> KeaConfig {
+        match self.service() {
+            None => cfg,
+            Some(svc) => {
+                svc.hand_over(ns.dir()).unwrap();
+                cfg.service(svc)
+            }
+        }
+    }
+
+    /// As the service: Kea runs as `_kea` with exactly the unit's capabilities and, when
+    /// `scripts_ran`, so did every wrapped script (panics saying what differs).
+    pub fn check(self, ns: &Netns, kea: &Kea, scripts_ran: bool) {
+        let Some(svc) = self.service() else { return };
+        kea.identity().unwrap().check(&svc).unwrap_or_else(|e| panic!("Kea: {e}"));
+        if scripts_ran {
+            assert_ran_as(&svc, ns.dir());
+        }
+    }
+}
