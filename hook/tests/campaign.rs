@@ -88,6 +88,9 @@ struct Figures {
     replies: i64,
     served_after: bool,
     by_hook: BTreeMap<String, u64>,
+    /// `KRS_CALLOUT_FAILED` in Kea's log (a read of Kea's data threw: that packet's event at
+    /// that hook point is lost, by design, and the packet goes on), by callout and reason.
+    callout_failures: BTreeMap<String, u64>,
 }
 
 impl Figures {
@@ -458,6 +461,12 @@ fn campaign(family: Family, seed: u64, first: u64, packets: u64) -> Figures {
         take(&mut fig);
     }
     let log = kea.log();
+    for l in log.lines() {
+        if let Some((_, why)) = l.split_once(" KRS_CALLOUT_FAILED ") {
+            let why = why.replace(", the packet is processed as if the hook were absent", "");
+            *fig.callout_failures.entry(why).or_default() += 1;
+        }
+    }
     let fatal: Vec<&str> = log.lines().filter(|l| l.contains(" FATAL ")).collect();
     assert!(fatal.is_empty(), "Kea logged FATAL:\n{}", fatal.join("\n"));
     if kea.exited().is_some() && fig.crashes == 0 {
@@ -501,6 +510,9 @@ fn report(family: Family, seed: u64, f: &Figures) {
         f.served_after
     );
     eprintln!("  kinds: {:?}", f.kinds);
+    for (why, n) in &f.callout_failures {
+        eprintln!("  KRS_CALLOUT_FAILED ×{n}: {why}");
+    }
     eprintln!("  events: {:?}", f.by_hook);
     for p in f.problems.iter().take(5) {
         eprintln!("  problem: {p}");
