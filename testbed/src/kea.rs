@@ -166,6 +166,9 @@ pub struct KeaConfig {
     pub served_subnet: Option<Value>,
     /// Child loggers (e.g. `leases`, `packets`) logged at WARN only ([`KeaConfig::quiet_logger`]).
     pub quiet_loggers: Vec<String>,
+    /// A program the server runs under, with its arguments, before the server's binary (e.g.
+    /// `valgrind --tool=memcheck ...`); empty: none. Such a server gets 10 times the start deadline.
+    pub wrapper: Vec<String>,
 }
 
 impl KeaConfig {
@@ -188,6 +191,7 @@ impl KeaConfig {
             env: Vec::new(),
             served_subnet: None,
             quiet_loggers: Vec::new(),
+            wrapper: Vec::new(),
         }
     }
 
@@ -441,24 +445,26 @@ impl<'a> Kea<'a> {
     /// pair's scratch directory, starts the server in the server namespace and
     /// waits until it logs that it started (fails with the log if it exits).
     pub fn start(ns: &'a Netns, cfg: &KeaConfig) -> io::Result<Kea<'a>> {
-        Kea::start_env(ns, cfg.family, &cfg.env, |dir| cfg.render(&ns.server_if, dir))
+        Kea::start_env(ns, cfg.family, &cfg.env, &cfg.wrapper, |dir| cfg.render(&ns.server_if, dir))
     }
 
     /// Like [`Kea::start`] with a configuration text of the caller's (e.g. an example file);
     /// `text` gets the server's private directory.
     pub fn start_text(ns: &'a Netns, family: Family, text: impl FnOnce(&Path) -> String) -> io::Result<Kea<'a>> {
-        Kea::start_env(ns, family, &[], text)
+        Kea::start_env(ns, family, &[], &[], text)
     }
 
     fn start_env(
         ns: &'a Netns,
         family: Family,
         env: &[(String, String)],
+        wrapper: &[String],
         text: impl FnOnce(&Path) -> String,
     ) -> io::Result<Kea<'a>> {
-        let kea = Kea::spawn(ns, family, env, text)?;
+        let kea = Kea::spawn(ns, family, env, wrapper, text)?;
         let started = family.started();
-        let r = wait_until(DEFAULT_TIMEOUT, || {
+        let deadline = if wrapper.is_empty() { DEFAULT_TIMEOUT } else { DEFAULT_TIMEOUT * 10 };
+        let r = wait_until(deadline, || {
             if kea.log().contains(started) {
                 return Some(Ok(()));
             }
@@ -475,6 +481,7 @@ impl<'a> Kea<'a> {
         ns: &'a Netns,
         family: Family,
         env: &[(String, String)],
+        wrapper: &[String],
         text: impl FnOnce(&Path) -> String,
     ) -> io::Result<Kea<'a>> {
         let mut n = 0;
@@ -490,7 +497,14 @@ impl<'a> Kea<'a> {
         // Paths and environment as this Kea version needs them (see crate::versions).
         let prepared = versions::prepare(&text(&dir), &dir, versions::kea_version())?;
         fs::write(&config, &prepared.text)?;
-        let mut cmd = ns.server_cmd(family.binary());
+        let mut cmd = match wrapper.split_first() {
+            None => ns.server_cmd(family.binary()),
+            Some((program, args)) => {
+                let mut c = ns.server_cmd(program);
+                c.args(args).arg(family.binary());
+                c
+            }
+        };
         cmd.envs(prepared.env).envs(env.iter().map(|(k, v)| (k, v)));
         cmd.arg("-c")
             .arg(&config)
@@ -509,7 +523,7 @@ impl<'a> Kea<'a> {
     pub fn expect_load_failure(ns: &'a Netns, cfg: &KeaConfig) -> Result<String, String> {
         let cfg = cfg.clone().no_interfaces();
         let kea =
-            Kea::spawn(ns, cfg.family, &cfg.env, |dir| cfg.render(&ns.server_if, dir)).map_err(|e| e.to_string())?;
+            Kea::spawn(ns, cfg.family, &cfg.env, &cfg.wrapper, |dir| cfg.render(&ns.server_if, dir)).map_err(|e| e.to_string())?;
         let started = cfg.family.started();
         let r = wait_until(DEFAULT_TIMEOUT, || {
             if let Some(st) = kea.proc.try_status() {
