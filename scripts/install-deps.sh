@@ -5,7 +5,7 @@
 set -eu
 PACKAGES="kea-dev libssl-dev kea-dhcp4-server kea-dhcp6-server kea-admin libboost-dev g++ pkg-config
 iproute2 procps isc-dhcp-client isc-dhcp-relay udhcpc python3
-postgresql unbound nftables bind9-dnsutils kea-ctrl-agent curl nats-server python3-scapy"
+postgresql unbound nftables bind9-dnsutils kea-ctrl-agent curl nats-server python3-scapy valgrind"
 
 missing=""
 for p in $PACKAGES; do

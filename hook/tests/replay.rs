@@ -112,7 +112,7 @@ fn replay4_after_restart_and_on_command() {
     let rec2 = EventLog::create(ns.dir(), "replay", "").unwrap();
     let cfg2 = cfg.control_socket().hook(hook_library(&hook_so(), params(&rec2, false, &["lease4_replay"])));
     let kea = restart(&ns, &cfg2, &first.lease_file());
-    let evs = rec2.wait_for("the replay's end", |evs| evs.iter().any(|e| phase(e) == "end"));
+    rec2.wait_for("the replay's end", |evs| evs.iter().any(|e| phase(e) == "end"));
     // Read again: a directory read while files arrive may miss one.
     let evs = rec2.events();
     let (leases, end) = replay_of(&evs, "lease4_replay");
@@ -167,7 +167,7 @@ fn replay6_to_a_worker_and_a_script() {
         {"script": rec2.script().to_string_lossy(), "wait": true, "hook-points": ["lease6_replay"]},
     ]});
     let kea = restart(&ns, &cfg.hook(hook_library(&hook_so(), scripts)), &first.lease_file());
-    let evs = rec2.wait_for("the replay's end", |evs| evs.iter().any(|e| phase(e) == "end"));
+    rec2.wait_for("the replay's end", |evs| evs.iter().any(|e| phase(e) == "end"));
     // Read again: a directory read while files arrive may miss one.
     let evs = rec2.events();
     let (leases, _) = replay_of(&evs, "lease6_replay");
@@ -242,7 +242,7 @@ fn no_stale_old_while_clients_take_and_release() {
     // The same clients again (the same MAC addresses): they get the leases they hold, and release some.
     let perf = Perfdhcp { rate: 50, clients: 60, period: 3, renew_rate: 0, release_rate: 10, extra: base.to_vec(), ..Perfdhcp::v4() };
     perf.run(&ns).unwrap();
-    let evs = rec.wait_for_timeout("the replay's end", Duration::from_secs(120), |evs| evs.iter().any(|e| phase(e) == "end"));
+    rec.wait_for_timeout("the replay's end", Duration::from_secs(120), |evs| evs.iter().any(|e| phase(e) == "end"));
     // Read again: a directory read while files arrive may miss one.
     let evs = rec.events();
     let (_, end) = replay_of(&evs, "lease4_replay");
@@ -326,7 +326,7 @@ fn reload_during_a_replay_and_a_refused_command() {
     assert_eq!(answer["result"], 0, "{answer}");
     let took = started.elapsed();
     assert!(kea.log().contains("KRS_REPLAY_STOPPED"), "{}", kea.log());
-    let evs = rec.wait_for_timeout("the new replay's end", Duration::from_secs(120), |evs| evs.iter().any(|e| phase(e) == "end"));
+    rec.wait_for_timeout("the new replay's end", Duration::from_secs(120), |evs| evs.iter().any(|e| phase(e) == "end"));
     // Read again: a directory read while files arrive may miss one.
     let evs = rec.events();
     let begins = evs.iter().filter(|e| phase(e) == "begin").count();
@@ -353,7 +353,7 @@ fn failing_script_and_no_replay_selected() {
     add_held_leases4(&first.lease_file(), 30);
     let rec = EventLog::create(ns.dir(), "failing", r#"[ "$KEA_REPLAY_PHASE" = lease ] && exit 3; exit 0"#).unwrap();
     let kea = restart(&ns, &cfg.clone().hook(hook_library(&hook_so(), params(&rec, false, &["lease4_replay"]))), &first.lease_file());
-    let evs = rec.wait_for("the end", |evs| evs.iter().any(|e| phase(e) == "end"));
+    rec.wait_for("the end", |evs| evs.iter().any(|e| phase(e) == "end"));
     // Read again: a directory read while files arrive may miss one.
     let evs = rec.events();
     let (leases, end) = replay_of(&evs, "lease4_replay");
@@ -379,7 +379,7 @@ fn replay4_with_postgresql() {
     let hooks = ["lease4_select", "lease4_release", "lease4_replay"];
     let cfg = KeaConfig::v4().control_socket().extra(json!({"lease-database": pg.lease_database()}));
     let first = Kea::start(&ns, &cfg.clone().hook(hook_library(&hook_so(), params(&rec, true, &hooks)))).unwrap();
-    let evs = rec.wait_for("the first replay (empty)", |evs| evs.iter().any(|e| phase(e) == "end"));
+    rec.wait_for("the first replay (empty)", |evs| evs.iter().any(|e| phase(e) == "end"));
     // Read again: a directory read while files arrive may miss one.
     let evs = rec.events();
     assert_eq!(replay_of(&evs, "lease4_replay").0.len(), 0, "an empty database");
@@ -393,7 +393,7 @@ fn replay4_with_postgresql() {
 
     let rec2 = EventLog::create(ns.dir(), "again", "").unwrap();
     let kea = Kea::start(&ns, &cfg.hook(hook_library(&hook_so(), params(&rec2, true, &["lease4_replay"])))).unwrap();
-    let evs = rec2.wait_for("the replay", |evs| evs.iter().any(|e| phase(e) == "end"));
+    rec2.wait_for("the replay", |evs| evs.iter().any(|e| phase(e) == "end"));
     // Read again: a directory read while files arrive may miss one.
     let evs = rec2.events();
     let (leases, _) = replay_of(&evs, "lease4_replay");
@@ -403,7 +403,7 @@ fn replay4_with_postgresql() {
     pg.stop();
     let answer = kea.command(r#"{"command": "runscript-replay"}"#).unwrap();
     assert_eq!(answer["result"], 0, "{answer}");
-    let evs = rec2.wait_for("the failed replay's end", |evs| evs.iter().filter(|e| phase(e) == "end").count() == 2);
+    rec2.wait_for("the failed replay's end", |evs| evs.iter().filter(|e| phase(e) == "end").count() == 2);
     // Read again: a directory read while files arrive may miss one.
     let evs = rec2.events();
     let end = evs.iter().filter(|e| phase(e) == "end").nth(1).unwrap();

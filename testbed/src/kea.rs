@@ -169,6 +169,9 @@ pub struct KeaConfig {
     pub quiet_loggers: Vec<String>,
     /// Started as Debian's unit starts it ([`KeaConfig::service`]); `None`: as root.
     pub service: Option<Service>,
+    /// A program the server runs under, with its arguments, before the server's binary (e.g.
+    /// `valgrind --tool=memcheck ...`); empty: none. Such a server gets 10 times the start deadline.
+    pub wrapper: Vec<String>,
 }
 
 impl KeaConfig {
@@ -192,6 +195,7 @@ impl KeaConfig {
             served_subnet: None,
             quiet_loggers: Vec::new(),
             service: None,
+            wrapper: Vec::new(),
         }
     }
 
@@ -462,13 +466,13 @@ impl<'a> Kea<'a> {
     /// pair's scratch directory, starts the server in the server namespace and
     /// waits until it logs that it started (fails with the log if it exits).
     pub fn start(ns: &'a Netns, cfg: &KeaConfig) -> io::Result<Kea<'a>> {
-        Kea::start_env(ns, cfg.family, &cfg.env, cfg.service.as_ref(), |dirs| cfg.render_in(&ns.server_if, dirs))
+        Kea::start_env(ns, cfg.family, &cfg.env, cfg.service.as_ref(), &cfg.wrapper, |dirs| cfg.render_in(&ns.server_if, dirs))
     }
 
     /// Like [`Kea::start`] with a configuration text of the caller's (e.g. an example file);
     /// `text` gets the server's private directory.
     pub fn start_text(ns: &'a Netns, family: Family, text: impl FnOnce(&Path) -> String) -> io::Result<Kea<'a>> {
-        Kea::start_env(ns, family, &[], None, |dirs| text(&dirs.private))
+        Kea::start_env(ns, family, &[], None, &[], |dirs| text(&dirs.private))
     }
 
     /// Like [`Kea::start_text`], started as `service` when it is given ([`KeaConfig::service`]);
@@ -479,7 +483,7 @@ impl<'a> Kea<'a> {
         service: Option<&Service>,
         text: impl FnOnce(&ServerDirs) -> String,
     ) -> io::Result<Kea<'a>> {
-        Kea::start_env(ns, family, &[], service, text)
+        Kea::start_env(ns, family, &[], service, &[], text)
     }
 
     fn start_env(
@@ -487,11 +491,13 @@ impl<'a> Kea<'a> {
         family: Family,
         env: &[(String, String)],
         service: Option<&Service>,
+        wrapper: &[String],
         text: impl FnOnce(&ServerDirs) -> String,
     ) -> io::Result<Kea<'a>> {
-        let kea = Kea::spawn(ns, family, env, service, text)?;
+        let kea = Kea::spawn(ns, family, env, service, wrapper, text)?;
         let started = family.started();
-        let r = wait_until(DEFAULT_TIMEOUT, || {
+        let deadline = if wrapper.is_empty() { DEFAULT_TIMEOUT } else { DEFAULT_TIMEOUT * 10 };
+        let r = wait_until(deadline, || {
             if kea.log().contains(started) {
                 return Some(Ok(()));
             }
@@ -509,6 +515,7 @@ impl<'a> Kea<'a> {
         family: Family,
         env: &[(String, String)],
         service: Option<&Service>,
+        wrapper: &[String],
         text: impl FnOnce(&ServerDirs) -> String,
     ) -> io::Result<Kea<'a>> {
         let mut n = 0;
@@ -528,16 +535,21 @@ impl<'a> Kea<'a> {
         // Paths and environment as this Kea version needs them (see crate::versions).
         let prepared = versions::prepare(&text(&dirs), &dir, versions::kea_version())?;
         fs::write(&config, &prepared.text)?;
+        // Under a service: ip netns exec, then setpriv as the unit's user with its capabilities, in the
+        // environment systemd would give it (see crate::service); then the wrapper, if any; then Kea.
         let mut cmd = match service {
-            None => ns.server_cmd(family.binary()),
+            None => ns.server_cmd(wrapper.first().map_or(family.binary(), |w| w.as_str())),
             Some(svc) => {
-                // ip netns exec, then setpriv as the unit's user with its capabilities, then Kea, in
-                // the environment systemd would give it (see crate::service).
                 let mut cmd = ns.server_cmd("setpriv");
-                cmd.args(svc.setpriv_args()).arg(family.binary()).env_clear().envs(svc.environment(&dirs));
+                cmd.args(svc.setpriv_args()).args(wrapper.first()).env_clear().envs(svc.environment(&dirs));
                 cmd
             }
         };
+        if !wrapper.is_empty() {
+            cmd.args(&wrapper[1..]).arg(family.binary());
+        } else if service.is_some() {
+            cmd.arg(family.binary());
+        }
         cmd.envs(prepared.env).envs(env.iter().map(|(k, v)| (k, v)));
         if service.is_some() {
             // prepare() made the private directory 0750; the service's group keeps reading it.
@@ -559,7 +571,7 @@ impl<'a> Kea<'a> {
     /// exited 0 or kept running (it is then killed).
     pub fn expect_load_failure(ns: &'a Netns, cfg: &KeaConfig) -> Result<String, String> {
         let cfg = cfg.clone().no_interfaces();
-        let kea = Kea::spawn(ns, cfg.family, &cfg.env, cfg.service.as_ref(), |dirs| cfg.render_in(&ns.server_if, dirs))
+        let kea = Kea::spawn(ns, cfg.family, &cfg.env, cfg.service.as_ref(), &cfg.wrapper, |dirs| cfg.render_in(&ns.server_if, dirs))
             .map_err(|e| e.to_string())?;
         let started = cfg.family.started();
         let r = wait_until(DEFAULT_TIMEOUT, || {

@@ -24,6 +24,8 @@ pub mod clients;
 pub mod ctrl_agent;
 pub mod events;
 pub mod kea;
+pub mod longrun;
+pub mod memcheck;
 pub mod nats;
 pub mod netns;
 pub mod postgres;
