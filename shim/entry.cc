@@ -66,6 +66,10 @@ void log_callout_failure(std::uint16_t hook, const char* what) noexcept {
     log(msg::CALLOUT_FAILED, {name, what});
 }
 
+void log_unreadable(const char* variable, const char* what) noexcept {
+    log(msg::VALUE_UNREADABLE, {variable, what});
+}
+
 namespace {
 
 // VERSION, not PACKAGE_VERSION: Kea 3.0's config.h (meson) defines PACKAGE_VERSION unquoted (3.0.4).

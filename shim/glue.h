@@ -104,6 +104,9 @@ extern const std::size_t LIBRARY_HOOK_COUNT;
 /// Logs a callout that failed; defined in entry.cc.
 void log_callout_failure(std::uint16_t hook, const char* what) noexcept;
 
+/// Logs a value a callout could not read from Kea's objects (it is left empty); defined in entry.cc.
+void log_unreadable(const char* variable, const char* what) noexcept;
+
 /// The barrier every callout goes through. `body(emit)` reads the callout's arguments and calls
 /// `emit(fill)` once per event (once, or once per lease with `each`); each event is filled, handed
 /// to Rust, and the strongest next step its scripts asked for (`NextStep`: drop over skip over

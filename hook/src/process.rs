@@ -13,7 +13,10 @@
 //! - The script leads a process group of its own, so a timeout reaches what it started too.
 //! - Every child is followed through a pidfd and collected with `waitid(P_PIDFD)`, which waits for
 //!   that child only. Kea's own `waitpid(-1)` (when it runs its own children) may collect it first:
-//!   then the outcome is `Lost`, never a hang.
+//!   then the outcome is `Lost`, never a hang. Where `pidfd_open` does not exist (ENOSYS: Valgrind
+//!   3.19, a kernel before 5.3, a seccomp filter), a small thread per child waits for it without
+//!   collecting it (`WNOWAIT`) and then closes a pipe, whose read end stands for the pidfd; the
+//!   child is then collected by pid.
 
 use crate::environ::Environment;
 use crate::limits::KILL_GRACE;
@@ -45,8 +48,38 @@ pub struct Child {
 /// A script process, followed through its pidfd.
 pub struct Process {
     pub pid: libc::pid_t,
-    /// `None` when the child had already been collected by someone else before we could follow it.
+    /// Readable once the process has exited: its pidfd, or the read end of a waiting thread's
+    /// pipe ([`Follow::Thread`]). `None` when the child had already been collected by someone
+    /// else before we could follow it.
     pub pidfd: Option<OwnedFd>,
+    pub follow: Follow,
+}
+
+/// How a process's exit is seen and collected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Follow {
+    /// `pidfd` is a pidfd: `waitid(P_PIDFD)`.
+    Pidfd,
+    /// No pidfd_open here: `pidfd` is a pipe a thread closes when the child exits; `waitid(P_PID)`.
+    Thread,
+}
+
+impl Process {
+    /// Follows `pid`, a child just started.
+    fn follow(pid: libc::pid_t) -> Process {
+        match pidfd_open(pid) {
+            Ok(fd) => Process { pid, pidfd: Some(fd), follow: Follow::Pidfd },
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                Process { pid, pidfd: exit_pipe(pid), follow: Follow::Thread }
+            }
+            Err(_) => Process { pid, pidfd: None, follow: Follow::Pidfd },
+        }
+    }
+
+    /// Another view of the same process's exit, for watching only (never collected through it).
+    pub fn watcher(pid: libc::pid_t, pidfd: Option<OwnedFd>, follow: Follow) -> Process {
+        Process { pid, pidfd, follow }
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -171,14 +204,35 @@ fn start(script: &CStr, args: &[&str], env: &Environment, stdin_pipe: bool) -> i
         libc::posix_spawn_file_actions_destroy(&mut actions);
         let pid = result?;
         let stdin = stdin.map(|(_, w)| w);
-        Ok(Child { process: Process { pid, pidfd: pidfd_open(pid) }, stdout: out_r, stderr: err_r, stdin })
+        Ok(Child { process: Process::follow(pid), stdout: out_r, stderr: err_r, stdin })
     }
 }
 
-fn pidfd_open(pid: libc::pid_t) -> Option<OwnedFd> {
+fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
     // SAFETY: plain syscall; a non-negative result is a new descriptor we own.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// The stand-in for a pidfd where there is none: the read end of a pipe whose write end a thread
+/// holds until `pid` has exited (seen with `WNOWAIT`, so the child is still ours to collect).
+fn exit_pipe(pid: libc::pid_t) -> Option<OwnedFd> {
+    let (read, write) = pipe(true).ok()?;
+    let waiting = std::thread::Builder::new().name("krs-exitwait".into()).stack_size(64 * 1024).spawn(move || {
+        loop {
+            // SAFETY: `info` is a plain C struct filled by the kernel.
+            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+            let rc = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOWAIT) };
+            if rc == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+                break;
+            }
+        }
+        drop(write);
+    });
+    waiting.ok().map(|_| read)
 }
 
 /// Collect a process whose pidfd reported readiness (or block until it exits).
@@ -188,7 +242,11 @@ pub fn collect(process: &Process, block: bool) -> Option<Outcome> {
         // SAFETY: `info` is a plain C struct filled by the kernel.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
         let flags = libc::WEXITED | if block { 0 } else { libc::WNOHANG };
-        let rc = unsafe { libc::waitid(P_PIDFD, fd.as_raw_fd() as libc::id_t, &mut info, flags) };
+        let (idtype, id) = match process.follow {
+            Follow::Pidfd => (P_PIDFD, fd.as_raw_fd() as libc::id_t),
+            Follow::Thread => (libc::P_PID, process.pid as libc::id_t),
+        };
+        let rc = unsafe { libc::waitid(idtype, id, &mut info, flags) };
         if rc == 0 {
             // SAFETY: after a successful waitid, si_pid/si_status/si_code are set (si_pid 0: not yet).
             let (pid, status) = unsafe { (info.si_pid(), info.si_status()) };
@@ -338,6 +396,34 @@ mod tests {
         let pid = child.process.pid;
         assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
         assert_eq!(wait(&child.process), Outcome::Lost);
+    }
+
+    /// As where pidfd_open is ENOSYS (Valgrind 3.19): the same child followed by a waiting thread.
+    fn without_pidfd(child: &Child) -> Process {
+        Process { pid: child.process.pid, pidfd: exit_pipe(child.process.pid), follow: Follow::Thread }
+    }
+
+    #[test]
+    fn without_pidfd_a_thread_sees_the_exit_and_the_status_is_still_ours() {
+        let s = sh("sleep 0.2; exit 5");
+        let child = spawn_run(&s, "x", &Environment::default()).unwrap();
+        let process = without_pidfd(&child);
+        // Not before it exits: the pipe stays open while the child runs.
+        assert_eq!(wait_until(&process, Some(Instant::now() + Duration::from_millis(50))), None);
+        assert_eq!(wait(&process), Outcome::Exited(5));
+        let s = sh("kill -9 $$");
+        let child = spawn_run(&s, "x", &Environment::default()).unwrap();
+        assert_eq!(wait(&without_pidfd(&child)), Outcome::Signaled(9));
+    }
+
+    #[test]
+    fn without_pidfd_a_status_collected_elsewhere_is_lost_not_a_hang() {
+        let s = sh("sleep 0.1; exit 3");
+        let child = spawn_run(&s, "x", &Environment::default()).unwrap();
+        let process = without_pidfd(&child);
+        let mut status = 0;
+        assert_eq!(unsafe { libc::waitpid(process.pid, &mut status, 0) }, process.pid);
+        assert_eq!(wait(&process), Outcome::Lost);
     }
 
     #[test]

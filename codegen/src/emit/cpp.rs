@@ -134,7 +134,17 @@ fn puts(out: &mut Out, paste: &Paster, model: &Model, hook: &Hook, arg: &Argumen
                 ValueType::Bool => "put_bool",
                 ValueType::Hex => "put_hex",
             };
-            paste.line(out, var.read_line, format!("{put}(event, var::{}, {});", var.name, var.read));
+            // A read Kea throws from on a hostile packet (e.g. getMAC of a DUID too short for its
+            // type) leaves this one value empty; the event itself goes on.
+            paste.line(
+                out,
+                var.read_line,
+                format!(
+                    "try {{ {put}(event, var::{name}, {read}); }} catch (const std::exception& e) {{ log_unreadable(\"{name}\", e.what()); }}",
+                    name = var.name,
+                    read = var.read
+                ),
+            );
         };
         for var in vars.iter().filter(|v| v.kea && v.isc.is_some()) {
             put(out, var);

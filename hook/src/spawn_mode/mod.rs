@@ -153,7 +153,7 @@ impl SpawnScript {
         self.thread.started(child.process.pid);
         let process = child.process;
         let watch: Option<OwnedFd> = process.pidfd.as_ref().and_then(|fd| fd.as_fd().try_clone_to_owned().ok());
-        self.adopt_output(hook, process.pid, watch, [child.stdout, child.stderr]);
+        self.adopt_output(hook, Process::watcher(process.pid, watch, process.follow), [child.stdout, child.stderr]);
 
         let mut deadline = Deadline::new(config.timeout);
         let outcome = loop {
@@ -174,9 +174,9 @@ impl SpawnScript {
         }
     }
 
-    /// Hand over the output of a waited-for run; `pidfd` (a duplicate) tells when it exited.
-    fn adopt_output(&self, hook: &'static str, pid: libc::pid_t, pidfd: Option<OwnedFd>, streams: [OwnedFd; 2]) {
-        let run = Run::new(hook, Process { pid, pidfd }, false, streams, None, None);
+    /// Hand over the output of a waited-for run; `watch` (a duplicate of its pidfd) tells when it exited.
+    fn adopt_output(&self, hook: &'static str, watch: Process, streams: [OwnedFd; 2]) {
+        let run = Run::new(hook, watch, false, streams, None, None);
         lock(&self.thread.adopted).push(run);
         self.thread.bell.ring();
     }
