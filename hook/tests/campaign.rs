@@ -347,6 +347,9 @@ fn campaign(family: Family, seed: u64, first: u64, packets: u64) -> Figures {
         .args(["--seed", &seed.to_string(), "--first", &first.to_string(), "--packets", &packets.to_string()])
         .stdout(Stdio::from(fs::File::create(&out_p).unwrap()))
         .stderr(Stdio::from(fs::File::create(&err_p).unwrap()));
+    if family == Family::V6 && kea_4735() {
+        cmd.arg("--skip-kea-4735");
+    }
     let py = ns.spawn("campaign.py", &mut cmd).unwrap();
     let mut err_seen = 0;
     let mut relay_progress = |final_: bool| {
@@ -380,7 +383,10 @@ fn campaign(family: Family, seed: u64, first: u64, packets: u64) -> Figures {
         if let Some(st) = py.try_status() {
             break Some(st);
         }
-        if kea.exited().is_some() {
+        if let Some(st) = kea.exited() {
+            let stderr = fs::read_to_string(kea.dir().join("stderr")).unwrap_or_default();
+            relay_progress(true);
+            eprintln!("campaign: Kea exited ({st}) while the campaign ran; stderr:\n{stderr}\nlog:\n{}", log_tail_text(&kea.log(), 40));
             fig.crashes += 1;
             break None;
         }
@@ -484,6 +490,15 @@ fn campaign(family: Family, seed: u64, first: u64, packets: u64) -> Figures {
         check_line(&checker, &line, &mut fig);
     }
     fig
+}
+
+/// Kea 3.0.0 to 3.0.4 (the newest seen) abort, with or without any hook library, on a DHCPv6
+/// relay message of exactly its 34-byte header: `Pkt6::unpackRelayMsg` indexes `data_[34]`, which
+/// Debian's build (`_GLIBCXX_ASSERTIONS`) turns into an abort (ISC's Kea issue #4735, fixed after
+/// 3.0.4). Found by this campaign; campaign.py does not send that packet to those releases.
+fn kea_4735() -> bool {
+    let v = kea_runscript_testbed::kea_version();
+    (v.major, v.minor) == (3, 0) && v.patch <= 4
 }
 
 fn log_tail_text(log: &str, n: usize) -> String {
