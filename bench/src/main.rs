@@ -42,7 +42,7 @@ usage: bench [options]        (as root; ./bench.sh builds everything in release 
   --overload R      the overload offered rate, exchanges/s (default 30000)
   --family 4|6|both (default both)
   --rows ID,...     only these rows (default all): none, isc-async, runscript-isc-async, spawn-sync, spawn-async,
-                    spawn-sync-committed, worker-async-all, worker-sync-committed,
+                    spawn-sync-committed, spawn-sync-unchecked, worker-async-all, worker-sync-committed,
                     spawn-async-persist, spawn-async-held, nats-sync-committed (a 3-node
                     JetStream cluster; skipped without nats-server and nats-py); the replays: replay-worker,
                     replay-spawn, replay-dora (DHCPv4 only)

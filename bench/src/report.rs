@@ -528,6 +528,14 @@ pub fn targets(family: Family, results: &[RowResult], ceiling: Option<&Ceiling>)
         0.75,
         true,
     );
+    target(
+        &mut out,
+        "spawn sync (script trust checked before each run) ≥ 97% of the same unchecked",
+        rate("spawn-sync"),
+        rate("spawn-sync-unchecked"),
+        0.97,
+        true,
+    );
     target(&mut out, "spawn sync, committed only ≥ ISC run_script async", rate("spawn-sync-committed"), rate("isc-async"), 1.0, true);
     target(&mut out, "kea-runscript in ISC's form, async ≥ ISC run_script async", rate("runscript-isc-async"), rate("isc-async"), 1.0, true);
     let all_delivered = find("worker-async-all")

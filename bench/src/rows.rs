@@ -148,6 +148,7 @@ pub const ROW_IDS: &[&str] = &[
     "spawn-sync",
     "spawn-async",
     "spawn-sync-committed",
+    "spawn-sync-unchecked",
     "worker-async-all",
     "worker-sync-committed",
     "spawn-async-persist",
@@ -166,6 +167,8 @@ pub fn rows(family: Family, held: u64) -> Vec<Row> {
         ("spawn-sync", Hook::Spawn { wait: true, points: Points::Default }, Leases::Memory),
         ("spawn-async", spawn_async, Leases::Memory),
         ("spawn-sync-committed", Hook::Spawn { wait: true, points: Points::Committed }, Leases::Memory),
+        // spawn-sync without the trust check before each run: what the check costs.
+        ("spawn-sync-unchecked", Hook::Spawn { wait: true, points: Points::Default }, Leases::Memory),
         ("worker-async-all", Hook::Worker { wait: false, points: Points::All }, Leases::Memory),
         ("worker-sync-committed", Hook::Worker { wait: true, points: Points::Committed }, Leases::Memory),
         ("spawn-async-persist", spawn_async, Leases::PersistEmpty),
@@ -219,7 +222,9 @@ impl Row {
             Leases::PersistEmpty => format!("{base}, persist, empty"),
             Leases::PersistHeld(n) => format!("{base}, persist, {} held", crate::report::thousands(n as f64)),
         };
-        if self.id == "replay-dora" {
+        if self.id == "spawn-sync-unchecked" {
+            format!("{base}, script trust unchecked")
+        } else if self.id == "replay-dora" {
             format!("{base}, {}", if self.replay { "replay running all along" } else { "no replay" })
         } else {
             base
@@ -236,7 +241,13 @@ impl Row {
             Hook::IscAsync => cfg.hook(hook_library(Path::new(ISC_RUN_SCRIPT), isc_run_script_params(script, false))),
             // The same parameters as ISC's row: only the library differs.
             Hook::IscForm => cfg.hook(hook_library(so, isc_run_script_params(script, false))),
-            Hook::Spawn { wait, points } => cfg.hook(hook_library(so, runscript_params(script, wait, points, self.family, false))),
+            Hook::Spawn { wait, points } => {
+                let mut p = runscript_params(script, wait, points, self.family, false);
+                if self.id == "spawn-sync-unchecked" {
+                    p["script-trust"] = json!("unchecked");
+                }
+                cfg.hook(hook_library(so, p))
+            }
             Hook::Worker { wait, points } => {
                 let w = worker.expect("a worker row has a worker");
                 let mut p = runscript_params(w, wait, points, self.family, true);
