@@ -108,7 +108,31 @@ def opt4(code, data):
     return bytes((code, len(data) & 0xFF)) + data
 
 
-class V4:
+class Side:
+    """What both families' sides share: asking for an answer, draining what came meanwhile."""
+
+    def ask(self, data, tid, want, timeout, tries):
+        import select
+        for _ in range(tries):
+            self.send(data)
+            deadline = time.monotonic() + timeout
+            while (left := deadline - time.monotonic()) > 0:
+                if not select.select([self.sock], [], [], left)[0]:
+                    break
+                got, _ = self.sock.recvfrom(4096)
+                if self.is_answer(got, tid, want):
+                    return got
+        die(f"the real exchange got no answer (message type {want}) on {self.iface}", 2)
+
+    def drain(self):
+        try:
+            while self.sock.recv(4096, socket.MSG_DONTWAIT):
+                pass
+        except BlockingIOError:
+            pass
+
+
+class V4(Side):
     SERVER_PORT, CLIENT_PORT = 67, 68
 
     def __init__(self, iface):
@@ -167,27 +191,12 @@ class V4:
         self.recorded = [disc, offer, req, ack, rel, dec, inform]
         return o.yiaddr
 
-    def ask(self, data, xid, want, timeout, tries):
-        import select
-        for _ in range(tries):
-            self.send(data)
-            deadline = time.monotonic() + timeout
-            while (left := deadline - time.monotonic()) > 0:
-                if not select.select([self.sock], [], [], left)[0]:
-                    break
-                got, _ = self.sock.recvfrom(4096)
-                if len(got) > 240 and struct.unpack("!I", got[4:8])[0] == xid:
-                    p = BOOTP(got)
-                    if DHCP in p and ("message-type", want) in p[DHCP].options:
-                        return got
-        die(f"the real exchange got no answer (message type {want}) on {self.iface}", 2)
-
-    def drain(self):
-        try:
-            while self.sock.recv(4096, socket.MSG_DONTWAIT):
-                pass
-        except BlockingIOError:
-            pass
+    @staticmethod
+    def is_answer(got, xid, want):
+        if len(got) <= 240 or struct.unpack("!I", got[4:8])[0] != xid:
+            return False
+        p = BOOTP(got)
+        return DHCP in p and ("message-type", want) in p[DHCP].options
 
     # The kinds: each builds one packet from its own generator `r`.
 
@@ -308,7 +317,7 @@ def opt6(code, data):
     return struct.pack("!HH", code, len(data) & 0xFFFF) + data
 
 
-class V6:
+class V6(Side):
     SERVER_PORT, CLIENT_PORT = 547, 546
 
     def __init__(self, iface):
@@ -382,25 +391,9 @@ class V6:
                 return o[4:]
         die(f"the server's answer has no option {code}", 2)
 
-    def ask(self, data, trid, want, timeout, tries):
-        import select
-        for _ in range(tries):
-            self.send(data)
-            deadline = time.monotonic() + timeout
-            while (left := deadline - time.monotonic()) > 0:
-                if not select.select([self.sock], [], [], left)[0]:
-                    break
-                got, _ = self.sock.recvfrom(4096)
-                if len(got) >= 4 and got[0] == want and int.from_bytes(got[1:4], "big") == trid:
-                    return got
-        die(f"the real exchange got no answer (message type {want}) on {self.iface}", 2)
-
-    def drain(self):
-        try:
-            while self.sock.recv(4096, socket.MSG_DONTWAIT):
-                pass
-        except BlockingIOError:
-            pass
+    @staticmethod
+    def is_answer(got, trid, want):
+        return len(got) >= 4 and got[0] == want and int.from_bytes(got[1:4], "big") == trid
 
     def client(self, r, mtype=None, body=b""):
         mtype = mtype if mtype is not None else r.choice((1, 3, 5, 6, 8, 9, 11))

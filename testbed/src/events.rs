@@ -141,27 +141,16 @@ impl EventLog {
 
     /// All complete events so far, in the order the scripts started.
     pub fn events(&self) -> Vec<Event> {
-        let mut out = Vec::new();
-        let Ok(rd) = fs::read_dir(&self.dir) else { return out };
-        for ent in rd.flatten() {
-            let path = ent.path();
-            if !path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("ev.")) {
-                continue;
-            }
-            if let Ok(bytes) = fs::read(&path) {
-                match parse_event(&bytes, path.clone()) {
-                    Some(ev) => out.push(ev),
-                    None => eprintln!("testbed: unreadable event file {}", path.display()),
-                }
-            }
-        }
-        out.sort_by(|a, b| (a.time_ns, a.pid, &a.file).cmp(&(b.time_ns, b.pid, &b.file)));
-        out
+        self.read_events(false)
     }
 
     /// The complete events so far, removed from the directory as they are read (for a long
     /// run, whose events would not fit on the disk), in the order the scripts started.
     pub fn take_events(&self) -> Vec<Event> {
+        self.read_events(true)
+    }
+
+    fn read_events(&self, remove: bool) -> Vec<Event> {
         let mut out = Vec::new();
         let Ok(rd) = fs::read_dir(&self.dir) else { return out };
         for ent in rd.flatten() {
@@ -170,7 +159,9 @@ impl EventLog {
                 continue;
             }
             if let Ok(bytes) = fs::read(&path) {
-                let _ = fs::remove_file(&path);
+                if remove {
+                    let _ = fs::remove_file(&path);
+                }
                 match parse_event(&bytes, path.clone()) {
                     Some(ev) => out.push(ev),
                     None => eprintln!("testbed: unreadable event file {}", path.display()),

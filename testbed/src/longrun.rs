@@ -16,48 +16,16 @@ use crate::kea::{hook_library, Family, Kea, KeaConfig};
 use crate::netns::Netns;
 use crate::procs;
 use crate::util::{other, read_pidfile, sh_quote, wait_until, write_executable};
-use crate::versions::KeaVersion;
+use kea_runscript_config::table::HOOK_POINTS;
 
-/// Every hook point of `family` that Kea `version` has, plus the library's own (`load`,
-/// `unload`, the lease replay).
-pub fn all_hook_points(family: Family, version: &KeaVersion) -> Vec<&'static str> {
-    let mut v: Vec<&str> = match family {
-        Family::V4 => vec![
-            "pkt4_receive",
-            "pkt4_send",
-            "subnet4_select",
-            "lease4_select",
-            "lease4_renew",
-            "lease4_release",
-            "lease4_decline",
-            "lease4_expire",
-            "lease4_recover",
-            "leases4_committed",
-            "lease4_replay",
-        ],
-        Family::V6 => vec![
-            "pkt6_receive",
-            "pkt6_send",
-            "subnet6_select",
-            "lease6_select",
-            "lease6_renew",
-            "lease6_rebind",
-            "lease6_decline",
-            "lease6_release",
-            "lease6_expire",
-            "lease6_recover",
-            "leases6_committed",
-            "lease6_replay",
-        ],
+/// Every hook point of `family` that the installed Kea has, the library's own (`load`, `unload`,
+/// the lease replay) included: the generated table, narrowed to that release.
+pub fn all_hook_points(family: Family) -> Vec<&'static str> {
+    let f = match family {
+        Family::V4 => 4,
+        Family::V6 => 6,
     };
-    if family == Family::V4 && version.at_least(2, 6) {
-        v.extend(["lease4_offer", "lease4_server_decline"]);
-    }
-    if family == Family::V6 && version.at_least(3, 0) {
-        v.push("addr6_register");
-    }
-    v.extend(["load", "unload"]);
-    v
+    HOOK_POINTS.iter().filter(|h| h.in_family(f)).map(|h| h.name).collect()
 }
 
 /// The scripts of one server, in `dir`: a no-op spawned script, and a worker that writes its
@@ -137,8 +105,8 @@ impl Scripts {
 /// A configuration for the long runs: kea-runscript (`so`) with [`Scripts::params`] at every hook
 /// point, a control socket, leases of `lifetime` seconds reclaimed every second (expiry events),
 /// Kea's multi-threading as asked (`None`: Kea's default), lease and packet logs at WARN.
-pub fn config(family: Family, so: &Path, scripts: &Scripts, version: &KeaVersion, lifetime: u32, mt: Option<bool>, timeout_ms: u32) -> KeaConfig {
-    let hp = all_hook_points(family, version);
+pub fn config(family: Family, so: &Path, scripts: &Scripts, lifetime: u32, mt: Option<bool>, timeout_ms: u32) -> KeaConfig {
+    let hp = all_hook_points(family);
     let mut cfg = KeaConfig::new(family)
         .hook(hook_library(so, scripts.params(&hp, timeout_ms)))
         .control_socket()
@@ -280,12 +248,12 @@ mod tests {
     }
 
     #[test]
-    fn hook_points_follow_the_release() {
-        let v22 = KeaVersion::parse("2.2.0").unwrap();
-        let v30 = KeaVersion::parse("3.0.4").unwrap();
-        assert!(!all_hook_points(Family::V4, &v22).contains(&"lease4_offer"));
-        assert!(all_hook_points(Family::V4, &KeaVersion::parse("2.6.3").unwrap()).contains(&"lease4_offer"));
-        assert!(all_hook_points(Family::V6, &v30).contains(&"addr6_register"));
-        assert!(all_hook_points(Family::V6, &v22).contains(&"unload"));
+    fn hook_points_are_the_familys_and_the_librarys() {
+        let v4 = all_hook_points(Family::V4);
+        let v6 = all_hook_points(Family::V6);
+        for h in ["pkt4_receive", "leases4_committed", "lease4_replay", "load", "unload"] {
+            assert!(v4.contains(&h), "{h}");
+        }
+        assert!(v6.contains(&"lease6_rebind") && v6.contains(&"unload") && !v6.contains(&"pkt4_receive"));
     }
 }

@@ -170,12 +170,11 @@ pub fn valgrind_wrapper(xml: &Path, log: &Path, suppressions: &Path) -> Vec<Stri
 /// Runs one plan in `ns`.
 pub fn run(ns: &Netns, plan: &Plan) -> io::Result<Outcome> {
     let started = Instant::now();
-    let version = versions::kea_version();
     let tag = format!("{}-mt-{}", plan.family.binary(), plan.mt.map_or("default", |m| if m { "on" } else { "off" }));
     let scripts = Scripts::write_recording(&ns.dir().join(format!("scripts-{tag}")))?;
     let xml = ns.dir().join(format!("valgrind-{tag}.xml"));
     let log = ns.dir().join(format!("valgrind-{tag}.log"));
-    let mut cfg = longrun::config(plan.family, &plan.so, &scripts, version, 8, plan.mt, plan.timeout_ms)
+    let mut cfg = longrun::config(plan.family, &plan.so, &scripts, 8, plan.mt, plan.timeout_ms)
         .decline_probation_period(3);
     cfg.wrapper = valgrind_wrapper(&xml, &log, &plan.suppressions);
     let mut out = Outcome { family: Some(plan.family), mt: plan.mt, xml: xml.clone(), ..Outcome::default() };

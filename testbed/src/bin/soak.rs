@@ -119,7 +119,7 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
     let mut servers = Vec::new();
     for &f in &args.families {
         let scripts = Scripts::write(&ns.dir().join(format!("scripts-{}", f.binary())))?;
-        let cfg = longrun::config(f, &so, &scripts, version, 30, args.mt, 5000);
+        let cfg = longrun::config(f, &so, &scripts, 30, args.mt, 5000);
         let kea = Kea::start(&ns, &cfg)?;
         println!("{} pid {}, directory {}", f.binary(), kea.pid(), kea.dir().display());
         servers.push(Server { kea, scripts, samples: Vec::new(), answers: Vec::new(), problems: Vec::new() });
