@@ -18,7 +18,6 @@ use crate::kea::{Family, Kea};
 use crate::longrun::{self, Scripts, Tally};
 use crate::netns::Netns;
 use crate::util::{other, wait_until};
-use crate::versions;
 
 /// The library's file name, as Valgrind names the object of a frame.
 pub const LIBRARY: &str = "libkea_runscript.so";
