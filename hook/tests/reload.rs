@@ -98,7 +98,7 @@ fn twenty_reloads_under_traffic_then_sighup_and_sigterm() {
     assert!(kea.log_count("KRS_UNLOADED") > unloaded, "no KRS_UNLOADED at shutdown:\n{}", log_tail(&kea, 20));
     // Kea's raw socket may read a cut packet while a reload closes and reopens it (seen once on
     // Kea 3.0: "length of the IP header ... is 0"): Kea's receive, not the library.
-    assert_eq!(unexpected_errors(&kea, &["DHCP4_BUFFER_RECEIVE_FAIL"]), Vec::<String>::new());
+    assert_eq!(unexpected_errors(&kea, &[]), Vec::<String>::new());
     eprintln!("20 reloads: {acks} DORAs, slowest reload {slowest:?}");
 }
 

@@ -774,6 +774,13 @@ impl Drop for Kea<'_> {
     }
 }
 
+/// Whether a line of Kea's log is Kea's raw socket failing to parse a frame as a DHCP packet
+/// (`DHCP4_BUFFER_RECEIVE_FAIL`): the namespace's own link traffic (a veth coming up, a reload
+/// reopening the socket) can put one there, and it says nothing about the hook.
+pub fn is_receive_noise(line: &str) -> bool {
+    line.contains(" DHCP4_BUFFER_RECEIVE_FAIL ") || line.contains(" DHCP6_BUFFER_RECEIVE_FAIL ")
+}
+
 /// Runs `kea-dhcpX -t` on a configuration (syntax check only: it does not
 /// load hook libraries). Kea 2.6+ checks file paths with `-t` too: the configuration's
 /// directory stands for the server's private directory (see [`versions::private_dir_env`]).

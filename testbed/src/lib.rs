@@ -44,6 +44,7 @@ pub use clients::{
 pub use ctrl_agent::{CtrlAgent, AGENT_USER, CTRL_AGENT};
 pub use events::{summary, Event, EventLog};
 pub use kea::{
+    is_receive_noise,
     hook_library, isc_run_script_params, runscript_params, runscript_params_with, Family, IntoJson, Kea, KeaConfig,
     CONTROL_SOCKET, ISC_RUN_SCRIPT, PD_DELEGATED_LEN, PD_POOL, PD_POOL_LEN, POOL_RELAY_V6, POOL_V4, POOL_V6,
     RELAY_SUBNET6_ID,

@@ -154,11 +154,9 @@ pub fn may_be_empty(name: &str) -> bool {
     VARIABLES.iter().any(|v| v.name == name && v.may_be_empty)
 }
 
-/// Kea's ERROR lines, but those about a frame its raw socket could not parse as a DHCP packet
-/// (`DHCP4_BUFFER_RECEIVE_FAIL`): the namespace's own link traffic (a veth coming up) can put
-/// one there, and it says nothing about the hook.
+/// Kea's ERROR lines, but its raw socket's noise ([`is_receive_noise`]).
 pub fn kea_errors(log: &str) -> Vec<&str> {
-    log.lines().filter(|l| l.contains(" ERROR ") && !l.contains("_BUFFER_RECEIVE_FAIL ")).collect()
+    log.lines().filter(|l| l.contains(" ERROR ") && !is_receive_noise(l)).collect()
 }
 
 /// Checks one event against the contract: every variable the spec gives its hook point present,
