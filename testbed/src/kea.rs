@@ -537,19 +537,16 @@ impl<'a> Kea<'a> {
         fs::write(&config, &prepared.text)?;
         // Under a service: ip netns exec, then setpriv as the unit's user with its capabilities, in the
         // environment systemd would give it (see crate::service); then the wrapper, if any; then Kea.
+        let argv: Vec<&str> = wrapper.iter().map(String::as_str).chain([family.binary()]).collect();
         let mut cmd = match service {
-            None => ns.server_cmd(wrapper.first().map_or(family.binary(), |w| w.as_str())),
+            None => ns.server_cmd(argv[0]),
             Some(svc) => {
                 let mut cmd = ns.server_cmd("setpriv");
-                cmd.args(svc.setpriv_args()).args(wrapper.first()).env_clear().envs(svc.environment(&dirs));
+                cmd.args(svc.setpriv_args()).arg(argv[0]).env_clear().envs(svc.environment(&dirs));
                 cmd
             }
         };
-        if !wrapper.is_empty() {
-            cmd.args(&wrapper[1..]).arg(family.binary());
-        } else if service.is_some() {
-            cmd.arg(family.binary());
-        }
+        cmd.args(&argv[1..]);
         cmd.envs(prepared.env).envs(env.iter().map(|(k, v)| (k, v)));
         if service.is_some() {
             // prepare() made the private directory 0750; the service's group keeps reading it.
