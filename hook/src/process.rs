@@ -118,14 +118,15 @@ pub fn kill_group(pid: libc::pid_t, signal: libc::c_int) {
 /// load()'s trust check of the script, made again before each start: a script replaced or
 /// changed since load so that another user could change it is not run (docs/configuration.md).
 /// A few `lstat`s, against `posix_spawn`'s hundreds of microseconds (docs/benchmark.md). A script
-/// that cannot be looked up (deleted) is left to `posix_spawn`, which reports it.
+/// that cannot be looked up (deleted) is left to `posix_spawn`, which reports it. The error names
+/// the script and the fault, as `KRS_SCRIPT_UNTRUSTED` says it.
 pub fn still_trusted(script: &Script) -> Result<(), String> {
     if script.trust != Trust::Checked {
         return Ok(());
     }
     let path = std::path::Path::new(std::ffi::OsStr::from_bytes(script.script.as_bytes()));
     match trust::check_path(path, trust::effective_uid()) {
-        Err(Fault::Untrusted(fault)) => Err(fault),
+        Err(Fault::Untrusted(fault)) => Err(format!("{}: {fault}", script.script.to_string_lossy())),
         // Gone or unreadable: posix_spawn says so (KRS_SPAWN_FAILED), as before the check.
         Ok(()) | Err(Fault::Unreadable(_)) => Ok(()),
     }

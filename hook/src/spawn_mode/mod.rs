@@ -137,7 +137,7 @@ impl SpawnScript {
         let stats = &self.thread.stats;
         if let Err(fault) = process::still_trusted(config) {
             stats.count(Stat::SpawnFailures);
-            stats.error(msg::SCRIPT_UNTRUSTED, [hook, &format!("{}: {fault}", config.script.to_string_lossy())]);
+            stats.error(msg::SCRIPT_UNTRUSTED, [hook, &fault]);
             return None;
         }
         let child = match process::spawn_run(&config.script, hook, env) {

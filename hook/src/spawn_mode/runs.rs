@@ -157,7 +157,7 @@ impl<'a> RunsThread<'a> {
             let Some(job) = s.queue.pop() else { break };
             if let Err(fault) = process::still_trusted(&s.script) {
                 s.stats.count(Stat::SpawnFailures);
-                s.stats.error(msg::SCRIPT_UNTRUSTED, [job.hook, &format!("{}: {fault}", s.script.script.to_string_lossy())]);
+                s.stats.error(msg::SCRIPT_UNTRUSTED, [job.hook, &fault]);
                 if let Some(t) = job.tally {
                     t.finished(false);
                 }

@@ -370,7 +370,7 @@ impl<'a> Feeder<'a> {
         if let Err(fault) = process::still_trusted(&s.script) {
             let delay = self.schedule_restart(now);
             s.stats.count(Stat::SpawnFailures);
-            let fault = format!("{}: {fault}; next try in {} ms", s.script.script.to_string_lossy(), delay.as_millis());
+            let fault = format!("{fault}; next try in {} ms", delay.as_millis());
             s.stats.error(msg::SCRIPT_UNTRUSTED, ["worker", &fault]);
             return;
         }
