@@ -135,6 +135,12 @@ int run_callout_each(isc::hooks::CalloutHandle& handle, std::uint16_t hook, Body
     return 0;
 }
 
+/// An identifier's bytes (hardware address, DUID, client id), null for none: the library writes
+/// them as Kea's `toText()` does (hook/src/text.rs), without Kea's `std::stringstream`.
+struct ColonHex {
+    const std::vector<std::uint8_t>* bytes;
+};
+
 // ---- put_*: one per spec value type; absent optionals leave the variable empty ----
 
 inline rust::Slice<const std::uint8_t> bytes(const std::string& s) {
@@ -146,6 +152,30 @@ inline void put_string(Event& e, std::uint16_t var, const std::string& value) {
 }
 inline void put_string(Event& e, std::uint16_t var, const char* value) {
     put_string(e, var, std::string(value ? value : ""));
+}
+/// An identifier (empty when there is none, as Kea's text of no identifier).
+inline void put_string(Event& e, std::uint16_t var, const ColonHex& id) {
+    e.put_colon_hex(var, id.bytes ? rust::Slice<const std::uint8_t>{id.bytes->data(), id.bytes->size()}
+                                  : rust::Slice<const std::uint8_t>{});
+}
+/// An address, and `/prefix_len` when not negative, written by the library (hook/src/text.rs)
+/// instead of boost's `inet_ntop` and a std::string per address.
+inline void put_address(Event& e, std::uint16_t var, const isc::asiolink::IOAddress& a, int prefix_len) {
+    if (a.isV4()) {
+        const std::uint32_t v = a.toUint32();
+        const std::uint8_t b[4] = {std::uint8_t(v >> 24), std::uint8_t(v >> 16), std::uint8_t(v >> 8), std::uint8_t(v)};
+        e.put_address(var, {b, 4}, prefix_len);
+    } else {
+        const std::vector<std::uint8_t> b = a.toBytes();
+        e.put_address(var, {b.data(), b.size()}, prefix_len);
+    }
+}
+inline void put_string(Event& e, std::uint16_t var, const isc::asiolink::IOAddress& a) {
+    put_address(e, var, a, -1);
+}
+/// A prefix as `Subnet::get()` gives it: `Subnet::toText()`'s `prefix/len`.
+inline void put_string(Event& e, std::uint16_t var, const std::pair<isc::asiolink::IOAddress, std::uint8_t>& prefix) {
+    put_address(e, var, prefix.first, prefix.second);
 }
 template <typename T>
 void put_int(Event& e, std::uint16_t var, T value) {
@@ -182,8 +212,8 @@ inline void put_options(Event& e, const isc::dhcp::PktPtr& pkt, const char* pref
 
 // ---- Readers named by `read` expressions in spec/spec.toml ----
 
-inline std::string hwaddr_text(const isc::dhcp::HWAddrPtr& hw) {
-    return hw ? hw->toText(false) : std::string();
+inline ColonHex hwaddr_text(const isc::dhcp::HWAddrPtr& hw) {
+    return {hw ? &hw->hwaddr_ : nullptr};
 }
 inline std::optional<std::int64_t> hwaddr_type(const isc::dhcp::HWAddrPtr& hw) {
     return hw ? std::optional<std::int64_t>(hw->htype_) : std::nullopt;
@@ -197,11 +227,11 @@ inline std::string hwaddr_type_text(const isc::dhcp::HWAddrPtr& hw) {
     return hw ? std::to_string(hw->htype_) : std::string();
 }
 template <typename Id>
-std::string duid_text(const boost::shared_ptr<Id>& id) {
-    return id ? id->toText() : std::string();
+ColonHex duid_text(const boost::shared_ptr<Id>& id) {
+    return {id ? &id->getDuid() : nullptr};
 }
-inline std::string client_id_text(const isc::dhcp::ClientIdPtr& id) {
-    return duid_text(id);
+inline ColonHex client_id_text(const isc::dhcp::ClientIdPtr& id) {
+    return {id ? &id->getClientId() : nullptr};
 }
 
 /// The packet's option `code`, or null (also for a null packet).

@@ -7,6 +7,7 @@
 
 mod leases;
 mod measure;
+mod profile;
 mod replay;
 mod report;
 mod rows;
@@ -55,6 +56,9 @@ usage: bench [options]        (as root; ./bench.sh builds everything in release 
                     with no new lease (worker) or no script run (spawn) for 15 s
                     (--quick: 5 s) is given up as stalled
   --so PATH         kea-runscript library (default target/release/libkea_runscript.so)
+  --perf DIR        record each measured run with `perf record` (Kea, its worker and the scripts
+                    it spawns) into DIR/<family>-<row>-<matched|overload>-<rep>.data; then
+                    scripts/profile.sh DIR prints the top of each profile
   --quick           --reps 1 --secs 2 --probe-secs 1, small replays (to check that it works)
 
 KRS_BENCH_DEBUG=1 prints Kea's packet statistics and perfdhcp's report after each run (replay rows: Kea's
@@ -74,6 +78,7 @@ struct Options {
     replay_limit: u64,
     replay_stall: u64,
     so: PathBuf,
+    perf: Option<PathBuf>,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -90,6 +95,7 @@ fn parse_args() -> Result<Options, String> {
         replay_limit: 300,
         replay_stall: 15,
         so: workspace_root().join("target/release/libkea_runscript.so"),
+        perf: None,
     };
     let (mut replay_leases, mut replay_spawned, mut quick) = (None, None, false);
     let mut args = std::env::args().skip(1);
@@ -107,6 +113,7 @@ fn parse_args() -> Result<Options, String> {
             "--replay-spawned" => replay_spawned = Some(num("--replay-spawned", val("--replay-spawned")?)?),
             "--replay-limit" => o.replay_limit = num("--replay-limit", val("--replay-limit")?)?.max(1),
             "--so" => o.so = PathBuf::from(val("--so")?),
+            "--perf" => o.perf = Some(PathBuf::from(val("--perf")?)),
             "--quick" => {
                 o.reps = 1;
                 o.secs = 2;
@@ -340,7 +347,10 @@ fn run(o: &Options) -> Result<(), String> {
         None
     };
     let nats = cluster.as_ref().map(|(c, u)| (c, u.clone()));
-    let bed = Bed { ns: &ns, so, script: script.clone(), worker_bin, held, nats };
+    if let Some(dir) = &o.perf {
+        profile::check(dir)?;
+    }
+    let bed = Bed { ns: &ns, so, script: script.clone(), worker_bin, held, nats, perf: o.perf.clone() };
 
     // The spawn ceiling, in the same run.
     let mut one = Vec::new();
@@ -379,7 +389,14 @@ fn run(o: &Options) -> Result<(), String> {
         for r in plan.iter_mut().filter(|r| r.skipped.is_none() && r.errors.is_empty()) {
             for (offered, overload) in [(r.matched_offered, false), (o.overload, true)] {
                 interrupted()?;
-                match measure::run(&bed, &r.row, offered, o.secs) {
+                let name = format!(
+                    "{}-{}-{}-{}",
+                    rows::family_num(r.row.family),
+                    r.row.id,
+                    if overload { "overload" } else { "matched" },
+                    rep + 1
+                );
+                match measure::run(&bed, &r.row, offered, o.secs, Some(&name)) {
                     Ok(s) => {
                         let events = if r.row.hook.is_runscript() {
                             format!(
@@ -435,7 +452,8 @@ fn run(o: &Options) -> Result<(), String> {
             for rep in 0..o.reps {
                 for r in dora.iter_mut() {
                     interrupted()?;
-                    match measure::run(&bed, &r.row, offered, o.secs) {
+                    let name = format!("4-replay-dora-{}-{}", if r.row.replay { "replay" } else { "no-replay" }, rep + 1);
+                    match measure::run(&bed, &r.row, offered, o.secs, Some(&name)) {
                         Ok(s) => {
                             progress(&format!(
                                 "run {}/{} {}: offered {}/s → {}/s (perfdhcp {}/s, {:.2}% of the exchanges' events delivered; {} replays started, {} leases replayed)",
@@ -522,7 +540,7 @@ fn probe(bed: &Bed, o: &Options, r: &mut RowResult, mode_refused: &mut Option<St
     let mut offered = o.overload;
     for i in 0..PROBES {
         interrupted()?;
-        match measure::run(bed, &r.row, offered, o.probe_secs) {
+        match measure::run(bed, &r.row, offered, o.probe_secs, None) {
             Ok(s) => {
                 progress(&format!(
                     "probe {:?} {}: offered {}/s → {}/s (perfdhcp {}/s; Kea started in {:.1} s)",

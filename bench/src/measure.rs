@@ -32,6 +32,8 @@ pub struct Bed<'a> {
     pub held: BTreeMap<(u8, u64), PathBuf>,
     /// The NATS row's cluster and its URLs from the server namespace (when that row runs).
     pub nats: Option<(&'a NatsCluster, String)>,
+    /// `--perf DIR`: each measured run is recorded by `perf` into this directory.
+    pub perf: Option<PathBuf>,
 }
 
 impl Bed<'_> {
@@ -126,8 +128,9 @@ pub fn mono_ns() -> u64 {
     t.tv_sec as u64 * 1_000_000_000 + t.tv_nsec as u64
 }
 
-/// Runs `row` once at `offered` exchanges per second for `period` seconds.
-pub fn run(bed: &Bed, row: &Row, offered: u32, period: u32) -> Result<Sample, RunError> {
+/// Runs `row` once at `offered` exchanges per second for `period` seconds; with `--perf`, a
+/// run given a `profile` name is recorded into `<perf dir>/<profile>.data`.
+pub fn run(bed: &Bed, row: &Row, offered: u32, period: u32, profile: Option<&str>) -> Result<Sample, RunError> {
     let dir = bed.ns.subdir("runs")?;
     let counts = dir.join("worker-counts");
     let _ = fs::remove_file(&counts);
@@ -179,7 +182,8 @@ pub fn run(bed: &Bed, row: &Row, offered: u32, period: u32) -> Result<Sample, Ru
     };
     let kdir = kea.dir().to_path_buf();
     let startup = t_start.elapsed();
-    let result = measure(bed, row, &kea, &counts, offered, period, stream_before);
+    let record = bed.perf.as_deref().zip(profile).map(|(dir, name)| dir.join(format!("{name}.data")));
+    let result = measure(bed, row, &kea, &counts, offered, period, stream_before, record.as_deref());
     drop(kea); // stops Kea (SIGTERM: unload reports what the hook dropped)
     let result = result.and_then(|mut s| {
         let log = fs::read_to_string(kdir.join("kea.log")).unwrap_or_default();
@@ -210,7 +214,17 @@ fn stream_messages(cluster: &NatsCluster) -> Result<u64, RunError> {
     info["messages"].as_u64().ok_or_else(|| RunError::Other(format!("stream info without messages: {info}")))
 }
 
-fn measure(bed: &Bed, row: &Row, kea: &Kea, counts: &Path, offered: u32, period: u32, stream_before: u64) -> Result<Sample, RunError> {
+#[allow(clippy::too_many_arguments)]
+fn measure(
+    bed: &Bed,
+    row: &Row,
+    kea: &Kea,
+    counts: &Path,
+    offered: u32,
+    period: u32,
+    stream_before: u64,
+    record: Option<&Path>,
+) -> Result<Sample, RunError> {
     if let (Hook::Nats, Some((cluster, _))) = (row.hook, &bed.nats) {
         // Measured from the worker's connection on: before it, the first events would wait
         // for Python to start.
@@ -234,6 +248,9 @@ fn measure(bed: &Bed, row: &Row, kea: &Kea, counts: &Path, offered: u32, period:
         extra: Vec::new(),
         print_leases: false,
     };
+    // Started once the worker runs: Kea's threads and its worker's are recorded, and the
+    // scripts Kea spawns meanwhile (perf follows new children).
+    let recorder = record.map(|file| crate::profile::Recorder::start(kea.pid(), file)).transpose()?;
     let (out, replays) = if row.replay {
         // A replay all along: `runscript-replay` again as soon as the last one ended (Kea
         // refuses it while one runs), every 50 ms.
@@ -272,6 +289,9 @@ fn measure(bed: &Bed, row: &Row, kea: &Kea, counts: &Path, offered: u32, period:
         (perf.run(bed.ns), (0, Duration::ZERO))
     };
     let (replays, replay_gap) = replays;
+    if let Some(r) = recorder {
+        r.stop()?;
+    }
     let out = out?;
     let end = Instant::now();
     let end_ns = mono_ns();

@@ -85,6 +85,9 @@ pub struct Script {
     pub hooks: Vec<u16>,
     /// Its variables' names.
     pub naming: Naming,
+    /// `"variables": [...]`: only these variables (ids in [`VARIABLES`], ascending), read from
+    /// Kea and given to the script; `None`: all of them.
+    pub variables: Option<Vec<u16>>,
     /// Written in ISC's form (`name`, `sync`).
     pub isc_form: bool,
     /// `NAME=value` added to each run (a worker: to its environment): `extra-env`, then the
@@ -126,9 +129,10 @@ impl Script {
             Mode::Spawn => "",
             Mode::Worker => "mode worker, ",
         };
-        let naming = match self.naming {
-            Naming::Runscript => "",
-            Naming::Isc => "ISC's variable names, ",
+        let naming = match (self.naming, &self.variables) {
+            (_, Some(ids)) => format!("{} variables only, ", ids.len()),
+            (Naming::Runscript, None) => String::new(),
+            (Naming::Isc, None) => "ISC's variable names, ".to_string(),
         };
         let (key, wait) = if self.isc_form { ("ISC run_script form: name", "sync") } else { ("script", "wait") };
         let redeliver = if self.redeliver { ", redeliver" } else { "" };
@@ -289,16 +293,8 @@ fn parse_script(
         Ok(Some((key, other))) => Err(format!("parameter '{}' must be a string, not {}", p(key), json_type(other))),
         Err(e) => Err(e),
     };
-    let naming = match map.get("variables") {
-        None if isc_form => Ok(Naming::Isc),
-        None => Ok(Naming::Runscript),
-        Some(Value::String(s)) if s == "runscript" => Ok(Naming::Runscript),
-        Some(Value::String(s)) if s == "isc" => Ok(Naming::Isc),
-        Some(other) => Err(format!(
-            "parameter '{}' must be \"runscript\" (KEA_* names) or \"isc\" (ISC run_script's names), not {other}",
-            p("variables")
-        )),
-    };
+    let selection = variables(map.get("variables"), isc_form, &p("variables"));
+    let naming = selection.as_ref().map(|(naming, _)| *naming).map_err(Clone::clone);
     let mode = match map.get("mode") {
         None => Ok(Mode::Spawn),
         Some(Value::String(s)) if s == "spawn" => Ok(Mode::Spawn),
@@ -316,10 +312,16 @@ fn parse_script(
     let max_queued = integer(map, prefix, "max-queued", DEFAULT_MAX_QUEUED, 0, 1_000_000);
     let exit_status = exit_status(map.get("exit-status"), wait.as_ref().ok().copied(), &p("exit-status"));
     let hooks = hook_points(map.get("hook-points"), family, &p("hook-points"), naming.as_ref().ok().copied());
+    let chosen = match (&selection, &hooks) {
+        (Ok((_, Some(ids))), Ok(hooks)) => carried(ids, hooks, &p("variables")).map(|()| Some(ids.clone())),
+        (Ok((_, chosen)), _) => Ok(chosen.clone()),
+        // Reported through `naming`.
+        (Err(_), _) => Ok(None),
+    };
     let redeliver = redeliver(map.get("redeliver"), mode.as_ref().ok().copied(), wait.as_ref().ok().copied(), &p("redeliver"));
     let mode = mode.and_then(|mode| worker_fits(map, mode, prefix).map(|()| mode));
     let checked = checked.map(|_| ());
-    match (script, mode, wait, timeout, exit_status, max_running, max_queued, (hooks, naming, redeliver, checked)) {
+    match (script, mode, wait, timeout, exit_status, max_running, max_queued, (hooks, naming, redeliver, checked, chosen)) {
         (
             Ok((script, trust)),
             Ok(mode),
@@ -328,7 +330,7 @@ fn parse_script(
             Ok(exit_status),
             Ok(max_running),
             Ok(max_queued),
-            (Ok(hooks), Ok(naming), Ok(redeliver), Ok(())),
+            (Ok(hooks), Ok(naming), Ok(redeliver), Ok(()), Ok(variables)),
         ) => {
             Ok(Script {
                 script,
@@ -340,13 +342,14 @@ fn parse_script(
                 max_queued: max_queued as usize,
                 hooks,
                 naming,
+                variables,
                 isc_form,
                 extra_env: Vec::new(),
                 redeliver,
                 trust,
             })
         }
-        (script, mode, wait, timeout, exit_status, max_running, max_queued, (hooks, naming, redeliver, checked)) => {
+        (script, mode, wait, timeout, exit_status, max_running, max_queued, (hooks, naming, redeliver, checked, chosen)) => {
             let mut errors = Vec::new();
             errors.extend(script.err());
             errors.extend(mode.err());
@@ -359,6 +362,7 @@ fn parse_script(
             errors.extend(naming.err());
             errors.extend(redeliver.err());
             errors.extend(checked.err());
+            errors.extend(chosen.err());
             Err(errors.join("; "))
         }
     }
@@ -411,6 +415,62 @@ fn redeliver(value: Option<&Value>, mode: Option<Mode>, wait: Option<bool>, name
         )),
         Some(other) => Err(format!("parameter '{name}' must be true or false, not {}", json_type(other))),
     }
+}
+
+/// `variables`: `"runscript"` (`KEA_*` names, the default), `"isc"` (ISC's names, the default of
+/// ISC's form) or a list of `KEA_*` names, the only variables the script gets.
+fn variables(value: Option<&Value>, isc_form: bool, name: &str) -> Result<(Naming, Option<Vec<u16>>), String> {
+    let list = match value {
+        None if isc_form => return Ok((Naming::Isc, None)),
+        None => return Ok((Naming::Runscript, None)),
+        Some(Value::String(s)) if s == "runscript" => return Ok((Naming::Runscript, None)),
+        Some(Value::String(s)) if s == "isc" => return Ok((Naming::Isc, None)),
+        Some(Value::Array(list)) => list,
+        Some(other) => {
+            return Err(format!(
+                "parameter '{name}' must be \"runscript\" (KEA_* names), \"isc\" (ISC run_script's names) \
+                 or a list of KEA_* names (only those), not {other}"
+            ))
+        }
+    };
+    let mut ids = Vec::new();
+    let mut errors = Vec::new();
+    for item in list {
+        let Value::String(var) = item else {
+            errors.push(format!("parameter '{name}': {item} is not a variable name"));
+            continue;
+        };
+        match VARIABLES.iter().position(|v| !v.name.is_empty() && v.name == var) {
+            Some(i) if ids.contains(&(i as u16)) => errors.push(format!("parameter '{name}': {var:?} is listed twice")),
+            Some(i) => ids.push(i as u16),
+            None if VARIABLES.iter().any(|v| v.isc == var) => errors.push(format!(
+                "parameter '{name}': {var:?} is ISC run_script's name; a list takes KEA_* names \
+                 (ISC's names, all of them: \"variables\": \"isc\")"
+            )),
+            None => errors.push(format!(
+                "parameter '{name}': unknown variable {var:?} (not in Kea {}'s variables, docs/reference.md)",
+                table::KEA.version
+            )),
+        }
+    }
+    if list.is_empty() {
+        errors.push(format!("parameter '{name}' lists no variable"));
+    }
+    ids.sort_unstable();
+    all_or_faults((Naming::Runscript, Some(ids)), errors)
+}
+
+/// Each chosen variable is carried by one of the script's hook points at least.
+fn carried(ids: &[u16], hooks: &[u16], name: &str) -> Result<(), String> {
+    let faults: Vec<String> = ids
+        .iter()
+        .filter(|id| !hooks.iter().any(|&h| HOOK_POINTS[h as usize].variables.contains(id)))
+        .map(|&id| {
+            let names: Vec<&str> = hooks.iter().map(|&h| HOOK_POINTS[h as usize].name).collect();
+            format!("parameter '{name}': {} is carried by none of the script's hook points ({})", VARIABLES[id as usize].name, names.join(", "))
+        })
+        .collect();
+    all_or_faults((), faults)
 }
 
 /// `hook-points`: names of this family's hook points (or `load`, `unload`); absent: the defaults
@@ -916,6 +976,41 @@ mod tests {
             (r#"{"scripts": [{"name": "/bin/true", "variables": "ISC"}]}"#, "parameter 'scripts[0].variables' must be \"runscript\""),
             (r#"{"name": "/bin/true", "extra-env": {"LEASE4_ADDRESS": "x"}}"#, "LEASE4_ADDRESS is one of the hook's own variables"),
             (r#"{"name": "/bin/true", "options": [82]}"#, "option 82 is already exported as QUERY4_OPTION_82"),
+        ] {
+            let err = parse(json, 4).unwrap_err();
+            assert!(err.contains(expected), "{json}: {err:?} lacks {expected:?}");
+        }
+    }
+
+    /// `"variables": [...]`: only these `KEA_*` variables, kept in spec order; every fault named.
+    #[test]
+    fn a_list_of_variables() {
+        let id = |name: &str| VARIABLES.iter().position(|v| v.name == name).unwrap() as u16;
+        let c = parse(
+            r#"{"script": "/bin/true", "hook-points": ["leases4_committed", "lease4_release"],
+                "variables": ["KEA_LEASE4_HWADDR", "KEA_LEASE4_ADDRESS", "KEA_EVENT_ID"]}"#,
+            4,
+        )
+        .unwrap()
+        .scripts
+        .remove(0);
+        assert_eq!(c.naming, Naming::Runscript);
+        let mut expected = vec![id("KEA_LEASE4_HWADDR"), id("KEA_LEASE4_ADDRESS"), id("KEA_EVENT_ID")];
+        expected.sort_unstable();
+        assert_eq!(c.variables, Some(expected));
+        assert_eq!(one(r#"{"script": "/bin/true"}"#).variables, None);
+        assert_eq!(one(r#"{"script": "/bin/true", "variables": "isc"}"#).variables, None);
+        for (json, expected) in [
+            (r#"{"script": "/bin/true", "variables": []}"#, "parameter 'variables' lists no variable"),
+            (r#"{"script": "/bin/true", "variables": ["KEA_LEASE4_ADRESS"]}"#, "unknown variable \"KEA_LEASE4_ADRESS\""),
+            (r#"{"script": "/bin/true", "variables": ["LEASE4_ADDRESS"]}"#, "\"LEASE4_ADDRESS\" is ISC run_script's name"),
+            (r#"{"script": "/bin/true", "variables": [7]}"#, "parameter 'variables': 7 is not a variable name"),
+            (r#"{"script": "/bin/true", "variables": ["KEA_LEASE4_ADDRESS", "KEA_LEASE4_ADDRESS"]}"#, "is listed twice"),
+            (r#"{"script": "/bin/true", "variables": 3}"#, "or a list of KEA_* names"),
+            (
+                r#"{"scripts": [{"script": "/bin/true", "hook-points": ["pkt4_receive"], "variables": ["KEA_LEASE4_ADDRESS"]}]}"#,
+                "parameter 'scripts[0].variables': KEA_LEASE4_ADDRESS is carried by none of the script's hook points (pkt4_receive)",
+            ),
         ] {
             let err = parse(json, 4).unwrap_err();
             assert!(err.contains(expected), "{json}: {err:?} lacks {expected:?}");

@@ -16,8 +16,31 @@ enum Value {
     Bool(bool),
 }
 
+/// How one script sees an event: the names its variables have and, with `"variables": [...]`,
+/// the only ones it gets (per variable id).
+#[derive(Clone, Copy)]
+pub struct View<'a> {
+    pub naming: Naming,
+    pub only: Option<&'a [bool]>,
+}
+
+impl From<Naming> for View<'static> {
+    fn from(naming: Naming) -> View<'static> {
+        View { naming, only: None }
+    }
+}
+
+impl View<'_> {
+    fn shows(&self, id: u16) -> bool {
+        self.only.is_none_or(|only| only.get(id as usize).copied().unwrap_or(false))
+    }
+}
+
 pub struct Event {
     hook: u16,
+    /// Per variable id: whether the callout reads it (1) or leaves it out (0): no script at this
+    /// hook point gets it (`"variables": [...]`).
+    reads: Arc<[u8]>,
     /// Per variable id: its value, if the callout gave one.
     values: Vec<Option<Value>>,
     /// The bytes of every `Bytes` value, back to back (one allocation for the whole event).
@@ -37,13 +60,14 @@ pub struct Event {
 
 impl Event {
     pub fn new(hook: u16, wanted: Arc<[u16]>) -> Event {
-        Event::for_namings(hook, wanted, Namings::BOTH)
+        Event::for_namings(hook, wanted, Namings::BOTH, Arc::from(vec![1u8; VARIABLES.len()]))
     }
 
-    /// An event for scripts with these namings.
-    pub fn for_namings(hook: u16, wanted: Arc<[u16]>, namings: Namings) -> Event {
+    /// An event for scripts with these namings, that get the variables `reads` marks.
+    pub fn for_namings(hook: u16, wanted: Arc<[u16]>, namings: Namings, reads: Arc<[u8]>) -> Event {
         Event {
             namings,
+            reads,
             hook,
             values: vec![None; VARIABLES.len()],
             data: Vec::with_capacity(1024),
@@ -52,6 +76,11 @@ impl Event {
             lists: false,
             elements: Vec::new(),
         }
+    }
+
+    /// Per variable id, whether a script here gets it (the callout reads only those).
+    pub fn reads(&self) -> &[u8] {
+        &self.reads
     }
 
     /// Whether some script here has `KEA_*` names.
@@ -108,6 +137,11 @@ impl Event {
         HOOK_POINTS.get(self.hook as usize)
     }
 
+    /// The bytes of its values (what its line's values take, about).
+    pub fn data_len(&self) -> usize {
+        self.data.len()
+    }
+
     pub fn hook_id(&self) -> u16 {
         self.hook
     }
@@ -140,6 +174,31 @@ impl Event {
         self.put_bytes(var, value);
     }
 
+    /// A hardware address, DUID or client id, as Kea's `toText()` writes it.
+    pub fn put_colon_hex(&mut self, var: u16, value: &[u8]) {
+        self.put_text(var, |out| crate::text::push_colon_hex(out, value));
+    }
+
+    /// An address (4 or 16 bytes) as `IOAddress::toText()` writes it; with `/prefix_len` when
+    /// that is not negative (`Subnet::toText()`).
+    pub fn put_address(&mut self, var: u16, value: &[u8], prefix_len: i32) {
+        self.put_text(var, |out| {
+            crate::text::push_address(out, value);
+            if prefix_len >= 0 {
+                out.push(b'/');
+                out.extend_from_slice(itoa::Buffer::new().format(prefix_len).as_bytes());
+            }
+        });
+    }
+
+    /// A value written by `write` straight into the event's buffer.
+    fn put_text(&mut self, var: u16, write: impl FnOnce(&mut Vec<u8>)) {
+        let Ok(start) = u32::try_from(self.data.len()) else { return };
+        write(&mut self.data);
+        let Ok(len) = u32::try_from(self.data.len() - start as usize) else { return };
+        self.set(var, Value::Bytes { start, len });
+    }
+
     /// Each variable of this hook point, named as `naming` says, with its value as the script
     /// gets it: `f(name, writer of the value)`; the exported options follow them. The one
     /// source of both [`Event::environment`] and [`Event::json_line`].
@@ -148,13 +207,14 @@ impl Event {
     /// and empty). ISC's names: ISC's variables of the hook point (one Kea had no value for is
     /// present and empty, or left out where the spec says `absent`), then each list's
     /// `<list>_SIZE` and its elements' `<list>_AT<i>_…`; booleans are `true`/`false`.
-    fn each_variable(&self, naming: Naming, f: &mut dyn FnMut(&str, &dyn Fn(&mut Vec<u8>))) {
+    fn each_variable(&self, view: View, f: &mut dyn FnMut(&str, &dyn Fn(&mut Vec<u8>))) {
         let Some(hook) = self.hook() else { return };
+        let naming = view.naming;
         match naming {
             Naming::Runscript => {
                 // `KEA_EVENT_ID` differs per script: appended to what is rendered for each
                 // (crate::identity).
-                for &id in hook.variables.iter().filter(|&&id| id != VAR_KEA_EVENT_ID) {
+                for &id in hook.variables.iter().filter(|&&id| id != VAR_KEA_EVENT_ID && view.shows(id)) {
                     self.variable(id, naming, |name_value| f(VARIABLES[id as usize].name, name_value));
                 }
             }
@@ -206,9 +266,9 @@ impl Event {
     /// `NAME=value` for every variable of this hook point, in spec order (a variable Kea had no
     /// value for is present and empty; a NUL byte in a value is dropped), then the exported
     /// options, then `extra`. Built in one buffer.
-    pub fn environment(&self, naming: Naming, extra: &[CString]) -> Environment {
+    pub fn environment<'a>(&self, view: impl Into<View<'a>>, extra: &[CString]) -> Environment {
         let mut env = Environment::with_capacity(2048, 64);
-        self.each_variable(naming, &mut |name, value| env.push_with(name, value));
+        self.each_variable(view.into(), &mut |name, value| env.push_with(name, value));
         for entry in extra {
             env.push_entry(entry);
         }
@@ -220,26 +280,36 @@ impl Event {
     /// `extra-env`/`pass-env`, which are in the worker's own environment; NUL dropped as there).
     /// JSON text is Unicode: bytes that are not UTF-8 (a client's hostname can be anything)
     /// become U+FFFD.
-    pub fn json_line(&self, naming: Naming) -> Vec<u8> {
-        let hook = self.hook().map_or("", |h| h.name);
+    pub fn json_line<'a>(&self, view: impl Into<View<'a>>) -> Vec<u8> {
         let mut line = Vec::with_capacity(2048);
+        self.push_json_line(view.into(), &mut line);
+        line
+    }
+
+    /// [`Event::json_line`], appended to `line` (a batch of lines being written).
+    pub fn push_json_line(&self, view: View, line: &mut Vec<u8>) {
+        let hook = self.hook().map_or("", |h| h.name);
         line.extend_from_slice(b"{\"hook\":");
-        push_json_string(&mut line, hook.as_bytes());
-        let mut scratch = Vec::with_capacity(256);
-        let member = |line: &mut Vec<u8>, name: &str, value: &[u8]| {
+        push_json_string(line, hook.as_bytes());
+        let mut scratch = Vec::new();
+        self.each_variable(view, &mut |name, write| {
             line.push(b',');
             push_json_string(line, name.as_bytes());
-            line.push(b':');
-            push_json_string(line, value);
-        };
-        self.each_variable(naming, &mut |name, write| {
-            scratch.clear();
-            write(&mut scratch);
-            scratch.retain(|&b| b != 0);
-            member(&mut line, name, &scratch);
+            line.extend_from_slice(b":\"");
+            // Written in place; the few values that JSON cannot take as they are (a quote, a
+            // control character, a NUL, not ASCII) are taken out again and escaped.
+            let start = line.len();
+            write(line);
+            if line[start..].iter().all(|&b| json_plain(b)) {
+                line.push(b'"');
+            } else {
+                scratch.clear();
+                scratch.extend(line[start..].iter().copied().filter(|&b| b != 0));
+                line.truncate(start - 1);
+                push_json_string(line, &scratch);
+            }
         });
         line.extend_from_slice(b"}\n");
-        line
     }
 }
 
@@ -247,13 +317,18 @@ impl Event {
 /// bytes that are not UTF-8 become U+FFFD.
 fn push_json_string(out: &mut Vec<u8>, s: &[u8]) {
     // Most values (addresses, names, numbers, hex) are printable ASCII that JSON takes as it is.
-    if s.iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\') {
+    if s.iter().all(|&b| json_plain(b)) {
         out.push(b'"');
         out.extend_from_slice(s);
         out.push(b'"');
         return;
     }
     serde_json::to_writer(&mut *out, &String::from_utf8_lossy(s)).expect("a string serializes into a Vec");
+}
+
+/// A byte JSON text takes inside a string as it is.
+fn json_plain(b: u8) -> bool {
+    (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\'
 }
 
 /// Two hex digits per byte, from `digits` (upper- or lower-case).

@@ -54,6 +54,12 @@ pub mod bridge {
         fn put_int(self: &mut Event, var: u16, value: i64);
         fn put_bool(self: &mut Event, var: u16, value: bool);
         fn put_hex(self: &mut Event, var: u16, value: &[u8]);
+        /// Identifiers and addresses from their bytes, as Kea's `toText()` writes them
+        /// (hook/src/text.rs); `prefix_len` -1 for none.
+        fn put_colon_hex(self: &mut Event, var: u16, value: &[u8]);
+        /// Per variable id, 1 where some script at this hook point gets it (`"variables"`).
+        fn reads(self: &Event) -> &[u8];
+        fn put_address(self: &mut Event, var: u16, value: &[u8], prefix_len: i32);
         /// Option codes the `options` parameter asks for.
         fn wanted_options(self: &Event) -> &[u16];
         fn put_option(self: &mut Event, prefix: &str, code: u16, payload: &[u8]);

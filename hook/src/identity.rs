@@ -9,6 +9,7 @@ use crate::environ::Environment;
 use crate::event::Event;
 use kea_runscript_config::table::{VAR_KEA_EVENT_TIME, VAR_KEA_SERVER_NAME};
 use kea_runscript_config::valid_server_name;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::SystemTime;
 
@@ -54,18 +55,18 @@ fn write_time(out: &mut [u8; 32], secs: u64, micros: u32) -> usize {
 /// One script's events since load.
 pub struct Stream {
     /// `<server name>:<load id>:`.
-    prefix: String,
+    prefix: Arc<str>,
     last: AtomicU64,
 }
 
 impl Stream {
     pub fn new(identity: &Identity) -> Stream {
-        Stream { prefix: format!("{}:{:016x}:", identity.server_name, load_id()), last: AtomicU64::new(0) }
+        Stream { prefix: format!("{}:{:016x}:", identity.server_name, load_id()).into(), last: AtomicU64::new(0) }
     }
 
     /// The next event's id.
-    pub fn next(&self) -> EventId<'_> {
-        EventId { prefix: &self.prefix, sequence: self.last.fetch_add(1, Ordering::Relaxed) + 1 }
+    pub fn next(&self) -> EventId {
+        EventId { prefix: Arc::clone(&self.prefix), sequence: self.last.fetch_add(1, Ordering::Relaxed) + 1 }
     }
 
     /// The ids given so far (the last sequence number).
@@ -79,12 +80,14 @@ impl Stream {
     }
 }
 
-pub struct EventId<'a> {
-    prefix: &'a str,
+/// An event's id, given in Kea's thread (in the order of the events) and written where its line
+/// is rendered (for a background worker, in the feeding thread).
+pub struct EventId {
+    prefix: Arc<str>,
     sequence: u64,
 }
 
-impl EventId<'_> {
+impl EventId {
     fn write(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(self.prefix.as_bytes());
         out.extend_from_slice(itoa::Buffer::new().format(self.sequence).as_bytes());

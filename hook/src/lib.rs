@@ -20,6 +20,7 @@ mod replay;
 mod runtime;
 mod spawn_mode;
 mod stats;
+mod text;
 mod status;
 mod thread;
 mod worker_mode;

@@ -460,7 +460,7 @@ fn deliver(
             if key.is_some_and(|k| touched.contains(k)) {
                 return false;
             }
-            let mut env = event.environment(config.naming, &config.extra_env);
+            let mut env = event.environment(runtime.view(index), &config.extra_env);
             runtime.stamp_env(index, &mut env);
             if spawn.run_waited(hook, &env) != Some(0) && key.is_some() {
                 script.failed.fetch_add(1, Ordering::Relaxed);
@@ -468,7 +468,7 @@ fn deliver(
             true
         }
         Runner::Spawn(spawn) => {
-            let env = event.environment(config.naming, &config.extra_env);
+            let env = event.environment(runtime.view(index), &config.extra_env);
             let admit = |env: &mut Environment| {
                 let admitted = fresh();
                 if admitted {
@@ -484,7 +484,7 @@ fn deliver(
             if key.is_some_and(|k| touched.contains(k)) {
                 return false;
             }
-            let mut line = event.json_line(config.naming);
+            let mut line = event.json_line(runtime.view(index));
             runtime.stamp_line(index, &mut line);
             if worker.request(line).is_none() && key.is_some() {
                 script.failed.fetch_add(1, Ordering::Relaxed);
@@ -499,7 +499,7 @@ fn deliver(
                 }
                 admitted
             };
-            worker.submit_waiting(event.json_line(config.naming), admit, &s.cancel) == Waited::Queued
+            worker.submit_waiting(event.json_line(runtime.view(index)), admit, &s.cancel) == Waited::Queued
         }
     }
 }

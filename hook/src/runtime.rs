@@ -1,8 +1,8 @@
 //! The library's state between `load()` and `unload()`, and what a callout does with its event.
 
 use crate::environ::Environment;
-use crate::event::Event;
-use crate::identity::{Identity, Stream};
+use crate::event::{Event, View};
+use crate::identity::{EventId, Identity, Stream};
 use crate::stats::{self, ScriptStats, Values, STATISTICS};
 use crate::thread::lock;
 use std::sync::Mutex;
@@ -10,8 +10,8 @@ use crate::ffi::bridge::{Namings, NextStep, ReplayStart, StatValue};
 use crate::replay::{self, Replays};
 use crate::log::{log, msg, Message};
 use crate::spawn_mode::SpawnScript;
-use crate::worker_mode::Worker;
-use kea_runscript_config::table::{HookPoint, HOOK_POINTS};
+use crate::worker_mode::{Unrendered, Worker};
+use kea_runscript_config::table::{HookPoint, HOOK_POINTS, VARIABLES, VAR_KEA_EVENT_ID};
 use kea_runscript_config::{self as config, Action, Mode, Naming, Script};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, RwLock};
@@ -55,6 +55,8 @@ impl Runner {
 pub struct ScriptState {
     pub stats: Arc<ScriptStats>,
     pub stream: Stream,
+    /// `"variables": [...]`: per variable id, whether the script gets it.
+    pub only: Option<Arc<[bool]>>,
 }
 
 pub struct Runtime {
@@ -64,6 +66,8 @@ pub struct Runtime {
     by_hook: Vec<Vec<usize>>,
     /// For each hook point id, the namings of the scripts there.
     namings: Vec<Namings>,
+    /// For each hook point id, per variable id: 1 where a script there gets it.
+    reads: Vec<Arc<[u8]>>,
     /// `options`: codes the callouts export from the query.
     options: Arc<[u16]>,
     /// What every event carries (`KEA_SERVER_NAME`).
@@ -93,17 +97,30 @@ impl Runtime {
         &self.scripts
     }
 
-    /// Give script `index`'s event, rendered as `env`, its id (`KEA_*` names only: ISC's have none).
+    /// How script `index` sees an event.
+    pub fn view(&self, index: usize) -> View<'_> {
+        View { naming: self.scripts[index].script().naming, only: self.states[index].only.as_deref() }
+    }
+
+    /// Script `index`'s next event id (`KEA_*` names only: ISC's have none; a `variables` list
+    /// without `KEA_EVENT_ID` none either).
+    pub fn event_id(&self, index: usize) -> Option<EventId> {
+        let view = self.view(index);
+        let shown = view.only.is_none_or(|only| only[VAR_KEA_EVENT_ID as usize]);
+        (view.naming == Naming::Runscript && shown).then(|| self.states[index].stream.next())
+    }
+
+    /// Give script `index`'s event, rendered as `env`, its id.
     pub fn stamp_env(&self, index: usize, env: &mut Environment) {
-        if self.scripts[index].script().naming == Naming::Runscript {
-            self.states[index].stream.next().append_to_env(env);
+        if let Some(id) = self.event_id(index) {
+            id.append_to_env(env);
         }
     }
 
     /// The same for a worker's line.
     pub fn stamp_line(&self, index: usize, line: &mut Vec<u8>) {
-        if self.scripts[index].script().naming == Naming::Runscript {
-            self.states[index].stream.next().append_to_line(line);
+        if let Some(id) = self.event_id(index) {
+            id.append_to_line(line);
         }
     }
 }
@@ -171,14 +188,23 @@ pub fn configure(parameters_json: &str, family: i32) -> Result<String, String> {
         let config = config::parse_in(parameters_json, family, scripts_directory.as_deref())?;
         let mut by_hook = vec![Vec::new(); HOOK_POINTS.len()];
         let mut namings = vec![Namings::default(); HOOK_POINTS.len()];
+        let mut reads = vec![vec![0u8; VARIABLES.len()]; HOOK_POINTS.len()];
         let mut summary = Vec::new();
         let mut scripts = Vec::new();
         let mut states = Vec::new();
         let identity = Identity::new(config.server_name.as_deref());
         for (index, script) in config.scripts.into_iter().enumerate() {
+            let only: Option<Arc<[bool]>> = script.variables.as_ref().map(|ids| {
+                let mut only = vec![false; VARIABLES.len()];
+                ids.iter().for_each(|&id| only[id as usize] = true);
+                only.into()
+            });
             for &hook in &script.hooks {
                 by_hook[hook as usize].push(index);
                 namings[hook as usize] = namings[hook as usize].with(script.naming);
+                for (read, id) in reads[hook as usize].iter_mut().zip(0..) {
+                    *read |= only.as_ref().is_none_or(|only| only[id]) as u8;
+                }
             }
             summary.push(script.describe());
             if let Some(today) = script.trust.unchecked() {
@@ -189,7 +215,7 @@ pub fn configure(parameters_json: &str, family: i32) -> Result<String, String> {
                 Mode::Worker => format!("the worker {}", script.script.to_string_lossy()),
             };
             // On failure, `scripts` (those started so far) is dropped: their threads and workers end.
-            let state = ScriptState { stats: Arc::new(ScriptStats::default()), stream: Stream::new(&identity) };
+            let state = ScriptState { stats: Arc::new(ScriptStats::default()), stream: Stream::new(&identity), only };
             let runner = Runner::start(script, Arc::clone(&state.stats)).map_err(|e| format!("cannot start {what}: {e}"))?;
             scripts.push(runner);
             states.push(state);
@@ -198,6 +224,7 @@ pub fn configure(parameters_json: &str, family: i32) -> Result<String, String> {
             scripts,
             by_hook,
             namings,
+            reads: reads.into_iter().map(Arc::from).collect(),
             options: Arc::from(config.options),
             published: Mutex::new(vec![None; (states.len() + 1) * STATISTICS.len()]),
             identity,
@@ -276,7 +303,8 @@ pub fn new_event(hook: u16) -> Box<Event> {
     match current() {
         Some(r) => {
             let namings = r.namings.get(hook as usize).copied().unwrap_or(Namings::BOTH);
-            let mut event = Box::new(Event::for_namings(hook, Arc::clone(&r.options), namings));
+            let reads = r.reads.get(hook as usize).cloned().unwrap_or_else(|| Arc::from(vec![1u8; VARIABLES.len()]));
+            let mut event = Box::new(Event::for_namings(hook, Arc::clone(&r.options), namings, reads));
             r.identity.stamp_event(&mut event);
             event
         }
@@ -291,6 +319,8 @@ pub fn new_event(hook: u16) -> Box<Event> {
 pub fn dispatch(event: Box<Event>) -> NextStep {
     let result = catch_unwind(AssertUnwindSafe(|| {
         let Some(runtime) = current() else { return NextStep::Continue };
+        // Shared with the feeding threads of background workers, which render its lines.
+        let event: Arc<Event> = Arc::from(event);
         let Some(hook) = event.hook() else { return NextStep::Continue };
         let Some(scripts) = runtime.by_hook.get(event.hook_id() as usize) else { return NextStep::Continue };
         // Each rendered once per naming, if some script needs it: the environment for runs, the
@@ -300,7 +330,11 @@ pub fn dispatch(event: Box<Event>) -> NextStep {
         let mut next = NextStep::Continue;
         for &index in scripts {
             let runner = &runtime.scripts[index];
-            let (naming, extra) = (runner.script().naming, &runner.script().extra_env);
+            let (view, extra) = (runtime.view(index), &runner.script().extra_env);
+            let naming = view.naming;
+            // Rendered once per naming for the scripts that get every variable; a script with a
+            // `variables` list gets its own.
+            let shared = view.only.is_none() && scripts.len() > 1;
             // At a hook point with `each`, an element's event is for `KEA_*` names, the lists' for ISC's.
             if !hook.isc_lists.is_empty() && event.has_lists() != (naming == Naming::Isc) {
                 continue;
@@ -308,10 +342,10 @@ pub fn dispatch(event: Box<Event>) -> NextStep {
             match runner {
                 Runner::Spawn(script) => {
                     // One script (the usual case): rendered with its `extra-env` at once.
-                    let mut env = if scripts.len() == 1 {
-                        event.environment(naming, extra)
-                    } else {
+                    let mut env = if shared {
                         env[naming as usize].get_or_insert_with(|| event.environment(naming, &[])).with_extra(extra)
+                    } else {
+                        event.environment(view, extra)
                     };
                     runtime.stamp_env(index, &mut env);
                     // `load` and `unload` are always waited for: an unload script must end before
@@ -326,16 +360,22 @@ pub fn dispatch(event: Box<Event>) -> NextStep {
                         script.submit(hook.name, env, || runtime.replays.mark_live(index, &event));
                     }
                 }
-                Runner::Worker(worker) => {
-                    let mut line = line[naming as usize].get_or_insert_with(|| event.json_line(naming)).clone();
-                    runtime.stamp_line(index, &mut line);
-                    if worker.script().wait {
-                        runtime.replays.mark_live(index, &event);
-                        let reply = worker.request(line).unwrap_or(Action::Continue);
-                        next = next.max(next_step(reply, hook, msg::WORKER_ACTION, "reply"));
+                Runner::Worker(worker) if worker.script().wait => {
+                    let mut line = if shared {
+                        line[naming as usize].get_or_insert_with(|| event.json_line(naming)).clone()
                     } else {
-                        worker.submit(line, || runtime.replays.mark_live(index, &event));
-                    }
+                        event.json_line(view)
+                    };
+                    runtime.stamp_line(index, &mut line);
+                    runtime.replays.mark_live(index, &event);
+                    let reply = worker.request(line).unwrap_or(Action::Continue);
+                    next = next.max(next_step(reply, hook, msg::WORKER_ACTION, "reply"));
+                }
+                Runner::Worker(worker) => {
+                    // Kea's thread only read the values: the feeding thread renders the line.
+                    let only = runtime.states[index].only.clone();
+                    let job = Unrendered { event: Arc::clone(&event), naming, only, id: runtime.event_id(index) };
+                    worker.submit(job, || runtime.replays.mark_live(index, &event));
                 }
             }
         }

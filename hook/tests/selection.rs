@@ -636,3 +636,74 @@ fn options_v6() {
         }
     }
 }
+
+/// `"variables": [...]`: a script with a list gets those variables and no other `KEA_*` one
+/// (`KEA_EVENT_ID` only when listed), at each hook point those it carries, with the values a
+/// script without a list gets for the same event; a background worker with a list gets lines
+/// with only those keys. Real kea-dhcp4, perfdhcp.
+#[test]
+fn chosen_variables_only_v4() {
+    let ns = Netns::with_options(NetnsOptions { ipv6: false, client_v4: true }).unwrap();
+    let all = EventLog::create(ns.dir(), "all", "").unwrap();
+    let some = EventLog::create(ns.dir(), "some", "").unwrap();
+    let lines = ns.dir().join("worker-lines");
+    let worker = ns.dir().join("worker.sh");
+    kea_runscript_testbed::util::write_executable(&worker, &format!("#!/bin/sh\nexec cat >> {}\n", sh_quote(&lines))).unwrap();
+    let points = json!(["lease4_select", "pkt4_send"]);
+    let listed = ["KEA_LEASE4_ADDRESS", "KEA_QUERY4_HWADDR", "KEA_EVENT_ID"];
+    let scripts = json!({"scripts": [
+        params(&all, true, json!({"hook-points": points})),
+        params(&some, true, json!({"hook-points": points, "variables": listed})),
+        {"script": worker.to_string_lossy(), "mode": "worker", "hook-points": points,
+         "variables": ["KEA_QUERY4_HWADDR", "KEA_RESPONSE4_YIADDR"]},
+    ]});
+    let kea = Kea::start(&ns, &KeaConfig::v4().hook(hook_library(&hook_so(), scripts))).unwrap();
+    let mut perf = Perfdhcp::v4();
+    perf.clients = 3;
+    perf.period = 2;
+    perf.renew_rate = 0;
+    perf.release_rate = 0;
+    let out = perf.run(&ns).unwrap();
+    assert!(out.leases.iter().any(|l| l.exchange == "REQUEST-ACK"), "perfdhcp got no lease:\n{}", out.stdout);
+    let full = all.wait_for("the grants", |evs| {
+        evs.iter().any(|e| e.hook == "pkt4_send" && e.get("KEA_RESPONSE4_TYPE") == Some("DHCPACK"))
+    });
+    let n = full.len();
+    let chosen = some.wait_for("as many events for the script with a list", |evs| evs.len() >= n);
+    assert!(kea.exited().is_none(), "{}", kea.log());
+
+    let kea_names = |e: &Event| e.vars.keys().filter(|k| k.starts_with("KEA_")).cloned().collect::<BTreeSet<String>>();
+    for e in &chosen {
+        let want: BTreeSet<String> = match e.hook.as_str() {
+            "lease4_select" => listed.iter().map(|s| s.to_string()).collect(),
+            _ => ["KEA_QUERY4_HWADDR", "KEA_EVENT_ID"].iter().map(|s| s.to_string()).collect(),
+        };
+        assert_eq!(kea_names(e), want, "{e}");
+        // The same event as the script without a list saw it: the same values.
+        let twin = full.iter().find(|f| {
+            f.hook == e.hook && f.get("KEA_QUERY4_HWADDR") == e.get("KEA_QUERY4_HWADDR") && f.get("KEA_LEASE4_ADDRESS") == e.get("KEA_LEASE4_ADDRESS")
+        });
+        assert!(twin.is_some(), "no event of the script without a list matches {e}");
+    }
+    assert!(kea_names(&full[0]).len() > 20, "the script without a list gets every variable: {}", full[0]);
+    for hook in ["lease4_select", "pkt4_send"] {
+        assert_eq!(of(&chosen, hook).count(), of(&full, hook).count(), "{hook}: as many events with a list as without");
+    }
+
+    // The worker: background lines with only its two keys and `hook` (no KEA_EVENT_ID: not listed).
+    let got = kea_runscript_testbed::wait_until(Duration::from_secs(10), || {
+        let text = std::fs::read_to_string(&lines).ok()?;
+        (text.lines().count() >= n).then_some(text)
+    })
+    .unwrap_or_else(|_| panic!("the worker got fewer than {n} lines"));
+    for line in got.lines() {
+        let v: Value = kea_runscript_testbed::serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+        let keys: BTreeSet<&str> = v.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+        let want: BTreeSet<&str> = match v["hook"].as_str() {
+            Some("pkt4_send") => ["hook", "KEA_QUERY4_HWADDR", "KEA_RESPONSE4_YIADDR"].into(),
+            _ => ["hook", "KEA_QUERY4_HWADDR"].into(),
+        };
+        assert_eq!(keys, want, "{line}");
+        assert!(v["KEA_QUERY4_HWADDR"].as_str().is_some_and(|m| m.len() == 17), "{line}");
+    }
+}

@@ -113,8 +113,9 @@ pub fn emit(model: &Model, output: &str) -> String {
     out.finish()
 }
 
-/// `put_*(event, var::NAME, read);` for each variable of `hook` read from `arg`, guarded by a
-/// null check where the argument may be null.
+/// `put_*(event, var::NAME, read);` for each variable of `hook` read from `arg` that a script
+/// here gets (`reads`, from `"variables"`), guarded by a null check where the argument may be
+/// null.
 fn puts(out: &mut Out, paste: &Paster, model: &Model, hook: &Hook, arg: &Argument) {
     let vars: Vec<_> =
         hook.variables.iter().map(|&v| &model.variables[v]).filter(|v| v.argument == arg.name).collect();
@@ -123,6 +124,9 @@ fn puts(out: &mut Out, paste: &Paster, model: &Model, hook: &Hook, arg: &Argumen
         return;
     }
     let body = |out: &mut Out| {
+        if !vars.is_empty() {
+            out.line(format!("const rust::Slice<const std::uint8_t> reads_{} = event.reads();", arg.name));
+        }
         if let Some(o) = options {
             out.line(format!("put_options(event, {}, \"{}\");", arg.name, o.prefix));
         }
@@ -140,7 +144,8 @@ fn puts(out: &mut Out, paste: &Paster, model: &Model, hook: &Hook, arg: &Argumen
                 out,
                 var.read_line,
                 format!(
-                    "try {{ {put}(event, var::{name}, {read}); }} catch (const std::exception& e) {{ log_unreadable(\"{name}\", e.what()); }}",
+                    "if (reads_{arg}[var::{name}]) try {{ {put}(event, var::{name}, {read}); }} catch (const std::exception& e) {{ log_unreadable(\"{name}\", e.what()); }}",
+                    arg = arg.name,
                     name = var.name,
                     read = var.read
                 ),

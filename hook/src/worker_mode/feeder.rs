@@ -172,20 +172,31 @@ impl<'a> Feeder<'a> {
 
     /// The next line to write: a waited-for event's alone, or as many background lines as are
     /// queued (up to [`BATCH`] bytes) in one write.
+    /// Background events are rendered here, after the queue's lock is let go.
     fn next_job(&self) -> Option<Job> {
         let mut queue = self.shared.queue.lock();
         let mut job = queue.pop_front()?;
+        let mut rest = Vec::new();
+        let mut size = job.size_hint();
         if job.request.is_none() {
             while let Some(next) = queue.front() {
-                if next.request.is_some() || job.line.len() + next.line.len() > BATCH {
+                if next.request.is_some() || size + next.size_hint() > BATCH {
                     break;
                 }
-                let next = queue.pop_front().expect("a front element");
-                job.line.extend_from_slice(&next.line);
+                size += next.size_hint();
+                rest.push(queue.pop_front().expect("a front element"));
             }
         }
         drop(queue);
         self.shared.queue.taken();
+        let mut line = std::mem::take(&mut job.line);
+        line.reserve(size.saturating_sub(line.len()));
+        job.render_into(&mut line);
+        for mut next in rest {
+            line.extend_from_slice(&next.line);
+            next.render_into(&mut line);
+        }
+        job.line = line;
         Some(job)
     }
 
