@@ -153,6 +153,23 @@ inline void put_string(Event& e, std::uint16_t var, const std::string& value) {
 inline void put_string(Event& e, std::uint16_t var, const char* value) {
     put_string(e, var, std::string(value ? value : ""));
 }
+/// A DHCPv6 packet's label, as `Pkt6::getLabel()` writes it, from the packet's DUID (read as
+/// Kea reads it) and transaction id; Kea builds it with two `std::stringstream`s, the largest
+/// single cost of a DHCPv6 event in Kea's thread (docs/benchmark.md, "Profiles").
+struct Label6 {
+    const isc::dhcp::Pkt6* pkt;
+};
+inline Label6 label6(const isc::dhcp::Pkt6Ptr& pkt) {
+    return {pkt.get()};
+}
+inline void put_string(Event& e, std::uint16_t var, const Label6& label) {
+    const isc::dhcp::DuidPtr duid = label.pkt->getClientId();
+    // From Kea 2.6 on the label names the (absent) hardware address too.
+    constexpr bool hwaddr_info = KEA_HOOKS_VERSION >= 20600;
+    e.put_label6(var, duid ? rust::Slice<const std::uint8_t>{duid->getDuid().data(), duid->getDuid().size()}
+                           : rust::Slice<const std::uint8_t>{},
+                 static_cast<bool>(duid), label.pkt->getTransid(), hwaddr_info);
+}
 /// An identifier (empty when there is none, as Kea's text of no identifier).
 inline void put_string(Event& e, std::uint16_t var, const ColonHex& id) {
     e.put_colon_hex(var, id.bytes ? rust::Slice<const std::uint8_t>{id.bytes->data(), id.bytes->size()}

@@ -11,7 +11,7 @@ use kea_runscript_config::table::{HookPoint, HOOK_POINTS};
 use kea_runscript_testbed::procs::children;
 use kea_runscript_testbed::{hook_library, Family, Kea, NatsCluster, Netns, Perfdhcp};
 
-use crate::rows::{Hook, Leases, Points, Row};
+use crate::rows::{Program, Hook, Leases, Points, Row};
 
 /// Simulated clients: each DORA/SARR comes from a client of this many (MAC / DUID), drawn at
 /// random by perfdhcp, so nearly every exchange is a new client getting a new lease.
@@ -74,6 +74,10 @@ pub struct Sample {
     /// The longest time during the run in which the replay made no progress (no lease more
     /// delivered, no new replay), as the command's answers told.
     pub replay_gap: Duration,
+    /// The `cat` worker: leases Kea granted (`pkt4-ack-sent`, `pkt6-reply-sent`), and the lines
+    /// the worker got for them (the lease hook point's lines for a REQUEST).
+    pub leases_granted: u64,
+    pub leases_delivered: Option<u64>,
 }
 
 impl Sample {
@@ -135,7 +139,7 @@ pub fn run(bed: &Bed, row: &Row, offered: u32, period: u32, profile: Option<&str
     let counts = dir.join("worker-counts");
     let _ = fs::remove_file(&counts);
     let wrapper = match row.hook {
-        Hook::Worker { wait, .. } => Some(crate::rows::worker_wrapper(&dir, &bed.worker_bin, &counts, wait)?),
+        Hook::Worker { wait, program, .. } => Some(crate::rows::worker_wrapper(&dir, &bed.worker_bin, &counts, wait, program)?),
         _ => None,
     };
     let mut cfg = row.config(&bed.so, &bed.script, wrapper.as_deref(), &bed.ns.server_if);
@@ -190,7 +194,10 @@ pub fn run(bed: &Bed, row: &Row, offered: u32, period: u32, profile: Option<&str
         s.dropped = dropped_events(&log);
         s.exhausted = log.contains("ALLOC_ENGINE_V4_ALLOC_FAIL") || log.contains("ALLOC_ENGINE_V6_ALLOC_FAIL");
         if row.hook.is_worker() {
-            let c = read_counts(&counts).ok_or_else(|| RunError::Other("the worker wrote no counts".into()))?;
+            let c = worker_counts(&counts, program(row).unwrap_or(Program::Counter)).ok_or_else(|| RunError::Other("the worker wrote no counts".into()))?;
+            if program(row) == Some(Program::Cat) {
+                s.leases_delivered = Some(c.requests);
+            }
             s.delivered = Some(c.total);
             for (h, (got, _)) in s.per_hook.iter_mut() {
                 *got = c.hooks.get(h).copied().unwrap_or(0);
@@ -303,13 +310,13 @@ fn measure(
     } else if !row.hook.background() {
         Duration::ZERO
     } else if row.hook.is_worker() {
-        drain_worker(counts, end_ns)
+        drain_worker(counts, program(row).unwrap_or(Program::Counter), end_ns)
     } else {
         drain_children(kea.pid(), end)
     };
     let mut s = Sample { offered, raw, drain, period, replays, replay_gap, ..Default::default() };
     if row.hook.is_worker() && !row.hook.background() {
-        wait_counts_stable(counts);
+        wait_counts_stable(counts, program(row).unwrap_or(Program::Counter));
     }
     if let (Hook::Nats, Some((cluster, _))) = (row.hook, &bed.nats) {
         // Stored in the stream during the run: JetStream keeps one message per event id, so
@@ -331,6 +338,7 @@ fn measure(
         s.delivered = Some(stored);
     }
     let stats = kea.statistics()?;
+    s.leases_granted = stats.get(granted_statistic(row.family)).copied().unwrap_or(0).max(0) as u64;
     if std::env::var_os("KRS_BENCH_DEBUG").is_some() {
         let pk: Vec<String> = stats.iter().filter(|(k, _)| k.starts_with("pkt")).map(|(k, v)| format!("{k}={v}")).collect();
         eprintln!("bench: debug: {}\n{}", pk.join(" "), out.stdout);
@@ -410,26 +418,30 @@ fn drain_children(kea_pid: u32, end: Instant) -> Duration {
 }
 
 /// Worker: until its event count has not moved for [`QUIET`]; returns how long after `end_ns`
-/// it read its last event.
-fn drain_worker(counts: &Path, end_ns: u64) -> Duration {
-    let c = wait_counts_stable(counts);
+/// it read its last event (the `cat` worker: when its file last grew).
+fn drain_worker(counts: &Path, program: Program, end_ns: u64) -> Duration {
+    let c = wait_counts_stable(counts, program);
     Duration::from_nanos(c.map(|c| c.last_ns.saturating_sub(end_ns)).unwrap_or(0))
 }
 
-fn wait_counts_stable(counts: &Path) -> Option<Counts> {
+fn wait_counts_stable(counts: &Path, program: Program) -> Option<Counts> {
     let start = Instant::now();
-    let mut last: Option<(u64, Instant)> = None;
+    let mut last: Option<(u64, Instant, u64)> = None;
     loop {
         let now = Instant::now();
-        let c = read_counts(counts);
+        // The `cat` worker's file: its size, when it last changed (counted once it is still).
+        let c = match program {
+            Program::Cat => fs::metadata(counts).ok().map(|m| Counts { total: m.len(), ..Counts::default() }),
+            Program::Counter | Program::Chosen => read_counts(counts),
+        };
         let total = c.as_ref().map(|c| c.total);
         match (total, last) {
-            (Some(t), Some((lt, since))) if t == lt => {
+            (Some(t), Some((lt, since, changed_ns))) if t == lt => {
                 if now.duration_since(since) >= QUIET || now.duration_since(start) >= DRAIN_LIMIT {
-                    return c;
+                    return c.map(|c| if program == Program::Cat { Counts { last_ns: changed_ns, ..c } } else { c });
                 }
             }
-            (Some(t), _) => last = Some((t, now)),
+            (Some(t), _) => last = Some((t, now, mono_ns())),
             (None, _) if now.duration_since(start) >= DRAIN_LIMIT => return None,
             (None, _) => {}
         }
@@ -447,6 +459,8 @@ pub struct Counts {
     pub phases: BTreeMap<String, u64>,
     /// When the worker read the last replay `end` line (`CLOCK_MONOTONIC`, ns; 0: none yet).
     pub end_ns: u64,
+    /// The `cat` worker: lines of a lease hook point for a REQUEST.
+    pub requests: u64,
 }
 
 pub fn parse_counts(text: &str) -> Option<Counts> {
@@ -471,6 +485,54 @@ pub fn parse_counts(text: &str) -> Option<Counts> {
         }
     }
     seen_total.then_some(c)
+}
+
+/// A worker row's worker.
+fn program(row: &Row) -> Option<Program> {
+    match row.hook {
+        Hook::Worker { program, .. } => Some(program),
+        _ => None,
+    }
+}
+
+/// The statistic of the leases Kea granted.
+fn granted_statistic(family: Family) -> &'static str {
+    match family {
+        Family::V4 => "pkt4-ack-sent",
+        Family::V6 => "pkt6-reply-sent",
+    }
+}
+
+/// A worker's counts: its counts file, or the `cat` worker's lines.
+fn worker_counts(path: &Path, program: Program) -> Option<Counts> {
+    match program {
+        Program::Counter | Program::Chosen => read_counts(path),
+        Program::Cat => cat_counts(path).ok(),
+    }
+}
+
+/// The `cat` worker's file, counted: lines per hook point, and the lines of a lease hook point
+/// for a REQUEST (`lease4_select`, `lease6_select`: a lease granted).
+pub fn cat_counts(path: &Path) -> io::Result<Counts> {
+    use std::io::BufRead;
+    let mut c = Counts::default();
+    for line in io::BufReader::new(fs::File::open(path)?).split(b'\n') {
+        let line = line?;
+        let hook = line
+            .strip_prefix(b"{\"hook\":\"")
+            .and_then(|rest| rest.iter().position(|&b| b == b'"').map(|end| &rest[..end]))
+            .unwrap_or(b"?");
+        let hook = String::from_utf8_lossy(hook).into_owned();
+        let request = |needle: &[u8]| line.windows(needle.len()).any(|w| w == needle);
+        if (hook == "lease4_select" && request(b"\"KEA_QUERY4_TYPE\":\"DHCPREQUEST\""))
+            || (hook == "lease6_select" && request(b"\"KEA_QUERY6_TYPE\":\"REQUEST\""))
+        {
+            c.requests += 1;
+        }
+        *c.hooks.entry(hook).or_insert(0) += 1;
+        c.total += 1;
+    }
+    Ok(c)
 }
 
 pub fn read_counts(path: &Path) -> Option<Counts> {

@@ -28,11 +28,18 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// `KRS_BENCH_PERF_ALL=1`: every CPU instead (perfdhcp, the worker, the kernel's packet
+    /// work: where the machine's two cores go), without call graphs.
     pub fn start(pid: u32, file: &Path) -> Result<Recorder, RunError> {
         let _ = fs::remove_file(file);
-        let child = Command::new("perf")
-            .args(["record", "-q", "-F", FREQUENCY, "--call-graph", "dwarf,16384", "-p"])
-            .arg(pid.to_string())
+        let mut perf = Command::new("perf");
+        perf.args(["record", "-q", "-F", FREQUENCY]);
+        if std::env::var_os("KRS_BENCH_PERF_ALL").is_some() {
+            perf.arg("-a");
+        } else {
+            perf.args(["--call-graph", "dwarf,16384", "-p"]).arg(pid.to_string());
+        }
+        let child = perf
             .arg("-o")
             .arg(file)
             .stdout(Stdio::null())

@@ -185,7 +185,7 @@ fn run_into(bed: &Bed, row: &ReplayRow, limit: Duration, stall: Duration, r: &mu
     let counts = dir.join("worker-counts");
     let _ = fs::remove_file(&counts);
     let script = match row.target {
-        Target::Worker => worker_wrapper(&dir, &bed.worker_bin, &counts, false).map_err(|e| e.to_string())?,
+        Target::Worker => worker_wrapper(&dir, &bed.worker_bin, &counts, false, crate::rows::Program::Counter).map_err(|e| e.to_string())?,
         Target::Spawn => bed.script.clone(),
     };
 

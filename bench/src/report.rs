@@ -444,6 +444,18 @@ pub fn notes(results: &[RowResult]) -> String {
                     r.row.label()
                 ));
             }
+            for s in v {
+                if let Some(d) = s.leases_delivered {
+                    out.push_str(&format!(
+                        "  note: {}, {what} run at {}/s: the worker got {} of the {} leases Kea granted ({})\n",
+                        r.row.label(),
+                        thousands(s.offered as f64),
+                        thousands(d as f64),
+                        thousands(s.leases_granted as f64),
+                        pct_exact(d as f64 / (s.leases_granted as f64).max(1.0))
+                    ));
+                }
+            }
             if r.row.hook.is_worker() {
                 for s in v {
                     let Some(d) = s.delivered else { continue };
@@ -514,18 +526,18 @@ pub fn targets(family: Family, results: &[RowResult], ceiling: Option<&Ceiling>)
     let epx = Points::Default.events_per_exchange() as f64;
     target(
         &mut out,
-        &format!("spawn async ≥ 75% of 2-at-a-time ceiling / {epx} ({x}/s)"),
+        &format!("spawn async ≥ 80% of 2-at-a-time ceiling / {epx} ({x}/s)"),
         rate("spawn-async"),
         ceiling.map(|c| c.two / epx),
-        0.75,
+        0.80,
         true,
     );
     target(
         &mut out,
-        &format!("spawn sync ≥ 75% of 1-at-a-time ceiling / {epx} ({x}/s)"),
+        &format!("spawn sync ≥ 80% of 1-at-a-time ceiling / {epx} ({x}/s)"),
         rate("spawn-sync"),
         ceiling.map(|c| c.one / epx),
-        0.75,
+        0.80,
         true,
     );
     target(
@@ -551,6 +563,36 @@ pub fn targets(family: Family, results: &[RowResult], ceiling: Option<&Ceiling>)
         rate("none"),
         0.70,
         all_delivered,
+    );
+    target(
+        &mut out,
+        "worker async, all hook points, under overload ≥ 70% of its matched rate",
+        find("worker-async-all").and_then(RowResult::overload_rate),
+        rate("worker-async-all"),
+        0.70,
+        true,
+    );
+    target(
+        &mut out,
+        "worker async, all hook points, chosen variables ≥ 70% of no hook",
+        rate("worker-async-all-chosen"),
+        rate("none"),
+        0.70,
+        true,
+    );
+    let cat_all = find("worker-cat-async")
+        .map(|r| !r.overload.is_empty() && r.overload.iter().all(|s| s.leases_delivered.is_some_and(|d| d >= s.leases_granted)))
+        .unwrap_or(false);
+    target(
+        &mut out,
+        &format!(
+            "cat worker under overload ≥ 70% of no hook's, every granted lease delivered ({})",
+            if cat_all { "all were" } else { "NOT all" }
+        ),
+        find("worker-cat-async").and_then(RowResult::overload_rate),
+        find("none").and_then(RowResult::overload_rate),
+        0.70,
+        cat_all,
     );
     target(&mut out, "worker sync, committed only ≥ 50% of no hook", rate("worker-sync-committed"), rate("none"), 0.50, true);
     let nats_once = find("nats-sync-committed")

@@ -72,6 +72,25 @@ pub fn family_num(family: Family) -> u8 {
     }
 }
 
+/// A worker row's worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Program {
+    /// `bench/c/worker.c`: counts the lines it reads per hook point (answers them with `sync`).
+    Counter,
+    /// The same, given only [`chosen_variables`] (`"variables": [...]`).
+    Chosen,
+    /// `exec cat >> FILE`: a worker that costs almost nothing; the lines are counted from the file.
+    Cat,
+}
+
+/// The chosen variables' row: what a worker feeding lease events elsewhere needs.
+pub fn chosen_variables(family: Family) -> Vec<&'static str> {
+    match family {
+        Family::V4 => vec!["KEA_QUERY4_TYPE", "KEA_QUERY4_HWADDR", "KEA_LEASE4_ADDRESS", "KEA_SUBNET4_ID", "KEA_LEASE4_VALID_LIFETIME", "KEA_EVENT_ID"],
+        Family::V6 => vec!["KEA_QUERY6_TYPE", "KEA_QUERY6_DUID", "KEA_LEASE6_ADDRESS", "KEA_SUBNET6_ID", "KEA_LEASE6_VALID_LIFETIME", "KEA_EVENT_ID"],
+    }
+}
+
 /// The hook a row loads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hook {
@@ -84,7 +103,7 @@ pub enum Hook {
     /// kea-runscript spawning the no-op script at each event.
     Spawn { wait: bool, points: Points },
     /// kea-runscript's worker mode: one long-running worker gets each event as a JSON line.
-    Worker { wait: bool, points: Points },
+    Worker { wait: bool, points: Points, program: Program },
     /// The fleet recipe's worker (`examples/nats/worker.py`), `wait: true`, `redeliver: true`,
     /// at the committed hook point: each lease published to a JetStream stream of 3 replicas
     /// (a 3-node cluster of Debian's nats-server), Kea going on once the broker acknowledged it.
@@ -148,8 +167,11 @@ pub const ROW_IDS: &[&str] = &[
     "spawn-sync",
     "spawn-async",
     "spawn-sync-committed",
+    "spawn-sync-committed-queue",
     "spawn-sync-unchecked",
     "worker-async-all",
+    "worker-async-all-chosen",
+    "worker-cat-async",
     "worker-sync-committed",
     "spawn-async-persist",
     "spawn-async-held",
@@ -167,10 +189,14 @@ pub fn rows(family: Family, held: u64) -> Vec<Row> {
         ("spawn-sync", Hook::Spawn { wait: true, points: Points::Default }, Leases::Memory),
         ("spawn-async", spawn_async, Leases::Memory),
         ("spawn-sync-committed", Hook::Spawn { wait: true, points: Points::Committed }, Leases::Memory),
+        // The same with Kea's own queue control: a small ring that drops the oldest queries.
+        ("spawn-sync-committed-queue", Hook::Spawn { wait: true, points: Points::Committed }, Leases::Memory),
         // spawn-sync without the trust check before each run: what the check costs.
         ("spawn-sync-unchecked", Hook::Spawn { wait: true, points: Points::Default }, Leases::Memory),
-        ("worker-async-all", Hook::Worker { wait: false, points: Points::All }, Leases::Memory),
-        ("worker-sync-committed", Hook::Worker { wait: true, points: Points::Committed }, Leases::Memory),
+        ("worker-async-all", Hook::Worker { wait: false, points: Points::All, program: Program::Counter }, Leases::Memory),
+        ("worker-async-all-chosen", Hook::Worker { wait: false, points: Points::All, program: Program::Chosen }, Leases::Memory),
+        ("worker-cat-async", Hook::Worker { wait: false, points: Points::Default, program: Program::Cat }, Leases::Memory),
+        ("worker-sync-committed", Hook::Worker { wait: true, points: Points::Committed, program: Program::Counter }, Leases::Memory),
         ("spawn-async-persist", spawn_async, Leases::PersistEmpty),
         ("spawn-async-held", spawn_async, Leases::PersistHeld(held)),
         ("nats-sync-committed", Hook::Nats, Leases::Memory),
@@ -186,7 +212,7 @@ pub const REPLAY_ROW_IDS: &[&str] = &["replay-worker", "replay-spawn", "replay-d
 /// The `replay-dora` pair: the worker, in the background, at the default hook points, `held`
 /// leases held; without a replay, then with one running all along.
 pub fn replay_dora_rows(held: u64) -> Vec<Row> {
-    let hook = Hook::Worker { wait: false, points: Points::Default };
+    let hook = Hook::Worker { wait: false, points: Points::Default, program: Program::Counter };
     [false, true]
         .into_iter()
         .map(|replay| Row { id: "replay-dora", family: Family::V4, hook, leases: Leases::PersistHeld(held), replay })
@@ -214,7 +240,14 @@ impl Row {
             Hook::IscAsync => "ISC run_script, async".to_string(),
             Hook::IscForm => "kea-runscript in ISC's form (ISC's parameters), async".to_string(),
             Hook::Spawn { wait, points } => format!("spawn, {}, {}", sync_word(wait), points.describe()),
-            Hook::Worker { wait, points } => format!("worker, {}, {}", sync_word(wait), points.describe()),
+            Hook::Worker { wait, points, program } => {
+                let what = match program {
+                    Program::Counter => String::new(),
+                    Program::Chosen => format!(", {} variables", chosen_variables(self.family).len()),
+                    Program::Cat => ", the worker `cat >> FILE`".to_string(),
+                };
+                format!("worker, {}, {}{what}", sync_word(wait), points.describe())
+            }
             Hook::Nats => "NATS worker (examples/nats), sync, committed only, JetStream R3".to_string(),
         };
         let base = match self.leases {
@@ -224,6 +257,8 @@ impl Row {
         };
         if self.id == "spawn-sync-unchecked" {
             format!("{base}, script trust unchecked")
+        } else if self.id == "spawn-sync-committed-queue" {
+            format!("{base}, Kea's queue control (ring of {QUEUE_CAPACITY})")
         } else if self.id == "replay-dora" {
             format!("{base}, {}", if self.replay { "replay running all along" } else { "no replay" })
         } else {
@@ -246,11 +281,23 @@ impl Row {
                 if self.id == "spawn-sync-unchecked" {
                     p["script-trust"] = json!("unchecked");
                 }
+                let cfg = if self.id == "spawn-sync-committed-queue" {
+                    let ring = match self.family {
+                        Family::V4 => "kea-ring4",
+                        Family::V6 => "kea-ring6",
+                    };
+                    cfg.extra(json!({"dhcp-queue-control": {"enable-queue": true, "queue-type": ring, "capacity": QUEUE_CAPACITY}}))
+                } else {
+                    cfg
+                };
                 cfg.hook(hook_library(so, p))
             }
-            Hook::Worker { wait, points } => {
+            Hook::Worker { wait, points, program } => {
                 let w = worker.expect("a worker row has a worker");
                 let mut p = runscript_params(w, wait, points, self.family, true);
+                if program == Program::Chosen {
+                    p["variables"] = json!(chosen_variables(self.family));
+                }
                 if self.replay {
                     let mut names = points.names(self.family).unwrap_or_else(|| default_points(self.family));
                     names.push(replay_point(self.family));
@@ -262,6 +309,11 @@ impl Row {
         }
     }
 }
+
+/// `spawn-sync-committed-queue`: Kea's `dhcp-queue-control` ring (`kea-ring4`/`kea-ring6`) of this
+/// many queries: Kea reads its socket into it and drops the oldest, so that the queries it
+/// answers are recent ones (about 16 spawns' time, ~15 ms), not ones its clients gave up on.
+pub const QUEUE_CAPACITY: u32 = 16;
 
 /// The NATS row's parameters: examples/nats/kea-dhcp4.conf's (worker mode, `wait`,
 /// `redeliver`, `timeout-ms` 500) at the committed hook point only, publishing to `urls`.
@@ -326,16 +378,16 @@ pub fn runscript_params(script: &Path, wait: bool, points: Points, family: Famil
     p
 }
 
-/// The worker's wrapper script: `exec <worker> <counts file> sync|async` (kea-runscript starts
-/// `script` with no argument of ours in worker mode).
-pub fn worker_wrapper(dir: &Path, worker_bin: &Path, counts: &Path, wait: bool) -> std::io::Result<PathBuf> {
+/// The worker's wrapper script: `exec <worker> <counts file> sync|async`, or for the `cat`
+/// worker `exec cat >> <counts file>` (kea-runscript starts `script` with no argument of ours in
+/// worker mode).
+pub fn worker_wrapper(dir: &Path, worker_bin: &Path, counts: &Path, wait: bool, program: Program) -> std::io::Result<PathBuf> {
     let path = dir.join(if wait { "worker-sync.sh" } else { "worker-async.sh" });
-    let text = format!(
-        "#!/bin/sh\nexec {} {} {}\n",
-        kea_runscript_testbed::util::sh_quote(worker_bin),
-        kea_runscript_testbed::util::sh_quote(counts),
-        sync_word(wait)
-    );
+    let q = kea_runscript_testbed::util::sh_quote;
+    let text = match program {
+        Program::Cat => format!("#!/bin/sh\nexec cat >> {}\n", q(counts)),
+        Program::Counter | Program::Chosen => format!("#!/bin/sh\nexec {} {} {}\n", q(worker_bin), q(counts), sync_word(wait)),
+    };
     kea_runscript_testbed::util::write_executable(&path, &text)?;
     Ok(path)
 }

@@ -60,6 +60,7 @@ pub mod bridge {
         /// Per variable id, 1 where some script at this hook point gets it (`"variables"`).
         fn reads(self: &Event) -> &[u8];
         fn put_address(self: &mut Event, var: u16, value: &[u8], prefix_len: i32);
+        fn put_label6(self: &mut Event, var: u16, duid: &[u8], has_duid: bool, transid: u32, hwaddr_info: bool);
         /// Option codes the `options` parameter asks for.
         fn wanted_options(self: &Event) -> &[u16];
         fn put_option(self: &mut Event, prefix: &str, code: u16, payload: &[u8]);

@@ -485,6 +485,67 @@ mod tests {
         assert!(start.elapsed() < Duration::from_secs(5));
     }
 
+    /// Where a run's time goes beyond `posix_spawn` itself (docs/benchmark.md, "Profiles"): the
+    /// spawn ceiling's bare `posix_spawn` + `waitpid` against the hook's `spawn_run` (pipes for
+    /// stdout and stderr, /dev/null, `closefrom`, its own process group, signals reset, a
+    /// pidfd) + `waitid`, in alternating batches: `cargo test --release -p kea-runscript --lib
+    /// spawn_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "a microbenchmark: cargo test --release -p kea-runscript --lib spawn_cost -- --ignored --nocapture"]
+    fn spawn_cost() {
+        let dir = std::env::temp_dir().join(format!("krs-spawn-cost-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let script = dir.join("noop.sh");
+        std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let vars: Vec<CString> = (0..40).map(|i| CString::new(format!("KEA_VAR_{i}=value-{i}")).unwrap()).collect();
+        let env = Environment::from(&vars[..]);
+        let c = CString::new(script.to_str().unwrap()).unwrap();
+        let hook = CString::new("lease4_select").unwrap();
+        let argv = [c.as_ptr(), hook.as_ptr(), std::ptr::null()];
+        let mut envp: Vec<*const libc::c_char> = vars.iter().map(|v| v.as_ptr()).collect();
+        envp.push(std::ptr::null());
+        const RUNS: u32 = 100;
+        let bare = || {
+            let t = Instant::now();
+            for _ in 0..RUNS {
+                let mut pid = 0;
+                // SAFETY: NULL-terminated argv/envp of live C strings; no attributes or actions.
+                let rc = unsafe {
+                    libc::posix_spawn(&mut pid, c.as_ptr(), std::ptr::null(), std::ptr::null(), argv.as_ptr() as _, envp.as_ptr() as _)
+                };
+                assert_eq!(rc, 0);
+                let mut status = 0;
+                // SAFETY: our own child.
+                unsafe { libc::waitpid(pid, &mut status, 0) };
+            }
+            t.elapsed().as_nanos() as f64 / RUNS as f64
+        };
+        let ours = || {
+            let t = Instant::now();
+            for _ in 0..RUNS {
+                let child = spawn_run(&c, "lease4_select", &env).unwrap();
+                assert_eq!(wait(&child.process), Outcome::Exited(0));
+            }
+            t.elapsed().as_nanos() as f64 / RUNS as f64
+        };
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for _ in 0..21 {
+            a.push(bare());
+            b.push(ours());
+        }
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            v[v.len() / 2]
+        };
+        let (a, b) = (median(a), median(b));
+        std::fs::remove_dir_all(&dir).unwrap();
+        println!("bare posix_spawn + waitpid (the spawn ceiling's): median {:.0} µs per run", a / 1e3);
+        println!("spawn_run + wait (pipes, /dev/null, closefrom, process group, signals reset, pidfd): median {:.0} µs per run", b / 1e3);
+        println!("the hook's spawn against the bare one: {:.1}% of its time ({:+.0} µs)", 100.0 * b / a, (b - a) / 1e3);
+    }
+
     /// What the trust check before each run costs, against the run itself (docs/benchmark.md):
     /// `cargo test --release -p kea-runscript --lib trust_check_cost -- --ignored --nocapture`.
     #[test]

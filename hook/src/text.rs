@@ -62,7 +62,7 @@ fn push_ipv6(out: &mut Vec<u8>, bytes: &[u8; 16]) {
             push_ipv4(out, [bytes[12], bytes[13], bytes[14], bytes[15]]);
             return;
         }
-        push_hex_word(out, words[i]);
+        push_hex_number(out, u32::from(words[i]));
         i += 1;
     }
     if best.is_some_and(|(base, len)| base + len == 8) {
@@ -70,17 +70,33 @@ fn push_ipv6(out: &mut Vec<u8>, bytes: &[u8; 16]) {
     }
 }
 
-/// `%x`: lower-case, no leading zeros.
-fn push_hex_word(out: &mut Vec<u8>, w: u16) {
+/// `%x` (`std::hex`): lower-case, no leading zeros.
+fn push_hex_number(out: &mut Vec<u8>, n: u32) {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut started = false;
-    for shift in [12, 8, 4, 0] {
-        let d = (w >> shift) & 15;
+    for shift in (0..8).rev().map(|i| 4 * i) {
+        let d = (n >> shift) & 15;
         if d != 0 || started || shift == 0 {
             out.push(DIGITS[d as usize]);
             started = true;
         }
     }
+}
+
+/// `Pkt6::makeLabel(duid, transid, null)`: `duid=[…]`, on Kea 2.6 and later `, [no hwaddr
+/// info]`, then `, tid=0x` and the transaction id in lower-case hex.
+pub fn push_label6(out: &mut Vec<u8>, duid: Option<&[u8]>, transid: u32, hwaddr_info: bool) {
+    out.extend_from_slice(b"duid=[");
+    match duid {
+        Some(bytes) => push_colon_hex(out, bytes),
+        None => out.extend_from_slice(b"no info"),
+    }
+    out.push(b']');
+    if hwaddr_info {
+        out.extend_from_slice(b", [no hwaddr info]");
+    }
+    out.extend_from_slice(b", tid=0x");
+    push_hex_number(out, transid);
 }
 
 /// `HWAddr::toText(false)`, `DUID::toText()`, `ClientId::toText()`: two lower-case hex digits
@@ -153,6 +169,16 @@ mod tests {
             }
             assert_eq!(ours(&bytes), libc_ntop6(&bytes), "{bytes:?}");
         }
+    }
+
+    #[test]
+    fn label6_is_kea_s() {
+        let mut out = Vec::new();
+        push_label6(&mut out, Some(&[0, 1, 0xab]), 0x12ab, false);
+        assert_eq!(out, b"duid=[00:01:ab], tid=0x12ab");
+        out.clear();
+        push_label6(&mut out, None, 0, true);
+        assert_eq!(out, b"duid=[no info], [no hwaddr info], tid=0x0");
     }
 
     #[test]

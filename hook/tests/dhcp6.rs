@@ -374,3 +374,39 @@ fn python_client_renew_rebind_decline_recover() {
         ],
     );
 }
+
+/// `KEA_QUERY6_LABEL` and `KEA_RESPONSE6_LABEL` (the library writes them from the DUID and the
+/// transaction id) are the labels this Kea itself logs for the same packets (its debug lines
+/// `DHCP6_PACKET_RECEIVED`, `DHCP6_QUERY_DATA`, … start with `Pkt6::getLabel()`).
+#[test]
+fn labels_are_kea_s_own() {
+    let ns = v6();
+    let rec = EventLog::new(ns.dir()).unwrap();
+    let p = runscript_params_with(rec.script(), true, &[]);
+    let mut p = p;
+    p["hook-points"] = kea_runscript_testbed::serde_json::json!(["pkt6_receive", "pkt6_send"]);
+    let kea = Kea::start(&ns, &KeaConfig::v6().debug_log().hook(hook_library(&hook_so(), p))).unwrap();
+    let mut perf = Perfdhcp::v6();
+    perf.clients = 2;
+    perf.period = 2;
+    perf.renew_rate = 0;
+    perf.release_rate = 0;
+    perf.run(&ns).unwrap();
+    let evs = rec.wait_for("a REPLY sent", |evs| evs.iter().any(|e| e.hook == "pkt6_send" && e.get("KEA_RESPONSE6_TYPE") == Some("REPLY")));
+    let log = kea.log();
+    let mut seen = 0;
+    for ev in &evs {
+        for var in ["KEA_QUERY6_LABEL", "KEA_RESPONSE6_LABEL"] {
+            let Some(label) = ev.get(var) else { continue };
+            assert!(label.starts_with("duid=["), "{var} {label:?}: {ev}");
+            assert!(log.contains(&format!("{label}:")) || log.contains(&format!("{label} ")), "{var} {label:?} is not a label Kea logged:\n{}", first_labels(&log));
+            seen += 1;
+        }
+    }
+    assert!(seen >= 4, "too few labels checked ({seen}): {}", summary(&evs));
+}
+
+/// The first lines of Kea's log that carry a packet label (for a failure's message).
+fn first_labels(log: &str) -> String {
+    log.lines().filter(|l| l.contains("duid=[")).take(6).collect::<Vec<_>>().join("\n")
+}

@@ -125,7 +125,8 @@ fn puts(out: &mut Out, paste: &Paster, model: &Model, hook: &Hook, arg: &Argumen
     }
     let body = |out: &mut Out| {
         if !vars.is_empty() {
-            out.line(format!("const rust::Slice<const std::uint8_t> reads_{} = event.reads();", arg.name));
+            // The pointer once: each `rust::Slice::operator[]` would ask Rust for it again.
+            out.line(format!("const std::uint8_t* const reads_{} = event.reads().data();", arg.name));
         }
         if let Some(o) = options {
             out.line(format!("put_options(event, {}, \"{}\");", arg.name, o.prefix));
