@@ -6,6 +6,8 @@ set -eu
 PACKAGES="kea-dev libssl-dev kea-dhcp4-server kea-dhcp6-server kea-admin libboost-dev g++ pkg-config
 iproute2 procps isc-dhcp-client isc-dhcp-relay udhcpc python3
 postgresql unbound nftables bind9-dnsutils kea-ctrl-agent curl nats-server python3-scapy valgrind"
+# The benchmark's profiles (./bench.sh --perf DIR): on this machine only, not in the matrix's roots.
+[ -n "${KRS_IN_ROOT:-}" ] || PACKAGES="$PACKAGES linux-perf"
 
 missing=""
 for p in $PACKAGES; do
