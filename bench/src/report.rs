@@ -447,9 +447,8 @@ pub fn notes(results: &[RowResult]) -> String {
             for s in v {
                 if let Some(d) = s.leases_delivered {
                     out.push_str(&format!(
-                        "  note: {}, {what} run at {}/s: the worker got {} of the {} leases Kea granted ({})\n",
-                        r.row.label(),
-                        thousands(s.offered as f64),
+                        "{}the worker got {} of the {} leases Kea granted ({})\n",
+                        run_note(r, what, s),
                         thousands(d as f64),
                         thousands(s.leases_granted as f64),
                         pct_exact(d as f64 / (s.leases_granted as f64).max(1.0))
@@ -467,9 +466,8 @@ pub fn notes(results: &[RowResult]) -> String {
                             .map(|(h, (g, e))| format!("{h} {g}/{e}"))
                             .collect();
                         out.push_str(&format!(
-                            "  note: {}, {what} run at {}/s: the worker received {} of {} events, the hook dropped {} ({})\n",
-                            r.row.label(),
-                            thousands(s.offered as f64),
+                            "{}the worker received {} of {} events, the hook dropped {} ({})\n",
+                            run_note(r, what, s),
                             thousands(d as f64),
                             thousands(s.expected as f64),
                             thousands(s.dropped as f64),
@@ -495,6 +493,11 @@ pub fn notes(results: &[RowResult]) -> String {
         }
     }
     out
+}
+
+/// `  note: <row>, <matched|overload> run at <rate>/s: ` (a note on one run).
+fn run_note(r: &RowResult, what: &str, s: &Sample) -> String {
+    format!("  note: {}, {what} run at {}/s: ", r.row.label(), thousands(s.offered as f64))
 }
 
 /// One target line: `value` against `reference × factor` (label, verdict).

@@ -382,8 +382,7 @@ fn python_client_renew_rebind_decline_recover() {
 fn labels_are_kea_s_own() {
     let ns = v6();
     let rec = EventLog::new(ns.dir()).unwrap();
-    let p = runscript_params_with(rec.script(), true, &[]);
-    let mut p = p;
+    let mut p = runscript_params_with(rec.script(), true, &[]);
     p["hook-points"] = kea_runscript_testbed::serde_json::json!(["pkt6_receive", "pkt6_send"]);
     let kea = Kea::start(&ns, &KeaConfig::v6().debug_log().hook(hook_library(&hook_so(), p))).unwrap();
     let mut perf = Perfdhcp::v6();

@@ -54,6 +54,15 @@ fn registered(log: &str) -> Vec<String> {
     hooks
 }
 
+/// `perf` for 2 s with `clients` clients, neither renewing nor releasing.
+fn short(mut perf: Perfdhcp, clients: u32) -> Perfdhcp {
+    perf.clients = clients;
+    perf.period = 2;
+    perf.renew_rate = 0;
+    perf.release_rate = 0;
+    perf
+}
+
 fn sorted(names: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = names.iter().map(|s| s.to_string()).collect();
     v.sort();
@@ -498,12 +507,7 @@ fn options_v4() {
     let rec = EventLog::new(ns.dir()).unwrap();
     let p = params(&rec, true, json!({"options": [50, 93, 224]}));
     let kea = Kea::start(&ns, &KeaConfig::v4().hook(hook_library(&hook_so(), p))).unwrap();
-    let mut perf = Perfdhcp::v4().option("93,0000").option("224,CAFE01");
-    perf.clients = 2;
-    perf.period = 2;
-    perf.renew_rate = 0;
-    perf.release_rate = 0;
-    let out = perf.run(&ns).unwrap();
+    let out = short(Perfdhcp::v4().option("93,0000").option("224,CAFE01"), 2).run(&ns).unwrap();
     assert!(out.leases.iter().any(|l| l.exchange == "REQUEST-ACK"), "perfdhcp got no lease:\n{}", out.stdout);
     rec.wait_for("perfdhcp's grants", |evs| {
         evs.iter().any(|e| e.hook == "pkt4_send" && e.get("KEA_RESPONSE4_TYPE") == Some("DHCPACK"))
@@ -582,12 +586,8 @@ fn options_v6() {
     let rec = EventLog::new(ns.dir()).unwrap();
     let p = params(&rec, true, json!({"options": [8, 15, 65000]}));
     let kea = Kea::start(&ns, &KeaConfig::v6().hook(hook_library(&hook_so(), p))).unwrap();
-    let mut perf = Perfdhcp::v6().option("15,0003616263").option("65000,CAFE");
-    perf.clients = 1;
-    perf.period = 2;
+    let mut perf = short(Perfdhcp::v6().option("15,0003616263").option("65000,CAFE"), 1);
     perf.rate = 2;
-    perf.renew_rate = 0;
-    perf.release_rate = 0;
     perf.lease_type = Some("address-only".into());
     let out = perf.run(&ns).unwrap();
     assert!(out.leases.iter().any(|l| l.exchange == "REQUEST-REPLY"), "perfdhcp got no lease:\n{}", out.stdout);
@@ -658,12 +658,7 @@ fn chosen_variables_only_v4() {
          "variables": ["KEA_QUERY4_HWADDR", "KEA_RESPONSE4_YIADDR"]},
     ]});
     let kea = Kea::start(&ns, &KeaConfig::v4().hook(hook_library(&hook_so(), scripts))).unwrap();
-    let mut perf = Perfdhcp::v4();
-    perf.clients = 3;
-    perf.period = 2;
-    perf.renew_rate = 0;
-    perf.release_rate = 0;
-    let out = perf.run(&ns).unwrap();
+    let out = short(Perfdhcp::v4(), 3).run(&ns).unwrap();
     assert!(out.leases.iter().any(|l| l.exchange == "REQUEST-ACK"), "perfdhcp got no lease:\n{}", out.stdout);
     let full = all.wait_for("the grants", |evs| {
         evs.iter().any(|e| e.hook == "pkt4_send" && e.get("KEA_RESPONSE4_TYPE") == Some("DHCPACK"))
