@@ -23,6 +23,7 @@
 #include <initializer_list>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "kea-runscript/src/ffi.rs.h"
@@ -187,7 +188,10 @@ inline void put_address(Event& e, std::uint16_t var, const isc::asiolink::IOAddr
         e.put_address(var, {b.data(), b.size()}, prefix_len);
     }
 }
-inline void put_string(Event& e, std::uint16_t var, const isc::asiolink::IOAddress& a) {
+// A template of exactly IOAddress: IOAddress converts implicitly from an integer and from a
+// string, which would let a `read` of the wrong type compile as an address.
+template <typename Address, typename = std::enable_if_t<std::is_same_v<Address, isc::asiolink::IOAddress>>>
+void put_string(Event& e, std::uint16_t var, const Address& a) {
     put_address(e, var, a, -1);
 }
 /// A prefix as `Subnet::get()` gives it: `Subnet::toText()`'s `prefix/len`.

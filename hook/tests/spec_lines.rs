@@ -48,8 +48,9 @@ fn a_cxx_error_in_a_read_expression_names_the_spec_line() {
     let dir = std::env::temp_dir().join(format!("krs-spec-lines-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let spec_path = dir.join("spec.toml").display().to_string();
-    // A misspelt member, and a value of the wrong type for a string variable.
-    for (name, read) in [("KEA_QUERY4_TYPE", "query4->getNaem()"), ("KEA_LEASE4_ADDRESS", "lease4->addr_")] {
+    // A misspelt member, and a value of the wrong type for a string variable (an integer, which
+    // Kea's IOAddress would take implicitly).
+    for (name, read) in [("KEA_QUERY4_TYPE", "query4->getNaem()"), ("KEA_LEASE4_ADDRESS", "lease4->valid_lft_")] {
         let (spec, line) = broken_spec(name, read);
         let errors = compile(&dir, &spec);
         let at = format!("{spec_path}:{line}:");
