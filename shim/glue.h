@@ -147,6 +147,13 @@ struct ColonHex {
 inline rust::Slice<const std::uint8_t> bytes(const std::string& s) {
     return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
+inline rust::Slice<const std::uint8_t> bytes(const std::vector<std::uint8_t>& v) {
+    return {v.data(), v.size()};
+}
+/// No bytes for none.
+inline rust::Slice<const std::uint8_t> bytes(const std::vector<std::uint8_t>* v) {
+    return v ? bytes(*v) : rust::Slice<const std::uint8_t>{};
+}
 
 inline void put_string(Event& e, std::uint16_t var, const std::string& value) {
     e.put_string(var, bytes(value));
@@ -167,14 +174,12 @@ inline void put_string(Event& e, std::uint16_t var, const Label6& label) {
     const isc::dhcp::DuidPtr duid = label.pkt->getClientId();
     // From Kea 2.6 on the label names the (absent) hardware address too.
     constexpr bool hwaddr_info = KEA_HOOKS_VERSION >= 20600;
-    e.put_label6(var, duid ? rust::Slice<const std::uint8_t>{duid->getDuid().data(), duid->getDuid().size()}
-                           : rust::Slice<const std::uint8_t>{},
-                 static_cast<bool>(duid), label.pkt->getTransid(), hwaddr_info);
+    e.put_label6(var, bytes(duid ? &duid->getDuid() : nullptr), static_cast<bool>(duid), label.pkt->getTransid(),
+                 hwaddr_info);
 }
 /// An identifier (empty when there is none, as Kea's text of no identifier).
 inline void put_string(Event& e, std::uint16_t var, const ColonHex& id) {
-    e.put_colon_hex(var, id.bytes ? rust::Slice<const std::uint8_t>{id.bytes->data(), id.bytes->size()}
-                                  : rust::Slice<const std::uint8_t>{});
+    e.put_colon_hex(var, bytes(id.bytes));
 }
 /// An address, and `/prefix_len` when not negative, written by the library (hook/src/text.rs)
 /// instead of boost's `inet_ntop` and a std::string per address.
@@ -184,8 +189,7 @@ inline void put_address(Event& e, std::uint16_t var, const isc::asiolink::IOAddr
         const std::uint8_t b[4] = {std::uint8_t(v >> 24), std::uint8_t(v >> 16), std::uint8_t(v >> 8), std::uint8_t(v)};
         e.put_address(var, {b, 4}, prefix_len);
     } else {
-        const std::vector<std::uint8_t> b = a.toBytes();
-        e.put_address(var, {b.data(), b.size()}, prefix_len);
+        e.put_address(var, bytes(a.toBytes()), prefix_len);
     }
 }
 // A template of exactly IOAddress: IOAddress converts implicitly from an integer and from a
@@ -212,7 +216,7 @@ inline void put_bool(Event& e, std::uint16_t var, bool value) {
     e.put_bool(var, value);
 }
 inline void put_hex(Event& e, std::uint16_t var, const std::vector<std::uint8_t>& value) {
-    e.put_hex(var, {value.data(), value.size()});
+    e.put_hex(var, bytes(value));
 }
 template <typename T>
 void put_hex(Event& e, std::uint16_t var, const std::optional<T>& value) {
@@ -226,7 +230,7 @@ inline void put_options(Event& e, const isc::dhcp::PktPtr& pkt, const char* pref
         isc::dhcp::OptionPtr opt = pkt->getOption(code);
         if (opt) {
             const std::vector<std::uint8_t> payload = opt->toBinary(false);
-            e.put_option(prefix, code, {payload.data(), payload.size()});
+            e.put_option(prefix, code, bytes(payload));
         }
     }
 }

@@ -194,8 +194,8 @@ pub fn run(bed: &Bed, row: &Row, offered: u32, period: u32, profile: Option<&str
         s.dropped = dropped_events(&log);
         s.exhausted = log.contains("ALLOC_ENGINE_V4_ALLOC_FAIL") || log.contains("ALLOC_ENGINE_V6_ALLOC_FAIL");
         if row.hook.is_worker() {
-            let c = worker_counts(&counts, program(row).unwrap_or(Program::Counter)).ok_or_else(|| RunError::Other("the worker wrote no counts".into()))?;
-            if program(row) == Some(Program::Cat) {
+            let c = worker_counts(&counts, program(row)).ok_or_else(|| RunError::Other("the worker wrote no counts".into()))?;
+            if program(row) == Program::Cat {
                 s.leases_delivered = Some(c.requests);
             }
             s.delivered = Some(c.total);
@@ -310,23 +310,19 @@ fn measure(
     } else if !row.hook.background() {
         Duration::ZERO
     } else if row.hook.is_worker() {
-        drain_worker(counts, program(row).unwrap_or(Program::Counter), end_ns)
+        drain_worker(counts, program(row), end_ns)
     } else {
         drain_children(kea.pid(), end)
     };
     let mut s = Sample { offered, raw, drain, period, replays, replay_gap, ..Default::default() };
     if row.hook.is_worker() && !row.hook.background() {
-        wait_counts_stable(counts, program(row).unwrap_or(Program::Counter));
+        wait_counts_stable(counts, program(row));
     }
     if let (Hook::Nats, Some((cluster, _))) = (row.hook, &bed.nats) {
         // Stored in the stream during the run: JetStream keeps one message per event id, so
         // this counts each lease once however often it was published. A lease is stored before
         // its ACK leaves: read until Kea has sent no ACK between two reads around the stream's.
-        let committed = Points::Committed.names(row.family).unwrap_or_default();
-        let acks = || -> Result<u64, RunError> {
-            let stats = kea.statistics()?;
-            Ok(committed.iter().map(|h| expected_events(h, &stats)).sum())
-        };
+        let acks = || -> Result<u64, RunError> { Ok(granted_leases(row.family, &kea.statistics()?)) };
         let deadline = Instant::now() + Duration::from_secs(5);
         let stored = loop {
             let before = acks()?;
@@ -338,7 +334,7 @@ fn measure(
         s.delivered = Some(stored);
     }
     let stats = kea.statistics()?;
-    s.leases_granted = stats.get(granted_statistic(row.family)).copied().unwrap_or(0).max(0) as u64;
+    s.leases_granted = granted_leases(row.family, &stats);
     if std::env::var_os("KRS_BENCH_DEBUG").is_some() {
         let pk: Vec<String> = stats.iter().filter(|(k, _)| k.starts_with("pkt")).map(|(k, v)| format!("{k}={v}")).collect();
         eprintln!("bench: debug: {}\n{}", pk.join(" "), out.stdout);
@@ -487,19 +483,16 @@ pub fn parse_counts(text: &str) -> Option<Counts> {
     seen_total.then_some(c)
 }
 
-/// A worker row's worker.
-fn program(row: &Row) -> Option<Program> {
-    match row.hook {
-        Hook::Worker { program, .. } => Some(program),
-        _ => None,
-    }
+/// The leases Kea granted: its committed ones (`pkt4-ack-sent`, `pkt6-reply-sent`).
+fn granted_leases(family: Family, stats: &BTreeMap<String, i64>) -> u64 {
+    Points::Committed.names(family).unwrap_or_default().iter().map(|h| expected_events(h, stats)).sum()
 }
 
-/// The statistic of the leases Kea granted.
-fn granted_statistic(family: Family) -> &'static str {
-    match family {
-        Family::V4 => "pkt4-ack-sent",
-        Family::V6 => "pkt6-reply-sent",
+/// A worker row's worker (asked only of worker rows).
+fn program(row: &Row) -> Program {
+    match row.hook {
+        Hook::Worker { program, .. } => program,
+        _ => Program::Counter,
     }
 }
 

@@ -11,6 +11,12 @@ use std::sync::Arc;
 /// A slot no value is in.
 const NONE: u16 = u16::MAX;
 
+/// The reads flags of an event every variable is read for (no `"variables"` list at its hook
+/// point, or no configuration).
+pub fn read_all() -> Arc<[u8]> {
+    Arc::from(vec![1u8; VARIABLES.len()])
+}
+
 /// A value as the callout gave it; bytes live in the event's one buffer (`Event::data`).
 #[derive(Clone, Copy)]
 enum Value {
@@ -44,7 +50,6 @@ pub struct Event {
     /// Per variable id: whether the callout reads it (1) or leaves it out (0): no script at this
     /// hook point gets it (`"variables": [...]`).
     reads: Arc<[u8]>,
-    /// Per variable id: its value, if the callout gave one.
     /// Per variable id, where its value is in `values` (`NONE`: not given): two bytes a
     /// variable instead of a value's sixteen keep an event's allocations small (malloc's fast
     /// path; the 3 KB table of values was a profile's top allocation).
@@ -67,7 +72,7 @@ pub struct Event {
 
 impl Event {
     pub fn new(hook: u16, wanted: Arc<[u16]>) -> Event {
-        Event::for_namings(hook, wanted, Namings::BOTH, Arc::from(vec![1u8; VARIABLES.len()]))
+        Event::for_namings(hook, wanted, Namings::BOTH, read_all())
     }
 
     /// An event for scripts with these namings, that get the variables `reads` marks.
@@ -171,9 +176,7 @@ impl Event {
     }
 
     fn put_bytes(&mut self, var: u16, value: &[u8]) {
-        let (Ok(start), Ok(len)) = (u32::try_from(self.data.len()), u32::try_from(value.len())) else { return };
-        self.data.extend_from_slice(value);
-        self.set(var, Value::Bytes { start, len });
+        self.put_text(var, |out| out.extend_from_slice(value));
     }
 
     pub fn put_string(&mut self, var: u16, value: &[u8]) {

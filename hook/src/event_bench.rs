@@ -84,7 +84,7 @@ const VALUES: &[(&str, V)] = &[
 /// The event a callout fills for scripts of `naming`, with `ids`' values.
 fn fill_event(hook: u16, wanted: &Arc<[u16]>, naming: Naming, ids: &[(u16, &V)]) -> Box<Event> {
     let namings = crate::ffi::bridge::Namings::default().with(naming);
-    let mut e = Box::new(Event::for_namings(hook, Arc::clone(wanted), namings, Arc::from(vec![1u8; VARIABLES.len()])));
+    let mut e = Box::new(Event::for_namings(hook, Arc::clone(wanted), namings, crate::event::read_all()));
     for &(id, v) in ids {
         match v {
             V::S(s) => e.put_string(id, s.as_bytes()),

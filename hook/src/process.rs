@@ -485,6 +485,17 @@ mod tests {
         assert!(start.elapsed() < Duration::from_secs(5));
     }
 
+    /// The microbenchmarks' environment: 40 variables, about an event's.
+    fn forty_variables() -> Vec<CString> {
+        (0..40).map(|i| CString::new(format!("KEA_VAR_{i}=value-{i}")).unwrap()).collect()
+    }
+
+    /// The median of batch timings and the fastest.
+    fn median(mut batches: Vec<f64>) -> (f64, f64) {
+        batches.sort_by(f64::total_cmp);
+        (batches[batches.len() / 2], batches[0])
+    }
+
     /// Where a run's time goes beyond `posix_spawn` itself (docs/benchmark.md, "Profiles"): the
     /// spawn ceiling's bare `posix_spawn` + `waitpid` against the hook's `spawn_run` (pipes for
     /// stdout and stderr, /dev/null, `closefrom`, its own process group, signals reset, a
@@ -493,15 +504,9 @@ mod tests {
     #[test]
     #[ignore = "a microbenchmark: cargo test --release -p kea-runscript --lib spawn_cost -- --ignored --nocapture"]
     fn spawn_cost() {
-        let dir = std::env::temp_dir().join(format!("krs-spawn-cost-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let script = dir.join("noop.sh");
-        std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-        let vars: Vec<CString> = (0..40).map(|i| CString::new(format!("KEA_VAR_{i}=value-{i}")).unwrap()).collect();
+        let vars = forty_variables();
         let env = Environment::from(&vars[..]);
-        let c = CString::new(script.to_str().unwrap()).unwrap();
+        let c = sh("exit 0");
         let hook = CString::new("lease4_select").unwrap();
         let argv = [c.as_ptr(), hook.as_ptr(), std::ptr::null()];
         let mut envp: Vec<*const libc::c_char> = vars.iter().map(|v| v.as_ptr()).collect();
@@ -535,12 +540,7 @@ mod tests {
             a.push(bare());
             b.push(ours());
         }
-        let median = |mut v: Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            v[v.len() / 2]
-        };
-        let (a, b) = (median(a), median(b));
-        std::fs::remove_dir_all(&dir).unwrap();
+        let ((a, _), (b, _)) = (median(a), median(b));
         println!("bare posix_spawn + waitpid (the spawn ceiling's): median {:.0} µs per run", a / 1e3);
         println!("spawn_run + wait (pipes, /dev/null, closefrom, process group, signals reset, pidfd): median {:.0} µs per run", b / 1e3);
         println!("the hook's spawn against the bare one: {:.1}% of its time ({:+.0} µs)", 100.0 * b / a, (b - a) / 1e3);
@@ -559,12 +559,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
         std::os::unix::fs::symlink(&script, base.join("link.sh")).unwrap();
-        let median = |mut v: Vec<f64>| {
-            v.sort_by(f64::total_cmp);
-            (v[v.len() / 2], v[0])
-        };
-        let env: Vec<CString> = (0..40).map(|i| CString::new(format!("KEA_VAR_{i}=value-{i}")).unwrap()).collect();
-        let env = Environment::from(&env[..]);
+        let env = Environment::from(&forty_variables()[..]);
         let c = CString::new(script.to_str().unwrap()).unwrap();
         let checked = |path: &std::path::Path| {
             let batches: Vec<f64> = (0..21)

@@ -1,7 +1,7 @@
 //! The library's state between `load()` and `unload()`, and what a callout does with its event.
 
 use crate::environ::Environment;
-use crate::event::{Event, View};
+use crate::event::{read_all, Event, View};
 use crate::identity::{EventId, Identity, Stream};
 use crate::stats::{self, ScriptStats, Values, STATISTICS};
 use crate::thread::lock;
@@ -303,7 +303,7 @@ pub fn new_event(hook: u16) -> Box<Event> {
     match current() {
         Some(r) => {
             let namings = r.namings.get(hook as usize).copied().unwrap_or(Namings::BOTH);
-            let reads = r.reads.get(hook as usize).cloned().unwrap_or_else(|| Arc::from(vec![1u8; VARIABLES.len()]));
+            let reads = r.reads.get(hook as usize).cloned().unwrap_or_else(read_all);
             let mut event = Box::new(Event::for_namings(hook, Arc::clone(&r.options), namings, reads));
             r.identity.stamp_event(&mut event);
             event

@@ -27,31 +27,24 @@ fn push_ipv4(out: &mut Vec<u8>, bytes: [u8; 4]) {
 /// more zero words becomes `::`; `::a.b.c.d` and `::ffff:a.b.c.d` keep the IPv4 form.
 fn push_ipv6(out: &mut Vec<u8>, bytes: &[u8; 16]) {
     let words: [u16; 8] = std::array::from_fn(|i| u16::from_be_bytes([bytes[2 * i], bytes[2 * i + 1]]));
-    // (base, len) of the first longest zero run.
-    let (mut best, mut cur): (Option<(usize, usize)>, Option<(usize, usize)>) = (None, None);
-    for (i, &w) in words.iter().enumerate() {
-        if w == 0 {
-            cur = Some(cur.map_or((i, 1), |(b, l)| (b, l + 1)));
-        } else if let Some(c) = cur.take() {
-            if best.is_none_or(|b| c.1 > b.1) {
-                best = Some(c);
+    // (base, len) of the first longest zero run; the end of the words closes the last one.
+    let (mut best, mut run) = (None::<(usize, usize)>, None::<(usize, usize)>);
+    for i in 0..=8 {
+        if words.get(i) == Some(&0) {
+            run = Some(run.map_or((i, 1), |(b, l)| (b, l + 1)));
+        } else if let Some(r) = run.take() {
+            if best.is_none_or(|b| r.1 > b.1) {
+                best = Some(r);
             }
         }
     }
-    if let Some(c) = cur {
-        if best.is_none_or(|b| c.1 > b.1) {
-            best = Some(c);
-        }
-    }
     let best = best.filter(|b| b.1 >= 2);
-    let mut i = 0;
-    while i < 8 {
+    for i in 0..8 {
         if let Some((base, len)) = best {
-            if i >= base && i < base + len {
+            if (base..base + len).contains(&i) {
                 if i == base {
                     out.push(b':');
                 }
-                i += 1;
                 continue;
             }
         }
@@ -63,7 +56,6 @@ fn push_ipv6(out: &mut Vec<u8>, bytes: &[u8; 16]) {
             return;
         }
         push_hex_number(out, u32::from(words[i]));
-        i += 1;
     }
     if best.is_some_and(|(base, len)| base + len == 8) {
         out.push(b':');

@@ -171,8 +171,8 @@ impl<'a> Feeder<'a> {
     }
 
     /// The next line to write: a waited-for event's alone, or as many background lines as are
-    /// queued (up to [`BATCH`] bytes) in one write.
-    /// Background events are rendered here, after the queue's lock is let go.
+    /// queued (up to [`BATCH`] bytes) in one write. Background events are rendered here, after
+    /// the queue's lock is let go.
     fn next_job(&self) -> Option<Job> {
         let mut queue = self.shared.queue.lock();
         let mut job = queue.pop_front()?;
